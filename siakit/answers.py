@@ -1,0 +1,195 @@
+"""Final answers: extract them from generated traces, normalise numbers, grade against gold.
+
+Pure python (`re`, `decimal`, `fractions` only). Answers are plain texts: numbers normalised to
+their shortest exact decimal form (`"1000"`, `"3.5"`, `"-2"`), option labels upper-case (`"B"`).
+
+    >>> extract_answer("3 + 4 = 7. The answer is 7.")
+    '7'
+    >>> extract_answer("Cells are tiny, so the answer is (B).", ["A", "B", "C", "D"])
+    'B'
+    >>> grade("$1,000.00", "1000")
+    True
+"""
+from __future__ import annotations
+
+import math
+import re
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+
+# A number token: thousands groups must be exact ("1,000" yes, "3,4" no, read as 3 then 4); a minus
+# sign only when not glued to a preceding digit ("5-3" is not -3).
+_NUM = r"(?<![\d.])-?(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)"
+_NUM_RE = re.compile(_NUM)
+_FRACTION_RE = re.compile(r"^\s*(-?\d+)\s*/\s*(\d+)\s*$")
+# "The answer is X", "answer: X", "Final Answer is X", "answer = X" (case-insensitive cue word).
+# The lookahead captures the rest of the line without consuming it, so a later cue on the same line
+# ("The answer is 5. No, the answer is 6.") is still found.
+_CUE_RE = re.compile(r"(?i:answer)\s*(?:(?i:is|would be|will be)\b\s*:?|:|=)[ \t*:]*(?=([^\n]*))")
+_FRAC_RE = re.compile(r"\\d?frac\s*\{\s*(-?\d+)\s*\}\s*\{\s*(\d+)\s*\}")  # \frac{1}{2} -> 1/2
+_BOXED_RE = re.compile(r"\\boxed\s*\{((?:[^{}]|\{[^{}]*\})*)\}")
+_TOL = 1e-6  # relative tolerance for numeric equality: only matters for fractions like 1/3
+
+
+def _format_decimal(d: Decimal) -> str:
+    """Decimal -> shortest exact text: Decimal('18.00') -> '18', Decimal('3.50') -> '3.5'."""
+    if d == d.to_integral_value():
+        return str(int(d))
+    return format(d.normalize(), "f")
+
+
+def normalize_number(s: str | int | float | None) -> str | None:
+    """First number in `s` as a normalised string, or None when there is none.
+
+    Strips currency signs, thousands commas, units/words, percent signs and trailing zeros;
+    a bare fraction "a/b" is evaluated.
+
+        "$18.00" -> "18"    "1,000 apples" -> "1000"    "3.50" -> "3.5"    "-7" -> "-7"
+        "45%" -> "45"       "25.0" -> "25"              "3/4" -> "0.75"    "no idea" -> None
+    """
+    if s is None:
+        return None
+    if isinstance(s, bool):
+        raise TypeError("normalize_number: got a bool, expected a string or number")
+    if isinstance(s, (int, float)):
+        if isinstance(s, float) and not math.isfinite(s):
+            return None
+        return _format_decimal(Decimal(repr(s)))
+    text = str(s).replace("$", "").replace("\u2212", "-")  # unicode minus from some tokenizers
+    frac = _FRACTION_RE.match(text)
+    if frac:
+        value = Fraction(int(frac.group(1)), int(frac.group(2))) if int(frac.group(2)) else None
+        if value is None:
+            return None
+        if value.denominator == 1:
+            return str(value.numerator)
+        return _format_decimal(Decimal(format(float(value), ".12g")))
+    match = _NUM_RE.search(text)
+    if not match:
+        return None
+    try:
+        return _format_decimal(Decimal(match.group(0).replace(",", "")))
+    except InvalidOperation:  # pragma: no cover - the regex only admits valid decimals
+        return None
+
+
+def _label_pattern(labels: list[str]) -> str:
+    return "(" + "|".join(re.escape(label) for label in sorted(labels, key=len, reverse=True)) + ")"
+
+
+def _extract_choice(text: str, labels: list[str]) -> str | None:
+    """Option label from a trace: cue, then \\boxed{}, then a label ending the trace."""
+    lab = _label_pattern(labels)
+    # 1. "answer is (B)", "answer: B", "answer is option C", "**Answer:** D" -> last one wins.
+    cue = re.compile(
+        r"(?i:answer)\**\s*(?:(?i:is|would be|will be)\b\s*:?|:|=)[ \t*:]*"
+        r"(?:(?i:option|choice)\s*)?\(?" + lab + r"(?![A-Za-z0-9])"
+    )
+    found = cue.findall(text)
+    if found:
+        return found[-1]
+    boxed = re.findall(r"\\boxed\s*\{\s*(?:\\text\{)?\(?" + lab + r"\)?\}?\s*\}", text)
+    if boxed:
+        return boxed[-1]
+    # 2. the last line starts with a label: "B) microscope", "(B)", "B." or just "B".
+    lines = [line.strip(" *\t") for line in text.strip().splitlines() if line.strip(" *\t")]
+    if lines:
+        head = re.match(r"^(?:\(" + lab + r"\)|" + lab + r"(?:[.):](?:\s|$)|$))", lines[-1])
+        if head:
+            return next(g for g in head.groups() if g)
+    # 3. a standalone label closes the text: "... so it is B." / "... (C)".
+    tail = re.search(r"(?<![A-Za-z0-9])\(?" + lab + r"\)?[.!]?\s*$", text)
+    return tail.group(1) if tail else None
+
+
+def extract_answer(text: str, choices: list[str] | None = None) -> str | None:
+    """Final answer of a generated trace, normalised, or None when unparsable.
+
+    Numeric (choices=None): the last "The answer is X" / "answer: X" or \\boxed{X}, whichever comes
+    last; failing both, the last number in the text.
+        "so 3*4=12. The answer is $12.00." -> "12"     "x = \\boxed{1,024}" -> "1024"
+        "I get 5, then 7" -> "7"                      "I don't know" -> None
+    Multiple choice (choices = option labels, e.g. ["A","B","C","D"]): the label after an answer cue
+    ("The answer is (B)", "answer: B"), inside \\boxed{}, starting the last line ("B) microscope"),
+    or standing alone at the very end ("... so C."). Only listed labels count, matched case-sensitively
+    (so the article "a" is never read as option A).
+        ("The answer is (B).", ["A","B","C","D"]) -> "B"    ("Hmm.", ["A","B"]) -> None
+    """
+    if text is None:
+        return None
+    if choices is not None:
+        labels = [str(c).strip() for c in choices if str(c).strip()]
+        if not labels:
+            raise ValueError("extract_answer: `choices` is empty; pass option labels like ['A','B']")
+        return _extract_choice(text, labels)
+    marks = []  # (position, normalised answer) for every parsable cue or box
+    for m in _CUE_RE.finditer(text):
+        value = normalize_number(m.group(1))
+        if value is not None:
+            marks.append((m.start(), value))
+    for m in _BOXED_RE.finditer(text):
+        value = normalize_number(_FRAC_RE.sub(r"\1/\2", m.group(1)).strip())
+        if value is not None:
+            marks.append((m.start(), value))
+    if marks:
+        return max(marks)[1]
+    numbers = _NUM_RE.findall(text.replace("$", ""))
+    return normalize_number(numbers[-1]) if numbers else None
+
+
+def _close(a: str, b: str) -> bool:
+    x, y = Decimal(a), Decimal(b)
+    return x == y or abs(x - y) <= Decimal(str(_TOL)) * max(Decimal(1), abs(y))
+
+
+def grade(answer: str | None, gold: str, multiple_choice: bool = False) -> bool:
+    """True when `answer` equals `gold`: labels case-insensitively, numbers after normalisation.
+
+        ("$1,000", "1000") -> True    ("25.0", "25") -> True    (None, "3") -> False
+        ("b", "B", multiple_choice=True) -> True    ("(C)", "B", multiple_choice=True) -> False
+    A gold that is not a number (numeric mode) raises ValueError: that is a data bug, not a miss.
+    """
+    if answer is None:
+        return False
+    if multiple_choice:
+        return str(answer).strip().strip("()").upper() == str(gold).strip().strip("()").upper()
+    gold_n = normalize_number(gold)
+    if gold_n is None:
+        raise ValueError(f"grade: gold {gold!r} is not a number (use multiple_choice=True for labels)")
+    answer_n = normalize_number(answer)
+    return answer_n is not None and _close(answer_n, gold_n)
+
+
+def gsm8k_gold(answer_field: str) -> str:
+    """The GSM8K final answer: text after the last '####', stripped, commas removed.
+
+        "He has 36 - 5 = 31 left.\\n#### 31" -> "31"     "... #### 1,000" -> "1000"
+    """
+    if "####" not in answer_field:
+        raise ValueError(f"gsm8k_gold: no '####' in answer field {answer_field[-80:]!r}")
+    gold = answer_field.rsplit("####", 1)[1].strip().replace(",", "")
+    if not gold:
+        raise ValueError(f"gsm8k_gold: nothing after the last '####' in {answer_field[-80:]!r}")
+    return gold
+
+
+def grade_summary(answers: list[str | None], golds: list[str], multiple_choice: bool = False) -> dict:
+    """Counts over a set of traces. An unparsable answer (None) is incorrect, and also counted in
+    `unparsable` (so incorrect = n - correct, unparsable <= incorrect). accuracy = correct / n
+    (NaN for n = 0).
+
+        (["42", None, "7"], ["42", "1", "8"]) -> {n: 3, correct: 1, incorrect: 2, unparsable: 1,
+                                                 accuracy: 0.333...}
+    """
+    answers, golds = list(answers), list(golds)
+    if len(answers) != len(golds):
+        raise ValueError(f"grade_summary: {len(answers)} answers but {len(golds)} golds")
+    correct = sum(grade(a, g, multiple_choice) for a, g in zip(answers, golds))
+    n = len(answers)
+    return {
+        "n": n,
+        "correct": correct,
+        "incorrect": n - correct,
+        "unparsable": sum(a is None for a in answers),
+        "accuracy": correct / n if n else float("nan"),
+    }
