@@ -1,0 +1,299 @@
+"""Signatures of conditional-answer-entropy curves (our operational definitions of PAPER.md section 5).
+
+Input is the scorer's long table: one row per (trace id, k), `k = 0..K` (`k = 0` is the empty prefix),
+with `entropy` = h_k in nats, `gold_logprob` = log p(a* | Q, C_{1:k}) (so s_k = -gold_logprob),
+`option_probs` (the answer distribution, a list per row), `n_options` = |A|, `n_steps` = K and
+`correct` (the trace's own graded answer). Everything here is pure numpy/pandas: no model code.
+
+    scores (2 traces)              ->  trace_signatures(scores)
+    id k entropy n_options ...         id  lock_step  h_final  total_drop  n_rises ...
+    a  0 1.10   3                      a   2          0.01     1.09        0
+    a  1 0.60   3                      b   NaN        1.00     0.10        1
+    a  2 0.01   3
+    b  0 1.10 ...
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+LOCK_FRACTION = 0.1  # lock-in threshold as a share of log|A| (the "10% of log|A|" of PAPER.md section 5)
+RISE_EPS = 0.02      # a rise h_k - h_{k-1} > RISE_EPS nats counts as a monotonicity violation
+REQUIRED = ("id", "k", "entropy", "n_options", "n_steps", "correct")
+
+
+def check_scores(scores: pd.DataFrame) -> pd.DataFrame:
+    """Validate the scorer's table and return it sorted by (id, k); a clear error names what is missing."""
+    missing = [c for c in REQUIRED if c not in scores.columns]
+    if missing:
+        raise ValueError(f"scores table lacks column(s) {missing}; has {list(scores.columns)}")
+    return scores.sort_values(["id", "k"], kind="stable").reset_index(drop=True)
+
+
+def auroc(score: np.ndarray, positive: np.ndarray) -> float:
+    """Area under the ROC curve of `score` for the binary `positive` labels (ties count one half).
+
+    Mann-Whitney form: P(score of a random positive > score of a random negative). NaN when either
+    class is empty, so a group with no correct traces gives NaN instead of a fake number.
+    >>> auroc(np.array([0.9, 0.8, 0.1]), np.array([True, True, False]))
+    1.0
+    >>> auroc(np.array([0.5, 0.5]), np.array([True, False]))
+    0.5
+    """
+    score, positive = np.asarray(score, float), np.asarray(positive, bool)
+    keep = ~np.isnan(score)
+    score, positive = score[keep], positive[keep]
+    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    ranks = pd.Series(score).rank(method="average").to_numpy()  # average ranks handle ties
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def lock_in(h: np.ndarray, threshold: float) -> int | None:
+    """First step k after which h stays strictly below `threshold` (h_j < threshold for all j >= k).
+
+    `h` has shape [K+1] (nats). None if the final entropy is not below the threshold.
+    >>> lock_in(np.array([1.0, 0.05, 0.5, 0.05, 0.01]), 0.1)
+    3
+    >>> lock_in(np.array([1.0, 0.9]), 0.1) is None
+    True
+    """
+    above = np.flatnonzero(np.asarray(h) >= threshold)
+    if len(above) == 0:
+        return 0
+    last = int(above[-1])
+    return None if last == len(h) - 1 else last + 1
+
+
+def curve_signatures(h: np.ndarray, n_options: int, lock_fraction: float = LOCK_FRACTION,
+                     eps: float = RISE_EPS) -> dict:
+    """Shape signatures of one entropy curve `h` of shape [K+1] (nats), |A| = `n_options`.
+
+    Returns lock-in (step, normalised time u = k/K), final entropy, total drop h_0 - h_K, area under
+    the curve over u in [0, 1] (nats), largest rise, number of rises > eps, the share of the total
+    drop that happens by u = 1/2 (saturation), and the slope of the per-step drop h_{k-1} - h_k
+    against h_{k-1} (positive: drops shrink as entropy approaches 0).
+    >>> s = curve_signatures(np.array([1.0, 0.5, 0.1, 0.0]), n_options=4)
+    >>> s["lock_step"], s["total_drop"], s["n_rises"], round(s["drop_share_first_half"], 3)
+    (2, 1.0, 0, 0.7)
+    """
+    h = np.asarray(h, float)
+    K = len(h) - 1
+    u = np.arange(K + 1) / max(K, 1)
+    threshold = max(lock_fraction * np.log(max(n_options, 1)), 1e-12)  # |A| = 1: h = 0 locks at once
+    step = lock_in(h, threshold)
+    diffs = np.diff(h)  # h_k - h_{k-1}, shape [K]
+    total = h[0] - h[-1]
+    mid = np.interp(0.5, u, h) if K > 0 else h[0]
+    slope = float("nan")
+    if K >= 2 and np.ptp(h[:-1]) > 1e-12:
+        slope = float(np.polyfit(h[:-1], -diffs, 1)[0])
+    return {
+        "K": K, "h_0": float(h[0]), "h_final": float(h[-1]), "lock_threshold": float(threshold),
+        "lock_step": np.nan if step is None else step,
+        "lock_u": np.nan if step is None else step / max(K, 1),
+        "locked": step is not None,
+        "total_drop": float(total),
+        "auc": float(np.trapezoid(h, u)) if K > 0 else float(h[0]),
+        "largest_rise": float(max(diffs.max(initial=0.0), 0.0)),
+        "n_rises": int((diffs > eps).sum()),
+        "monotone": bool((diffs <= eps).all()),
+        "drop_share_first_half": float((h[0] - mid) / total) if abs(total) > 1e-9 else np.nan,
+        "saturation_slope": slope,
+    }
+
+
+def distribution_profile(probs: np.ndarray) -> dict:
+    """Answer-distribution trajectory of one trace: `probs` has shape [K+1, |A|] (rows sum to 1).
+
+    Effective support e^{h_k} at the start and the end, number of switches of the leading answer,
+    total-variation path length sum_k TV(p_k, p_{k-1}), and the leader-lock step (first k after which
+    the leading answer never changes) in normalised time.
+    >>> p = np.array([[0.5, 0.5], [0.9, 0.1], [0.2, 0.8], [0.1, 0.9]])
+    >>> d = distribution_profile(p)
+    >>> d["leader_switches"], round(d["tv_path_length"], 2), d["leader_lock_u"]
+    (1, 1.2, 0.6666666666666666)
+    """
+    p = np.asarray(probs, float)
+    K = len(p) - 1
+    logs = np.log(np.where(p > 0, p, 1.0))
+    h = -(p * logs).sum(axis=1)
+    leader = p.argmax(axis=1)
+    changes = np.flatnonzero(leader[1:] != leader[:-1]) + 1  # steps where the leader differs from before
+    lock = int(changes[-1]) if len(changes) else 0
+    return {
+        "eff_support_0": float(np.exp(h[0])), "eff_support_final": float(np.exp(h[-1])),
+        "leader_switches": int(len(changes)),
+        "tv_path_length": float(0.5 * np.abs(np.diff(p, axis=0)).sum()) if K > 0 else 0.0,
+        "leader_lock_u": lock / max(K, 1),
+    }
+
+
+def gold_leads(scores: pd.DataFrame) -> pd.Series:
+    """Per row: is the gold answer the leading option? (uses a `gold` column when present, else
+    p(a*) = exp(gold_logprob) equal to the largest option probability, up to 1e-9)."""
+    if "gold" in scores.columns and "leading_option" in scores.columns:
+        return scores["leading_option"].astype(str).str.strip() == scores["gold"].astype(str).str.strip()
+    if "gold_logprob" not in scores.columns or "option_probs" not in scores.columns:
+        return pd.Series(False, index=scores.index)
+    top = scores["option_probs"].map(lambda p: float(np.max(p)) if p is not None and len(p) else np.nan)
+    return np.exp(scores["gold_logprob"].astype(float)) >= top - 1e-9
+
+
+def trace_signatures(scores: pd.DataFrame, lock_fraction: float = LOCK_FRACTION,
+                     eps: float = RISE_EPS) -> pd.DataFrame:
+    """One row per trace: `curve_signatures` + `distribution_profile` + gold surprisal ends + labels.
+
+    Extra columns: `locked_to_gold` (the gold answer leads at the lock-in step), `gold_leads_final`,
+    `s_0`, `s_final` (gold surprisal, nats), `reasoning_tokens` (prefix tokens added by the K steps).
+    """
+    scores = check_scores(scores)
+    leads = gold_leads(scores).to_numpy()
+    rows = []
+    for tid, g in scores.groupby("id", sort=False):
+        idx = g.index.to_numpy()
+        h = g["entropy"].to_numpy(float)
+        row = {"id": tid, "correct": g["correct"].iloc[0], "n_options": int(g["n_options"].iloc[0])}
+        for col in ("model", "dataset", "estimator"):
+            if col in g:
+                row[col] = g[col].iloc[0]
+        row.update(curve_signatures(h, row["n_options"], lock_fraction, eps))
+        if "option_probs" in g and all(p is not None and len(p) for p in g["option_probs"]):
+            row.update(distribution_profile(np.stack([np.asarray(p, float) for p in g["option_probs"]])))
+        if "gold_logprob" in g:
+            s = -g["gold_logprob"].to_numpy(float)
+            row["s_0"], row["s_final"] = float(s[0]), float(s[-1])
+        row["gold_leads_final"] = bool(leads[idx[-1]])
+        row["locked_to_gold"] = bool(row["locked"] and leads[idx[int(row["lock_step"])]])
+        if "n_prefix_tokens" in g:
+            row["reasoning_tokens"] = int(g["n_prefix_tokens"].iloc[-1] - g["n_prefix_tokens"].iloc[0])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def curves_on_grid(scores: pd.DataFrame, column: str = "entropy", n_points: int = 11):
+    """Each trace's curve on a common normalised-time grid u = k/K in [0, 1] (linear interpolation).
+
+    `column` is `entropy` (h_k) or `surprisal` (s_k = -gold_logprob). Returns `(u, values, labels)`:
+    u has shape [n_points], values [n_traces, n_points] (nats), labels a DataFrame (id, correct).
+    A trace with K = 0 is constant in u.
+    >>> u, v, _ = curves_on_grid(pd.DataFrame({"id": "a", "k": [0, 1, 2], "entropy": [1.0, 0.5, 0.0],
+    ...     "n_options": 2, "n_steps": 2, "correct": True}), n_points=3)
+    >>> u.tolist(), v.tolist()
+    ([0.0, 0.5, 1.0], [[1.0, 0.5, 0.0]])
+    """
+    scores = check_scores(scores)
+    if column == "surprisal":
+        scores = scores.assign(surprisal=-scores["gold_logprob"].astype(float))
+    u = np.linspace(0.0, 1.0, n_points)
+    values, labels = [], []
+    for tid, g in scores.groupby("id", sort=False):
+        y = g[column].to_numpy(float)
+        x = np.arange(len(y)) / max(len(y) - 1, 1)
+        values.append(np.interp(u, x, y))
+        labels.append({"id": tid, "correct": g["correct"].iloc[0]})
+    return u, np.array(values).reshape(len(values), n_points), pd.DataFrame(labels, columns=["id", "correct"])
+
+
+def bootstrap_ci(values, stat=np.nanmean, n_boot: int = 1000, level: float = 0.95,
+                 seed: int = 0) -> tuple[float, float, float]:
+    """(point, low, high): `stat` of `values` [n, ...] (axis 0 = questions) with a percentile bootstrap.
+
+    Resamples questions with replacement, `n_boot` times, from a seeded generator. Empty input or a
+    single value gives NaN bounds.
+    >>> bootstrap_ci([1.0, 1.0, 1.0])
+    (1.0, 1.0, 1.0)
+    """
+    values = np.asarray(values, float)
+    if len(values) == 0:
+        return float("nan"), float("nan"), float("nan")
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns give NaN, on purpose
+        point = stat(values, axis=0)
+        if len(values) < 2:
+            nan = np.full(np.shape(point), np.nan)
+            return _plain(point), _plain(nan), _plain(nan)
+        rng = np.random.default_rng(seed)
+        draws = rng.integers(0, len(values), size=(n_boot, len(values)))
+        boots = np.stack([stat(values[d], axis=0) for d in draws])
+        alpha = (1 - level) / 2
+        low, high = np.nanquantile(boots, [alpha, 1 - alpha], axis=0)
+    return _plain(point), _plain(low), _plain(high)
+
+
+def _plain(x):
+    """numpy 0-d results as Python floats (arrays stay arrays)."""
+    return float(x) if np.ndim(x) == 0 else np.asarray(x, float)
+
+
+def mean_curves(scores: pd.DataFrame, column: str = "entropy", n_points: int = 11, n_boot: int = 1000,
+                seed: int = 0) -> pd.DataFrame:
+    """Mean curve with bootstrap bands per group (all, correct, incorrect) over normalised time.
+
+    Columns: group, u, mean, low, high, n (traces in the group). Empty groups are left out.
+    """
+    u, values, labels = curves_on_grid(scores, column, n_points)
+    correct = labels["correct"].fillna(False).astype(bool).to_numpy()
+    rows = []
+    for group, mask in (("all", np.ones(len(correct), bool)), ("correct", correct), ("incorrect", ~correct)):
+        if mask.sum() == 0:
+            continue
+        mean, low, high = bootstrap_ci(values[mask], n_boot=n_boot, seed=seed)
+        rows.append(pd.DataFrame({"group": group, "u": u, "mean": mean, "low": low, "high": high,
+                                  "n": int(mask.sum())}))
+    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
+        columns=["group", "u", "mean", "low", "high", "n"])
+
+
+def separability(scores: pd.DataFrame, n_points: int = 11, n_boot: int = 200, seed: int = 0) -> pd.DataFrame:
+    """AUROC of -h_k and of -s_k for correctness at each normalised step u (with bootstrap bands).
+
+    Columns: u, auroc_entropy, auroc_entropy_low/high, auroc_surprisal(_low/_high), n_correct,
+    n_incorrect. 0.5 is chance; NaN when all traces are correct or all incorrect.
+    """
+    u, h, labels = curves_on_grid(scores, "entropy", n_points)
+    y = labels["correct"].fillna(False).astype(bool).to_numpy()
+    out = pd.DataFrame({"u": u, "n_correct": int(y.sum()), "n_incorrect": int((~y).sum())})
+    curves = {"entropy": h}
+    if "gold_logprob" in scores.columns:
+        curves["surprisal"] = curves_on_grid(scores, "surprisal", n_points)[1]
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, len(y), size=(n_boot, len(y))) if len(y) else np.zeros((0, 0), int)
+    for name, v in curves.items():
+        out[f"auroc_{name}"] = [auroc(-v[:, j], y) for j in range(n_points)]
+        boots = np.array([[auroc(-v[d, j], y[d]) for j in range(n_points)] for d in draws]).reshape(-1, n_points)
+        ok = ~np.isnan(boots).all(axis=0) if len(boots) else np.zeros(n_points, bool)
+        low, high = np.full(n_points, np.nan), np.full(n_points, np.nan)
+        if ok.any():
+            low[ok], high[ok] = np.nanquantile(boots[:, ok], [0.025, 0.975], axis=0)
+        out[f"auroc_{name}_low"], out[f"auroc_{name}_high"] = low, high
+    return out
+
+
+SUMMARY_COLUMNS = ("h_final", "lock_u", "locked", "locked_to_gold", "total_drop", "auc", "largest_rise",
+                   "n_rises", "monotone", "drop_share_first_half", "saturation_slope", "leader_switches",
+                   "tv_path_length", "eff_support_final", "s_final")
+
+
+def signature_summary(sigs: pd.DataFrame, columns=SUMMARY_COLUMNS, n_boot: int = 1000,
+                      seed: int = 0) -> pd.DataFrame:
+    """Mean [95% bootstrap CI] of each signature for all, correct and incorrect traces.
+
+    One row per signature; for each group the columns `<group>` (mean), `<group>_low`, `<group>_high`
+    and `<group>_n`. Empty groups give NaN (never an error).
+    """
+    correct = sigs["correct"].fillna(False).astype(bool) if len(sigs) else pd.Series(dtype=bool)
+    groups = {"all": sigs, "correct": sigs[correct], "incorrect": sigs[~correct]}
+    rows = []
+    for col in (c for c in columns if c in sigs.columns):
+        row = {"signature": col}
+        for name, g in groups.items():
+            vals = g[col].astype(float).to_numpy()
+            vals = vals[~np.isnan(vals)]
+            point, low, high = bootstrap_ci(vals, n_boot=n_boot, seed=seed)
+            row.update({name: point, f"{name}_low": low, f"{name}_high": high, f"{name}_n": len(vals)})
+        rows.append(row)
+    return pd.DataFrame(rows)

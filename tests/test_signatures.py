@@ -1,0 +1,138 @@
+"""Signatures and the early-exit simulation against hand-computed cases (falling, flat, rising curves)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from siakit.early_exit import exit_step, simulate_early_exit
+from siakit.signatures import (auroc, bootstrap_ci, curve_signatures, curves_on_grid, distribution_profile,
+                               lock_in, mean_curves, separability, signature_summary, trace_signatures)
+
+LOG3 = np.log(3)
+
+
+def entropy(p):
+    p = np.asarray(p, float)
+    return float(-(p[p > 0] * np.log(p[p > 0])).sum())
+
+
+def make_scores(traces: dict) -> pd.DataFrame:
+    """Scorer-shaped rows from {id: (list of option-probability rows, gold index, correct)}; 3 options."""
+    rows = []
+    for tid, (probs, gold, correct) in traces.items():
+        K = len(probs) - 1
+        for k, p in enumerate(probs):
+            p = np.asarray(p, float) / np.sum(p)
+            rows.append({"id": tid, "k": k, "n_prefix_tokens": 20 + 10 * k, "entropy": entropy(p),
+                         "gold_logprob": float(np.log(p[gold])), "option_probs": list(p), "n_options": 3,
+                         "estimator": "readout", "cue": "\nThe answer is", "model": "m", "method": "packed",
+                         "dataset": "arc-easy", "n_steps": K, "correct": correct,
+                         "options": [" A", " B", " C"], "leading_option": " ABC"[1 + int(np.argmax(p))]})
+    return pd.DataFrame(rows)
+
+
+UNIFORM = [1 / 3, 1 / 3, 1 / 3]
+FALLING = {"fall": ([UNIFORM, [0.6, 0.2, 0.2], [0.98, 0.01, 0.01], [0.998, 0.001, 0.001]], 0, True)}
+FLAT = {"flat": ([UNIFORM] * 4, 0, False)}
+RISING = {"rise": ([[0.9, 0.05, 0.05], UNIFORM, [0.05, 0.9, 0.05]], 0, False)}
+
+
+def test_strictly_falling_curve():
+    h = np.array([LOG3, 0.8, 0.3, 0.05])
+    s = curve_signatures(h, n_options=3)
+    assert s["K"] == 3 and s["lock_step"] == 3 and s["lock_u"] == 1.0  # threshold 0.1*log 3 = 0.11
+    assert s["total_drop"] == pytest.approx(LOG3 - 0.05)
+    assert s["n_rises"] == 0 and s["monotone"] and s["largest_rise"] == 0.0
+    # trapezoid over u = 0, 1/3, 2/3, 1
+    assert s["auc"] == pytest.approx((LOG3 / 2 + 0.8 + 0.3 + 0.05 / 2) / 3)
+    # h(u=1/2) = (0.8 + 0.3) / 2 by linear interpolation
+    assert s["drop_share_first_half"] == pytest.approx((LOG3 - 0.55) / (LOG3 - 0.05))
+    # drops 0.30, 0.5, 0.25 against previous entropies 1.10, 0.8, 0.3: least-squares slope
+    x, y = np.array([LOG3, 0.8, 0.3]), np.array([LOG3 - 0.8, 0.5, 0.25])
+    assert s["saturation_slope"] == pytest.approx(np.polyfit(x, y, 1)[0])
+
+
+def test_flat_curve_never_locks():
+    s = curve_signatures(np.full(5, LOG3), n_options=3)
+    assert np.isnan(s["lock_step"]) and not s["locked"]
+    assert s["total_drop"] == 0 and s["n_rises"] == 0 and np.isnan(s["drop_share_first_half"])
+    assert s["auc"] == pytest.approx(LOG3) and np.isnan(s["saturation_slope"])  # no spread in h_{k-1}
+
+
+def test_rise_is_a_violation_and_lock_in_restarts():
+    h = np.array([1.0, 0.05, 0.6, 0.04, 0.0])
+    s = curve_signatures(h, n_options=3)
+    assert s["n_rises"] == 1 and not s["monotone"] and s["largest_rise"] == pytest.approx(0.55)
+    assert s["lock_step"] == 3  # it dipped below at k=1 but rose again
+    assert lock_in(np.array([0.01, 0.02]), 0.1) == 0
+    assert curve_signatures(np.array([0.5, 0.52]), 3, eps=0.05)["n_rises"] == 0  # below eps
+
+
+def test_distribution_profile_by_hand():
+    p = np.array([UNIFORM, [0.1, 0.8, 0.1], [0.1, 0.1, 0.8]])
+    d = distribution_profile(p)
+    assert d["eff_support_0"] == pytest.approx(3.0)
+    assert d["leader_switches"] == 2  # A (argmax ties -> first) -> B -> C
+    assert d["tv_path_length"] == pytest.approx(0.5 * (abs(0.1 - 1 / 3) * 2 + abs(0.8 - 1 / 3)) + 0.7)
+    assert d["leader_lock_u"] == 1.0
+
+
+def test_trace_signatures_table():
+    sigs = trace_signatures(make_scores({**FALLING, **FLAT, **RISING})).set_index("id")
+    assert bool(sigs.at["fall", "locked_to_gold"]) and sigs.at["fall", "gold_leads_final"]
+    assert not sigs.at["flat", "locked"] and sigs.at["rise", "n_rises"] == 1
+    assert not sigs.at["rise", "gold_leads_final"] and sigs.at["rise", "leader_switches"] == 1
+    assert sigs.at["fall", "s_final"] == pytest.approx(-np.log(0.998 / 1.0), abs=1e-6)
+    assert sigs.at["fall", "reasoning_tokens"] == 30
+    wrong_lock = trace_signatures(make_scores({"w": ([UNIFORM, [0.005, 0.99, 0.005]], 0, False)}))
+    assert wrong_lock["locked"].iloc[0] and not wrong_lock["locked_to_gold"].iloc[0]  # locked, but to B
+
+
+def test_missing_column_is_named():
+    with pytest.raises(ValueError, match="entropy"):
+        trace_signatures(pd.DataFrame({"id": ["a"], "k": [0]}))
+
+
+def test_auroc_and_separability():
+    assert auroc(np.array([3, 2, 1.0]), np.array([1, 0, 0], bool)) == 1.0
+    assert auroc(np.array([1, 2, 3.0]), np.array([1, 0, 0], bool)) == 0.0
+    assert np.isnan(auroc(np.array([1.0, 2.0]), np.array([True, True])))
+    sep = separability(make_scores({**FALLING, **FLAT, **RISING}), n_points=3, n_boot=20)
+    assert sep["auroc_entropy"].iloc[-1] == 1.0  # at u = 1 the correct trace has the lowest entropy
+    assert sep["auroc_entropy"].iloc[0] == pytest.approx(0.25)  # u=0: ties flat, "rise" starts surer
+    only_wrong = separability(make_scores(FLAT), n_points=3, n_boot=5)
+    assert only_wrong["auroc_entropy"].isna().all() and (only_wrong["n_correct"] == 0).all()
+
+
+def test_curves_bands_and_summary_handle_empty_groups():
+    scores = make_scores({**FLAT, **RISING})  # no correct trace at all
+    u, values, labels = curves_on_grid(scores, n_points=5)
+    assert values.shape == (2, 5) and values[0] == pytest.approx(np.full(5, LOG3))
+    bands = mean_curves(scores, n_points=5, n_boot=50)
+    assert set(bands["group"]) == {"all", "incorrect"}
+    table = signature_summary(trace_signatures(scores), n_boot=50).set_index("signature")
+    assert table.at["h_final", "correct_n"] == 0 and np.isnan(table.at["h_final", "correct"])
+
+
+def test_bootstrap_is_seeded_and_covers_the_mean():
+    x = np.random.default_rng(1).normal(size=200)
+    a, b = bootstrap_ci(x, seed=3), bootstrap_ci(x, seed=3)
+    assert a == b and a[1] < x.mean() < a[2] and a[0] == pytest.approx(x.mean())
+    assert np.isnan(bootstrap_ci([])[0]) and np.isnan(bootstrap_ci([1.0])[1])
+
+
+def test_early_exit_on_a_constructed_case():
+    assert exit_step(np.array([1.0, 0.3, 0.05]), 0.5) == 1 and exit_step(np.array([1.0]), 0.5) is None
+    scores = make_scores({**FALLING, **FLAT, **RISING})
+    table = simulate_early_exit(scores, thresholds=[0.0, 0.5, 1.01], relative=True).set_index("threshold")
+    # tau = 0: nobody exits; accuracy is the traces' own (1 of 3)
+    assert table.at[0.0, "accuracy"] == pytest.approx(1 / 3) and table.at[0.0, "tokens_saved"] == 0
+    # tau = 0.5 log 3 = 0.55 nats: "fall" exits at k=2 (h = 0.11) with gold A leading; "rise" exits at
+    # k=0 (h = 0.39) with A leading = gold, so it becomes right; "flat" never exits.
+    assert table.at[0.5, "accuracy"] == pytest.approx(2 / 3) and table.at[0.5, "exit_rate"] == pytest.approx(2 / 3)
+    assert table.at[0.5, "tokens_saved"] == pytest.approx((10 + 20) / (30 + 30 + 20))
+    # tau above log 3: every trace exits at k = 0 and answers with its initial leader (A for all three)
+    assert table.at[1.01, "accuracy"] == 1.0 and table.at[1.01, "tokens_saved"] == 1.0
+    nats = simulate_early_exit(scores, thresholds=[0.5], relative=False)
+    assert nats["accuracy"].iloc[0] == pytest.approx(2 / 3)  # 0.5 nats: same exits as above here
