@@ -72,3 +72,34 @@ def simulate_early_exit(scores: pd.DataFrame, thresholds=DEFAULT_FRACTIONS, rela
                      "tokens_saved": saved / total if total > 0 else 0.0,
                      "mean_exit_u": float(np.mean(exit_u)) if n else np.nan, "n_traces": n})
     return pd.DataFrame(rows)
+
+
+def simulate_fixed_exit(scores: pd.DataFrame, fractions=(0.0, 0.25, 0.5, 0.75, 1.0)) -> pd.DataFrame:
+    """The entropy-blind baseline: stop every trace at k = floor(f * K) and answer with the leader there
+    (f = 1 keeps the trace's own answer). Columns: threshold (= f), accuracy, exit_rate, tokens_saved,
+    n_traces. It places the entropy-based exit against truncation at the same token budget.
+    """
+    scores = check_scores(scores)
+    leads = gold_leads(scores).to_numpy()
+    rows = []
+    for f in fractions:
+        right = saved = total = exits = 0.0
+        n = 0
+        for _, g in scores.groupby("id", sort=False):
+            idx = g.index.to_numpy()
+            tokens = (g["n_prefix_tokens"].to_numpy(float) if "n_prefix_tokens" in g
+                      else np.arange(len(g), dtype=float))
+            tokens = tokens - tokens[0]
+            K, n = len(g) - 1, n + 1
+            k = int(np.floor(f * K))
+            if k >= K:
+                right += bool(g["correct"].fillna(False).iloc[0])
+            else:
+                right += bool(leads[idx[k]])
+                exits += 1
+                saved += tokens[K] - tokens[k]
+            total += tokens[K]
+        rows.append({"threshold": float(f), "accuracy": right / n if n else np.nan,
+                     "exit_rate": exits / n if n else np.nan,
+                     "tokens_saved": saved / total if total > 0 else 0.0, "n_traces": n})
+    return pd.DataFrame(rows)

@@ -29,6 +29,9 @@ def check_scores(scores: pd.DataFrame) -> pd.DataFrame:
     missing = [c for c in REQUIRED if c not in scores.columns]
     if missing:
         raise ValueError(f"scores table lacks column(s) {missing}; has {list(scores.columns)}")
+    if "estimator" in scores.columns and scores["estimator"].nunique() > 1:
+        raise ValueError(f"scores table mixes estimators {sorted(scores['estimator'].unique())}; "
+                         "select one first, e.g. scores[scores.estimator == 'readout']")
     return scores.sort_values(["id", "k"], kind="stable").reset_index(drop=True)
 
 

@@ -136,3 +136,14 @@ def test_early_exit_on_a_constructed_case():
     assert table.at[1.01, "accuracy"] == 1.0 and table.at[1.01, "tokens_saved"] == 1.0
     nats = simulate_early_exit(scores, thresholds=[0.5], relative=False)
     assert nats["accuracy"].iloc[0] == pytest.approx(2 / 3)  # 0.5 nats: same exits as above here
+
+
+def test_fixed_exit_baseline():
+    from siakit.early_exit import simulate_fixed_exit
+
+    table = simulate_fixed_exit(make_scores({**FALLING, **RISING}), fractions=[0.0, 0.5, 1.0]).set_index("threshold")
+    # f = 0: both stop at k = 0 where A leads (uniform ties go to A; "rise" starts at A) -> both right
+    assert table.at[0.0, "accuracy"] == 1.0 and table.at[0.0, "tokens_saved"] == 1.0
+    # f = 0.5: "fall" (K=3) stops at k=1 (A leads), "rise" (K=2) at k=1 (uniform -> A): both right
+    assert table.at[0.5, "tokens_saved"] == pytest.approx((20 + 10) / (30 + 20))
+    assert table.at[1.0, "accuracy"] == 0.5 and table.at[1.0, "exit_rate"] == 0.0  # own answers
