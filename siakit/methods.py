@@ -1,0 +1,189 @@
+"""The five ways to compute every prefix's readout of a trace; all return the same numbers.
+
+Each `run_*(model, layouts, ...)` returns `(option_logprob, vocab_entropy)`: per trace, a [K+1, n_options]
+float64 array of summed option-token log-probabilities after `context_k + cue` and a [K+1] array of
+next-token entropies at the anchor (nats).
+
+- `naive`:   one forward pass per prefix (and per multi-token option): the reference.
+- `batched`: the same sequences as one right-padded batch per trace.
+- `kv`:      the trace once into a KV cache, then each prefix's probes against the cache cut at it.
+- `kvtree`:  the trace(s) once into a KV cache, then ALL probes in one pass with a small [P, L] tree
+             mask: memory-light at long traces (the trunk pass is plain causal attention).
+- `tree` / `packed`: trunk and every probe block in ONE pass with a tree mask (one trace, or several
+             traces block-diagonally).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from siakit.forward import call, crop_cache, is_transformers, model_mask, reduce_reads
+from siakit.probes import TraceLayout, build_pack, pack_tensors
+
+
+def _shapes(layouts):
+    return [(len(lay.bounds), len(lay.options)) for lay in layouts]
+
+
+def _device(model):
+    return next(model.parameters()).device
+
+
+def run_tree(model, layouts: list[TraceLayout], mask: str = "dense"):
+    """Trunks and all probe blocks of `layouts` in one forward pass (tree + block-diagonal mask)."""
+    import torch
+
+    pack = build_pack(layouts)
+    meta = pack_tensors(pack, _device(model))
+    keep = sorted({r[0] for r in pack.reads})
+    where = {row: i for i, row in enumerate(keep)}
+    reads = [(where[r[0]],) + tuple(r[1:]) for r in pack.reads]
+    with torch.no_grad():
+        logits = call(model, meta["ids"][None], meta["pos"][None], model_mask(model, meta, None, mask),
+                      torch.tensor(keep, device=meta["ids"].device))[0]
+    return reduce_reads(logits, reads, len(layouts), _shapes(layouts), [lay.id for lay in layouts])
+
+
+def run_kvtree(model, layouts: list[TraceLayout], mask: str = "dense"):
+    """Trunk pass into a KV cache (plain causal for one trace), then every probe in one pass."""
+    import torch
+    from transformers import DynamicCache
+
+    if not is_transformers(model):
+        raise ValueError("method 'kvtree' needs a transformers model (KV cache)")
+    pack = build_pack(layouts)
+    meta = pack_tensors(pack, _device(model))
+    n, t = len(pack.input_ids), pack.n_trunk
+    dev = meta["ids"].device
+    cache = DynamicCache()  # config-less: every layer keeps all keys, the masks apply any window
+    rows = torch.arange(n, device=dev)
+    trunk_keep = sorted({r[0] for r in pack.reads if r[0] < t})
+    probe_keep = sorted({r[0] for r in pack.reads if r[0] >= t})
+    parts = []
+    with torch.no_grad():
+        trunk_mask = None if len(layouts) == 1 else model_mask(model, meta, rows[:t], mask)
+        if trunk_mask is not None:  # several trunks: block-diagonal causal over the trunk keys only
+            trunk_mask = _slice_keys(trunk_mask, t)
+        logits = call(model, meta["ids"][None, :t], meta["pos"][None, :t], trunk_mask,
+                      torch.tensor(trunk_keep or [t - 1], device=dev), cache=cache)[0]
+        parts.append(logits[: len(trunk_keep)])
+        if n > t:
+            logits = call(model, meta["ids"][None, t:], meta["pos"][None, t:],
+                          model_mask(model, meta, rows[t:], mask),
+                          torch.tensor([r - t for r in probe_keep], device=dev), cache=cache)[0]
+            parts.append(logits)
+    keep = trunk_keep + probe_keep
+    where = {row: i for i, row in enumerate(keep)}
+    reads = [(where[r[0]],) + tuple(r[1:]) for r in pack.reads]
+    return reduce_reads(torch.cat(parts), reads, len(layouts), _shapes(layouts), [lay.id for lay in layouts])
+
+
+def _slice_keys(mask, n_keys):
+    if isinstance(mask, dict):
+        return {k: _slice_keys(v, n_keys) for k, v in mask.items()}
+    if hasattr(mask, "kv_num_blocks"):  # a BlockMask built over all keys: rebuild is simpler than slicing
+        raise ValueError("kvtree with several traces per pack needs the dense mask")
+    return mask[..., :n_keys]
+
+
+@dataclass
+class Row:
+    k: int                   # prefix index
+    start: int               # context tokens before the row (cached in `kv`, prepended otherwise)
+    tokens: list[int]        # fed tokens: last context token (if any) + cue [+ option branch]
+    reads: list[tuple]       # (index in tokens, target token, option or -1 for the anchor)
+
+
+def probe_rows(lay: TraceLayout) -> list[Row]:
+    """Plain causal sequences equivalent to the tree: per prefix one row for the anchor and every
+    option's first token, plus one row per multi-token option for its later tokens."""
+    rows = []
+    for k, b in enumerate(lay.bounds):
+        start = max(b - 1, 0)  # re-feed the last context token so the anchor always lies in the row
+        head = lay.ids[start:b] + lay.cue
+        anchor = len(head) - 1
+        reads = [(anchor, -1, -1)] + [(anchor, opt[0], o) for o, opt in enumerate(lay.options)]
+        rows.append(Row(k, start, head, reads))
+        for o, opt in enumerate(lay.options):
+            if len(opt) > 1:
+                rows.append(Row(k, start, head + opt[:-1],
+                                [(anchor + t, opt[t], o) for t in range(1, len(opt))]))
+    return rows
+
+
+def run_naive(model, layouts: list[TraceLayout]):
+    """One forward pass per row of `probe_rows`, the full context re-read every time (the oracle)."""
+    import torch
+
+    dev = _device(model)
+    logits, reads = [], []
+    for d, lay in enumerate(layouts):
+        for row in probe_rows(lay):
+            seq = lay.ids[: row.start] + row.tokens
+            keep = sorted({row.start + i for i, _, _ in row.reads})
+            with torch.no_grad():
+                out = call(model, torch.tensor([seq], device=dev), keep=torch.tensor(keep, device=dev))[0]
+            base = sum(x.shape[0] for x in logits)
+            logits.append(out)
+            reads += [(base + keep.index(row.start + i), tgt, d, row.k, o) for i, tgt, o in row.reads]
+    return reduce_reads(torch.cat(logits), reads, len(layouts), _shapes(layouts), [lay.id for lay in layouts])
+
+
+def run_batched(model, layouts: list[TraceLayout], max_tokens: int = 1 << 16):
+    """All rows of a trace as right-padded batches of at most `max_tokens` padded tokens."""
+    import torch
+
+    dev = _device(model)
+    logits, reads = [], []
+    for d, lay in enumerate(layouts):
+        rows = probe_rows(lay)
+        seqs = [lay.ids[: r.start] + r.tokens for r in rows]
+        longest = max(len(s) for s in seqs)
+        per_batch = max(1, max_tokens // longest)
+        for lo in range(0, len(rows), per_batch):
+            chunk, chunk_rows = seqs[lo: lo + per_batch], rows[lo: lo + per_batch]
+            width = max(len(s) for s in chunk)
+            ids = torch.zeros(len(chunk), width, dtype=torch.long, device=dev)
+            valid = torch.zeros(len(chunk), width, dtype=torch.bool, device=dev)
+            for i, s in enumerate(chunk):
+                ids[i, : len(s)] = torch.tensor(s, device=dev)
+                valid[i, : len(s)] = True
+            keep = sorted({r.start + i for r in chunk_rows for i, _, _ in r.reads})
+            if is_transformers(model):
+                mask = valid.long()  # 2-D padding mask: transformers builds causal & padding itself
+            else:  # the protocol's 4-D bool mask: causal, padded keys hidden
+                causal = torch.ones(width, width, dtype=torch.bool, device=dev).tril()
+                mask = (causal[None] & valid[:, None, :])[:, None]
+            with torch.no_grad():
+                out = call(model, ids, mask=mask, keep=torch.tensor(keep, device=dev))  # [b, n_keep, V]
+            base = sum(x.shape[0] for x in logits)
+            logits.append(out.reshape(-1, out.shape[-1]))
+            for i, r in enumerate(chunk_rows):
+                reads += [(base + i * len(keep) + keep.index(r.start + j), tgt, d, r.k, o) for j, tgt, o in r.reads]
+    return reduce_reads(torch.cat(logits), reads, len(layouts), _shapes(layouts), [lay.id for lay in layouts])
+
+
+def run_kv(model, layouts: list[TraceLayout]):
+    """The trace once into a DynamicCache; then, prefix by prefix from the last, the cache is cut at
+    the prefix and the probe rows run against it (plain causal: works with any attention kernel)."""
+    import torch
+    from transformers import DynamicCache
+
+    if not is_transformers(model):
+        raise ValueError("method 'kv' needs a transformers model (KV cache)")
+    dev = _device(model)
+    logits, reads = [], []
+    for d, lay in enumerate(layouts):
+        cache = DynamicCache()
+        with torch.no_grad():
+            call(model, torch.tensor([lay.ids], device=dev), keep=torch.tensor([len(lay.ids) - 1], device=dev),
+                 cache=cache)
+            for row in sorted(probe_rows(lay), key=lambda r: -r.k):  # cache only ever shrinks
+                crop_cache(cache, row.start)
+                keep = sorted({i for i, _, _ in row.reads})
+                out = call(model, torch.tensor([row.tokens], device=dev),
+                           pos=torch.arange(row.start, row.start + len(row.tokens), device=dev)[None],
+                           keep=torch.tensor(keep, device=dev), cache=cache)[0]
+                base = sum(x.shape[0] for x in logits)
+                logits.append(out)
+                reads += [(base + keep.index(i), tgt, d, row.k, o) for i, tgt, o in row.reads]
+    return reduce_reads(torch.cat(logits), reads, len(layouts), _shapes(layouts), [lay.id for lay in layouts])
