@@ -149,7 +149,7 @@ def reduce_reads(logits, reads, n_docs, shapes, ids_of_docs):
     bad = ~torch.isfinite(logp).all(-1)
     if bool(bad.any()):
         docs = sorted({ids_of_docs[r[2]] for r in reads if bool(bad[r[0]])})
-        raise NonFiniteLogits(f"non-finite logits (NaN/inf) while scoring trace(s) {', '.join(docs)}")
+        raise NonFiniteLogits(f"non-finite logits (NaN/inf) while scoring trace {', '.join(docs)}")
     r = torch.tensor([[x for x in read] for read in reads], dtype=torch.long, device=logp.device)
     opt = [np.zeros(s) for s in shapes]
     ent = [np.full(s[0], np.nan) for s in shapes]
