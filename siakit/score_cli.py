@@ -137,6 +137,7 @@ def _run_main(args: argparse.Namespace) -> int:
     from siakit.pipeline import run_experiment
 
     estimator = _estimators(args.estimator)
+    estimator = list(estimator) if isinstance(estimator, tuple) else estimator  # JSON-stable (resume check)
     kwargs = {k: v for k, v in _score_kwargs(args).items() if v != getattr(ScoreConfig(), k, None)}
     result = run_experiment(args.model, args.dataset, args.n, estimator=estimator,
                             max_new_tokens=args.max_new_tokens, temperature=args.gen_temperature,
