@@ -152,3 +152,14 @@ def run_toy(cfg: ToyConfig, out: str | Path, progress: bool = True) -> dict:
     timings["total_s"] = time.time() - t0
     (out / "timings.json").write_text(json.dumps(timings, indent=1))
     return summary
+
+
+def load_or_run(cfg: ToyConfig, out: str | Path, progress: bool = True) -> dict:
+    """`out/summary.json` when it was made with exactly these parameters, else `run_toy(cfg, out)`."""
+    path = Path(out) / "summary.json"
+    if path.exists():
+        summary = json.loads(path.read_text())
+        if summary.get("params") == json.loads(json.dumps(json_safe(asdict(cfg)))):
+            return summary
+    return run_toy(cfg, out, progress)
+
