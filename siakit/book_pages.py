@@ -37,23 +37,27 @@ def write_runs_index(root: Path, jobs) -> Path:
              "interval over questions; $h_K$ is the final conditional answer entropy in nats (our readout "
              "estimator unless the column says otherwise); AUROC is that of $-h_K$ for correctness at "
              "$u = 1$ (0.5 = chance); lock-in is the share of traces whose entropy falls and stays below "
-             "10% of $\\log|A|$ (our operational definitions, see the theory chapter).", "",
+             "10% of $\\log|A|$ (our operational definitions, see the theory chapter). Generation and "
+             "scoring times are those recorded in the results store when the run was computed; the page "
+             "time is the last execution of the page (short when the stored results were reused).", "",
              "```{note}", "With the embedded offline models and a handful of questions per run (as in "
              "`runs/default.yml`), these are smoke-scale numbers: they show that the pipeline runs end to "
              "end, not what the paper's models do. `runs/paper.yml` lists the paper-scale runs (GPU).", "```", "",
              "| run | status | n | accuracy [95% CI] | $h_K$ correct | $h_K$ incorrect | AUROC($-h_K$) "
-             "| lock-in | time (s) |", "|---|---|---|---|---|---|---|---|---|"]
+             "| lock-in | generate / score (s) | page (s) |", "|---|---|---|---|---|---|---|---|---|---|"]
     for job in (j for j in jobs if j.kind == "run"):
         record = status.get(("run", job.name), {})
         run_summary = root / job.parameters["summary_path"]
         s = json.loads(run_summary.read_text()) if run_summary.exists() and record.get("status") == "ok" else {}
         page = job.output.relative_to(GENERATED).with_suffix("").as_posix()
         link = f"{{doc}}`{job.title} <{page}>`" if (root / job.output).exists() else job.title
+        timings = s.get("timings") or {}
         acc = (f"{_fmt(s.get('accuracy'))} [{_fmt(s.get('accuracy_low'))}, {_fmt(s.get('accuracy_high'))}]"
                if s else "–")
         lines.append(f"| {link} | {record.get('status', 'not run')} | {_fmt(s.get('n_traces'), 'd')} | {acc} "
                      f"| {_fmt(s.get('h_final_correct'))} | {_fmt(s.get('h_final_incorrect'))} "
                      f"| {_fmt(s.get('auroc_final'))} | {_fmt(s.get('lock_in_rate'))} "
+                     f"| {_fmt(timings.get('generate_s'), '.0f')} / {_fmt(timings.get('score_s'), '.0f')} "
                      f"| {_fmt(record.get('seconds'), '.0f')} |")
     failed = [r["name"] for r in summary.get("notebooks", []) if r.get("status") == "failed"]
     if failed:

@@ -103,3 +103,31 @@ def simulate_fixed_exit(scores: pd.DataFrame, fractions=(0.0, 0.25, 0.5, 0.75, 1
                      "exit_rate": exits / n if n else np.nan,
                      "tokens_saved": saved / total if total > 0 else 0.0, "n_traces": n})
     return pd.DataFrame(rows)
+
+
+def matched_comparison(entropy_rule: pd.DataFrame, fixed_rule: pd.DataFrame) -> pd.DataFrame:
+    """The entropy rule's points with the fixed rule's accuracy at the same token saving (linear
+    interpolation between the fixed rule's points) and the difference `advantage` (accuracy points).
+
+    >>> e = pd.DataFrame({"threshold": [0.5], "tokens_saved": [0.5], "accuracy": [0.8]})
+    >>> f = pd.DataFrame({"tokens_saved": [0.0, 1.0], "accuracy": [0.9, 0.3]})
+    >>> round(float(matched_comparison(e, f)["advantage"].iloc[0]), 3)
+    0.2
+    """
+    fixed = fixed_rule.sort_values("tokens_saved")
+    at_same = np.interp(entropy_rule["tokens_saved"], fixed["tokens_saved"], fixed["accuracy"])
+    return entropy_rule.assign(fixed_accuracy=at_same, advantage=entropy_rule["accuracy"] - at_same)
+
+
+def shared_answer_set(scores: pd.DataFrame) -> bool:
+    """True when every trace was scored over the same options (e.g. ARC's A-D). Numeric readouts build
+    each trace's candidate set from its gold and own answers, so there the leading option at an early
+    exit is chosen among candidates that include the gold answer: an optimistic, oracle-aided accuracy.
+
+    >>> shared_answer_set(pd.DataFrame({"id": ["a", "b"], "options": [[" A", " B"], [" A", " B"]]}))
+    True
+    """
+    if "options" not in scores.columns or not len(scores):
+        return False
+    firsts = scores.groupby("id", sort=False)["options"].first()
+    return firsts.map(lambda o: None if o is None else tuple(o)).nunique(dropna=False) == 1

@@ -71,7 +71,7 @@ def plot_separability(ax, sep: pd.DataFrame, label: str = ""):
     return ax
 
 
-def plot_by_group(ax, sigs: pd.DataFrame, column: str, xlabel: str, bins: int = 10):
+def plot_by_group(ax, sigs: pd.DataFrame, column: str, xlabel: str, bins: int = 10, empty: str | None = None):
     """Histogram of one per-trace signature for correct and incorrect traces (NaN values are counted
     in the legend as 'none', e.g. traces that never lock in)."""
     values = sigs[column].astype(float) if len(sigs) else pd.Series(dtype=float)
@@ -90,7 +90,7 @@ def plot_by_group(ax, sigs: pd.DataFrame, column: str, xlabel: str, bins: int = 
     if drawn:
         ax.legend(fontsize=8)
     else:
-        _empty(ax, f"no trace has a value of {column}")
+        _empty(ax, empty or f"no trace has a value of {column}")
     return ax
 
 

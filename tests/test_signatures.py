@@ -147,3 +147,13 @@ def test_fixed_exit_baseline():
     # f = 0.5: "fall" (K=3) stops at k=1 (A leads), "rise" (K=2) at k=1 (uniform -> A): both right
     assert table.at[0.5, "tokens_saved"] == pytest.approx((20 + 10) / (30 + 20))
     assert table.at[1.0, "accuracy"] == 0.5 and table.at[1.0, "exit_rate"] == 0.0  # own answers
+
+
+def test_matched_comparison_interpolates_the_baseline():
+    from siakit.early_exit import matched_comparison
+
+    entropy_rule = pd.DataFrame({"threshold": [0.1, 0.5], "tokens_saved": [0.25, 0.75], "accuracy": [0.5, 0.4]})
+    fixed = pd.DataFrame({"tokens_saved": [1.0, 0.0], "accuracy": [0.2, 0.6]})  # unsorted on purpose
+    out = matched_comparison(entropy_rule, fixed)
+    assert out["fixed_accuracy"].tolist() == pytest.approx([0.5, 0.3])
+    assert out["advantage"].tolist() == pytest.approx([0.0, 0.1])
