@@ -71,8 +71,13 @@ def preset(name: str, **overrides) -> ToyConfig:
 def versions() -> dict:
     import transformers
 
-    import siakit
-    return {"siakit": siakit.__version__, "torch": torch.__version__, "transformers": transformers.__version__,
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        own = version("siakit")
+    except PackageNotFoundError:  # running from a source tree that is not installed
+        own = "unknown"
+    return {"siakit": own, "torch": torch.__version__, "transformers": transformers.__version__,
             "numpy": np.__version__, "pandas": pd.__version__, "python": platform.python_version()}
 
 

@@ -1,0 +1,112 @@
+"""Human reasoning traces for supervised fine-tuning: GSM8K train solutions in our chat format.
+
+A GSM8K solution is a few human-written lines with calculator annotations and a final `#### N`:
+
+    "Natalia sold 48/2 = <<48/2=24>>24 clips in May.\\n... \\n#### 72"
+ -> "Natalia sold 48/2 = 24 clips in May.\\n... \\nThe answer is 72."
+
+`sft_examples` wraps each one as the assistant turn after the SAME chat prompt the generator uses
+(`siakit.prompts.build_prompt`), so the model learns to end with our answer cue. `shared_options` builds
+the numeric candidate set scored by the readout, shared by every model that answered the problem.
+"""
+from __future__ import annotations
+
+import json
+import random
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from siakit.answers import gsm8k_gold, normalize_number
+from siakit.data import LOCAL_FILES, Problem, data_roots
+from siakit.prompts import build_prompt
+
+_CALC = re.compile(r"<<[^>]*>>")
+_NUMBER = re.compile(r"(?<![\w.])-?\d[\d,]*(?:\.\d+)?")
+
+
+def format_solution(answer_field: str) -> str:
+    """GSM8K `answer` field -> lines ending in "The answer is N." (annotations removed).
+
+    format_solution("He has 3+4 = <<3+4=7>>7 pens.\\n#### 7") -> "He has 3+4 = 7 pens.\\nThe answer is 7."
+    """
+    gold = gsm8k_gold(answer_field)
+    body = _CALC.sub("", answer_field.rsplit("####", 1)[0]).strip()
+    lines = [line.strip() for line in body.splitlines() if line.strip()]
+    return "\n".join(lines + [f"The answer is {gold}."])
+
+
+def gsm8k_solutions(split: str = "train", n: int | None = None, seed: int = 0) -> list[tuple[Problem, str]]:
+    """(problem, formatted human solution) pairs from the local GSM8K file (ids as in `siakit.data`).
+
+    Reads `gsm8k/{split}.jsonl` under the first of `siakit.data.data_roots()` that has it; n random
+    pairs (seeded) or all. A bad line raises naming `file:line`.
+    """
+    rel = LOCAL_FILES["gsm8k"].format(split=split)
+    path = next((root / rel for root in data_roots() if (root / rel).is_file()), None)
+    if path is None:
+        raise FileNotFoundError(f"GSM8K {split} solutions: no {rel} under {[str(r) for r in data_roots()]} "
+                                "(set SIAKIT_DATA to the folder holding gsm8k/)")
+    pairs = []
+    with Path(path).open(encoding="utf-8") as f:
+        for i, line in enumerate(f):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                problem = Problem(f"gsm8k-{split}-{i}", "gsm8k", record["question"], gsm8k_gold(record["answer"]))
+                pairs.append((problem, format_solution(record["answer"])))
+            except (json.JSONDecodeError, KeyError, ValueError) as e:
+                raise ValueError(f"{path}:{i + 1}: cannot read a GSM8K solution ({e})") from None
+    if n is not None and n < len(pairs):
+        pairs = random.Random(seed).sample(pairs, n)
+    return pairs
+
+
+@dataclass
+class Example:
+    id: str
+    input_ids: list[int]   # chat prompt + human solution + end-of-turn
+    labels: list[int]      # -100 on the prompt (only the solution is learned)
+
+
+def sft_examples(tokenizer, pairs: list[tuple[Problem, str]], max_len: int) -> list[Example]:
+    """Tokenized examples no longer than `max_len` tokens (longer ones are skipped, not truncated)."""
+    out = []
+    for problem, solution in pairs:
+        prompt = build_prompt(problem, tokenizer, chat=True)
+        mark = "QZXJMARK"
+        messages = [{"role": "user", "content": "x"}, {"role": "assistant", "content": mark}]
+        full = tokenizer.apply_chat_template(messages, tokenize=False)  # this template's end of turn
+        end = full[full.index(mark) + len(mark):]
+        end = end[: end.index("\n") + 1] if "\n" in end else end
+        text = prompt + solution + end
+        enc = tokenizer(text, return_offsets_mapping=True, add_special_tokens=False)
+        if len(enc.input_ids) > max_len:
+            continue
+        labels = [t if a >= len(prompt) else -100 for t, (a, _) in zip(enc.input_ids, enc.offset_mapping)]
+        out.append(Example(problem.id, enc.input_ids, labels))
+    return out
+
+
+def numbers_in(text: str) -> list[str]:
+    """Normalised numbers in order of appearance: numbers_in("3 pens, 1,200 cats") -> ["3", "1200"]."""
+    out = []
+    for m in _NUMBER.finditer(text):
+        value = normalize_number(m.group())
+        if value is not None:
+            out.append(value)
+    return out
+
+
+def shared_options(problem: Problem, answers: list[str | None], texts: list[str], limit: int = 10) -> list[str]:
+    """Numeric candidate set (ours): gold, every model's answer, then numbers of the question and of the
+    traces, each once, at most `limit`, written with a leading space: [" 72", " 48", " 24"]."""
+    seen, options = set(), []
+    for value in [problem.gold, *answers, *numbers_in(problem.question), *(v for t in texts for v in numbers_in(t))]:
+        key = normalize_number(value) if value is not None else None
+        if key is None or key in seen:
+            continue
+        seen.add(key)
+        options.append(" " + key)
+    return options[:limit]

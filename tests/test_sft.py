@@ -1,0 +1,132 @@
+"""SFT on human traces: solution formatting, prompt masking, MLE lowering NLL, and the whole
+before/after pipeline (and its chapter) on a tiny random-weight model with a chat template."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from siakit.data import Problem
+from siakit.sft_data import format_solution, numbers_in, sft_examples, shared_options
+
+CHATML = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+          "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "03_sft_real_lm.md"
+
+
+def chat_tiny(seed: int = 0):
+    """A tiny random llama whose tokenizer has a ChatML template (like SmolLM2's)."""
+    from siakit.tiny import tiny_model
+
+    lm = tiny_model("llama", seed=seed, bos=False)
+    lm.tokenizer.add_special_tokens({"additional_special_tokens": ["<|im_start|>", "<|im_end|>"]})
+    lm.model.resize_token_embeddings(len(lm.tokenizer))
+    lm.tokenizer.chat_template = CHATML
+    lm.tokenizer.eos_token = "<|im_end|>"
+    lm.model.generation_config.eos_token_id = lm.tokenizer.eos_token_id
+    return lm
+
+
+def test_format_solution_strips_annotations_and_ends_with_cue():
+    raw = "Natalia sold 48/2 = <<48/2=24>>24 clips.\nShe sold 48+24 = <<48+24=72>>72.\n#### 72"
+    assert format_solution(raw) == "Natalia sold 48/2 = 24 clips.\nShe sold 48+24 = 72.\nThe answer is 72."
+    assert format_solution("x\n#### 1,000").endswith("The answer is 1000.")
+    with pytest.raises(ValueError, match="####"):
+        format_solution("no final answer")
+
+
+def test_shared_options_gold_first_unique_and_capped():
+    p = Problem("p", "gsm8k", "Tom has 3 apples and 1,200 pears.", "15")
+    opts = shared_options(p, ["15.0", None, "8"], ["3 + 5 = 8 so 15", "2"], limit=5)
+    assert opts == [" 15", " 8", " 3", " 1200", " 5"]
+    assert numbers_in("a -2 b 3.50") == ["-2", "3.5"]
+
+
+def test_gsm8k_solutions_match_loaded_problems(data_root, monkeypatch):
+    from siakit.data import load_problems
+    from siakit.sft_data import gsm8k_solutions
+
+    monkeypatch.setenv("SIAKIT_DATA", str(data_root))
+    pairs = gsm8k_solutions("train", n=5, seed=1)
+    problems = {p.id: p for p in load_problems("gsm8k", "train")}
+    for problem, solution in pairs:
+        assert problems[problem.id].question == problem.question and problems[problem.id].gold == problem.gold
+        assert solution.endswith(f"The answer is {problem.gold}.") and "<<" not in solution
+
+
+def test_examples_learn_only_the_solution():
+    lm = chat_tiny()
+    p = Problem("p", "gsm8k", "What is 2 + 3?", "5")
+    (ex,) = sft_examples(lm.tokenizer, [(p, "2 + 3 = 5\nThe answer is 5.")], max_len=10_000)
+    learned = lm.tokenizer.decode([t for t in ex.labels if t != -100])
+    assert learned == "2 + 3 = 5\nThe answer is 5.<|im_end|>\n"
+    assert ex.labels[0] == -100 and len(ex.labels) == len(ex.input_ids)
+    assert sft_examples(lm.tokenizer, [(p, "x")], max_len=5) == []  # too long: skipped, not truncated
+
+
+def test_finetune_lowers_nll_of_the_solutions():
+    from siakit.sft import SFTConfig, finetune, heldout_nll
+
+    lm = chat_tiny()
+    pairs = [(Problem(f"p{i}", "gsm8k", f"What is {i} + 3?", str(i + 3)),
+              f"{i} + 3 = {i + 3}\nThe answer is {i + 3}.") for i in range(6)]
+    examples = sft_examples(lm.tokenizer, pairs, max_len=10_000)
+    pad = lm.tokenizer.pad_token_id
+    before = heldout_nll(lm.model, examples, pad)
+    finetune(lm.model, examples, SFTConfig(steps=15, batch_size=3, lr=3e-3, train_layers=1), pad, progress=False)
+    assert heldout_nll(lm.model, examples, pad) < before - 0.5
+    assert all(p.requires_grad for p in lm.model.parameters())  # unfrozen again afterwards
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory):
+    path = tmp_path_factory.mktemp("tiny_chat_model")
+    lm = chat_tiny()
+    lm.model.save_pretrained(path)
+    lm.tokenizer.save_pretrained(path)
+    return path
+
+
+def tiny_config(model_dir, **kw):
+    from siakit.sft import SFTConfig
+
+    return SFTConfig(model=str(model_dir), n_train=4, n_heldout=2, max_len=4096, steps=2, batch_size=2,
+                     train_layers=1, n_eval=2, max_new_tokens=12, **kw)
+
+
+def test_run_sft_end_to_end_and_resume(tiny_dir, tmp_path, data_root, monkeypatch):
+    from siakit.models import load_model
+    from siakit.sft import run_sft
+
+    monkeypatch.setenv("SIAKIT_DATA", str(data_root))
+    summary = run_sft(tiny_config(tiny_dir), tmp_path / "sft", progress=False)
+    assert set(summary["results"]) == {"before/gsm8k", "before/svamp", "after/gsm8k", "after/svamp"}
+    assert summary["results"]["after/gsm8k"]["n"] == 2 and len(summary["train_loss"]) == 2
+    assert load_model(str(tmp_path / "sft" / "model")).model.config.model_type == "llama"
+    before = (tmp_path / "sft" / "traces_before.jsonl").read_text()
+    again = run_sft(tiny_config(tiny_dir), tmp_path / "sft", progress=False)  # every stage reused
+    assert again["results"] == summary["results"] and again["train_loss"] == summary["train_loss"]
+    assert (tmp_path / "sft" / "traces_before.jsonl").read_text() == before
+
+
+def test_sft_chapter_executes(tiny_dir, tmp_path, data_root, monkeypatch):
+    jupytext = pytest.importorskip("jupytext", reason="jupytext is needed to convert the MyST chapter")
+    papermill = pytest.importorskip("papermill", reason="papermill is needed to execute the chapter")
+    nb = jupytext.read(NOTEBOOK)
+    assert sum("parameters" in c.get("metadata", {}).get("tags", []) for c in nb.cells) == 1
+    assert sum(line.startswith("# ") for line in NOTEBOOK.read_text().splitlines()) == 1
+    ipynb, out = tmp_path / "sft.ipynb", tmp_path / "sft_out.ipynb"
+    subprocess.run([sys.executable, "-m", "jupytext", "--to", "ipynb", "-o", str(ipynb), str(NOTEBOOK)],
+                   check=True, capture_output=True)
+    monkeypatch.setenv("SIAKIT_DATA", str(data_root))  # the kernel inherits it
+    papermill.execute_notebook(
+        str(ipynb), str(out), kernel_name="python3", cwd=str(tmp_path), progress_bar=False,
+        parameters={"model": str(tiny_dir), "n_train": 4, "n_heldout": 2, "steps": 2, "train_layers": 1,
+                    "n": 2, "max_new_tokens": 12, "max_len": 4096, "out": str(tmp_path / "sft")})
+    cells = json.loads(out.read_text())["cells"]
+    text = "".join("".join(o.get("text", "")) for c in cells for o in c.get("outputs", []))
+    assert "held-out NLL of 2 human solutions" in text
+    assert sum("image/png" in o.get("data", {}) for c in cells for o in c.get("outputs", [])) == 3
