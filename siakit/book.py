@@ -282,7 +282,12 @@ def main(args) -> int:
             if not fnmatch.filter(known, pattern):
                 raise ValueError(f"--only {pattern}: matches no page; pages are {', '.join(known)}")
     started = time.perf_counter()
-    records = run_all(jobs, root, force=args.force, only=args.only, cell_timeout_s=args.cell_timeout_s)
+    try:
+        records = run_all(jobs, root, force=args.force, only=args.only, cell_timeout_s=args.cell_timeout_s)
+    except KeyboardInterrupt:
+        print("\n[siakit book] interrupted: finished pages keep their done markers; run the same command "
+              "again to redo only what is missing", file=sys.stderr)
+        return 130
     execute_s = round(time.perf_counter() - started, 1)
     write_runs_index(root, jobs)
     write_api_page(root)
