@@ -16,7 +16,6 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -25,6 +24,8 @@ import traceback
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+
+from siakit.book_pages import note_cell, set_title, write_summary
 
 GENERATED = Path("book/generated")  # every build output of the runner, gitignored
 EXPERIMENT = Path("notebooks/10_experiment.md")
@@ -117,27 +118,6 @@ def load_runs(path: Path, root: Path) -> list[Job]:
     return first + runs + [chapters[n] for n in chapters if n in AFTER_RUNS]
 
 
-def _set_title(nb, title: str) -> None:
-    """Make `title` the page's H1 (the first '# ' line of the first markdown cell that has one)."""
-    for cell in nb.cells:
-        if cell.cell_type == "markdown":
-            lines = cell.source.splitlines()
-            for i, line in enumerate(lines):
-                if line.startswith("# "):
-                    lines[i] = f"# {title}"
-                    cell.source = "\n".join(lines)
-                    return
-
-
-def _note_cell(nb, kind: str, text: str) -> None:
-    """Insert an admonition right after the page title (the page keeps its own H1)."""
-    import nbformat
-
-    cell = nbformat.v4.new_markdown_cell(f"````{{{kind}}}\n{text}\n````")
-    at = next((i + 1 for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and "\n# " in "\n" + c.source), 0)
-    nb.cells.insert(at, cell)
-
-
 def _source_notebook(job: Job, root: Path):
     import jupytext
     import nbformat
@@ -148,10 +128,10 @@ def _source_notebook(job: Job, root: Path):
     else:
         nb = nbformat.v4.new_notebook()
         nb.cells.append(nbformat.v4.new_markdown_cell(f"# {job.title}"))
-        _note_cell(nb, "note", f"This chapter (`{job.source}`) is not written yet; the build shows this placeholder.")
+        note_cell(nb, "note", f"This chapter (`{job.source}`) is not written yet; the build shows this placeholder.")
     nb.metadata["kernelspec"] = dict(KERNEL)
     if job.kind == "run":
-        _set_title(nb, job.title)
+        set_title(nb, job.title)
     return nb
 
 
@@ -181,7 +161,7 @@ def execute(job: Job, root: Path, cell_timeout_s: int | None = None) -> dict:
         try:
             failed = nbformat.read(out, as_version=4) if out.exists() else _source_notebook(job, root)
             detail = traceback.format_exception_only(type(e), e)[-1] if not out.exists() else short
-            _note_cell(failed, "error", "This notebook failed while the book was built; the error is below "
+            note_cell(failed, "error", "This notebook failed while the book was built; the error is below "
                        "and, where a cell failed, under that cell.\n\n```text\n" + detail.replace("`", "'")
                        + "\n```")
             nbformat.write(failed, out)
@@ -198,7 +178,7 @@ def _placeholder(job: Job, root: Path) -> None:
     import nbformat
 
     nb = _source_notebook(job, root)
-    _note_cell(nb, "note", "This page was not executed in this build (`siakit book --only ...`); "
+    note_cell(nb, "note", "This page was not executed in this build (`siakit book --only ...`); "
                "run `make book` to execute it.")
     (root / job.output).parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, root / job.output)
@@ -211,6 +191,17 @@ def _done(job: Job, root: Path) -> dict | None:
         return None
     record = json.loads(marker.read_text())
     return record if record.get("fingerprint") == job.fingerprint(root) else None
+
+
+def prune_stale_runs(jobs: list[Job], root: Path) -> list[str]:
+    """Remove run pages of runs no longer in the runs file, so the book has one page per listed run
+    (their results stay in the results store; listing a run again re-renders it from there)."""
+    keep = {job.output.name for job in jobs if job.kind == "run"}
+    stale = sorted(p for p in (root / GENERATED / "runs").glob("*.ipynb") if p.name not in keep)
+    for page in stale:
+        page.unlink()
+        print(f"[siakit book] removed the page of a run not in this runs file: {page.name}")
+    return [p.stem for p in stale]
 
 
 def run_all(jobs: list[Job], root: Path, force: bool = False, only: list[str] | None = None,
@@ -245,19 +236,6 @@ def run_all(jobs: list[Job], root: Path, force: bool = False, only: list[str] | 
     return records
 
 
-def write_summary(root: Path, records: list[dict], jobs: list[Job], build: dict | None = None) -> Path:
-    """`book/generated/summary.json`: one record per notebook (status, seconds, parameters) + the build."""
-    path = root / GENERATED / "summary.json"
-    previous = json.loads(path.read_text()) if path.exists() else {}
-    by_name = {(r["kind"], r["name"]): r for r in records}
-    summary = {"notebooks": [by_name[(j.kind, j.name)] for j in jobs if (j.kind, j.name) in by_name],
-               "build": build if build is not None else previous.get("build"),
-               "written": datetime.now(timezone.utc).isoformat()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(summary, indent=2, default=str))
-    return path
-
-
 def build_book(root: Path) -> dict:
     """`jupyter-book build <root> -W --keep-going` (Jupyter Book 1, execution off in _config.yml)."""
     exe = Path(sys.executable).with_name("jupyter-book")
@@ -281,6 +259,7 @@ def main(args) -> int:
         for pattern in args.only:
             if not fnmatch.filter(known, pattern):
                 raise ValueError(f"--only {pattern}: matches no page; pages are {', '.join(known)}")
+    prune_stale_runs(jobs, root)
     started = time.perf_counter()
     try:
         records = run_all(jobs, root, force=args.force, only=args.only, cell_timeout_s=args.cell_timeout_s)

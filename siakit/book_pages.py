@@ -1,4 +1,4 @@
-"""Pages the book runner writes before each build: the runs index and the API reference.
+"""Pages the book runner writes: the runs index, the API reference, the timing summary, notebook edits.
 
 Both land in `book/generated/` (gitignored) as MyST markdown. The runs index lists every executed run
 page with its accuracy and key signatures (read from the small JSON summary each experiment notebook
@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import json
 import pkgutil
+from datetime import datetime, timezone
 from pathlib import Path
 
 GENERATED = Path("book/generated")
@@ -18,6 +19,40 @@ API_ORDER = ["siakit.info", "siakit.sia", "siakit.worlds", "siakit.traces", "sia
              "siakit.prompts", "siakit.models", "siakit.generate", "siakit.scorer", "siakit.store",
              "siakit.pipeline", "siakit.signatures", "siakit.early_exit", "siakit.viewer"]
 API_SKIP = {"siakit.cli", "siakit.__main__"}  # the command line is documented in the README
+
+
+def set_title(nb, title: str) -> None:
+    """Make `title` the page's H1 (the first '# ' line of the first markdown cell that has one)."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            lines = cell.source.splitlines()
+            for i, line in enumerate(lines):
+                if line.startswith("# "):
+                    lines[i] = f"# {title}"
+                    cell.source = "\n".join(lines)
+                    return
+
+
+def note_cell(nb, kind: str, text: str) -> None:
+    """Insert an admonition right after the page title (the page keeps its own H1)."""
+    import nbformat
+
+    cell = nbformat.v4.new_markdown_cell(f"````{{{kind}}}\n{text}\n````")
+    at = next((i + 1 for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and "\n# " in "\n" + c.source), 0)
+    nb.cells.insert(at, cell)
+
+
+def write_summary(root: Path, records: list[dict], jobs, build: dict | None = None) -> Path:
+    """`book/generated/summary.json`: one record per notebook (status, seconds, parameters) + the build."""
+    path = root / GENERATED / "summary.json"
+    previous = json.loads(path.read_text()) if path.exists() else {}
+    by_name = {(r["kind"], r["name"]): r for r in records}
+    summary = {"notebooks": [by_name[(j.kind, j.name)] for j in jobs if (j.kind, j.name) in by_name],
+               "build": build if build is not None else previous.get("build"),
+               "written": datetime.now(timezone.utc).isoformat()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(summary, indent=2, default=str))
+    return path
 
 
 def _fmt(value, spec: str = ".2f") -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from siakit.book import GENERATED, Job, load_runs, page_name, run_all
+from siakit.book import GENERATED, Job, load_runs, page_name, prune_stale_runs, run_all
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -89,6 +89,9 @@ def test_skip_force_only_and_failure_pages(tmp_path, monkeypatch):
     other = Job("other", "run", Path("nb.md"), {"x": 4}, "other run")
     run_all([other], tmp_path, only=["nothing*"])
     assert "not executed in this build" in (tmp_path / other.output).read_text()
+    # a runs file without "bad": its page goes, so the book has one page per listed run
+    assert prune_stale_runs(jobs[:1] + [other], tmp_path) == ["bad"]
+    assert (tmp_path / jobs[0].output).exists() and not (tmp_path / jobs[1].output).exists()
 
 
 @pytest.mark.real_model
