@@ -1,7 +1,7 @@
 """`siakit toy`: train a tiny GPT on the toy world's human traces, then reinforce it, into one folder.
 
     siakit toy --preset small --out results/toy     # ~3 min on one CPU core
-    siakit toy --preset paper --out results/toy-paper --device cuda
+    siakit toy --preset paper --out results/toy-paper --device cuda   # ~4 min on one H100
 """
 from __future__ import annotations
 

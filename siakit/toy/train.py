@@ -66,7 +66,7 @@ def heldout_fit(model, codec: Codec, heldout: list[HumanTrace], batch_size: int 
         ids = encode_batch(codec, heldout[s:s + batch_size]).to(model.device)
         lp_model.append(sequence_logprob(model, ids, codec.pad))
         n_tokens += int((ids[:, 1:] != codec.pad).sum())
-    lp_model = torch.cat(lp_model).double().numpy()
+    lp_model = torch.cat(lp_model).double().cpu().numpy()
     lp_data = np.array([t.logprob for t in heldout])
     return {"nll": float(-lp_model.sum() / n_tokens), "nll_data": float(-lp_data.sum() / n_tokens),
             "kl": float((lp_data - lp_model).mean())}
