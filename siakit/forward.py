@@ -115,6 +115,8 @@ def call(model, ids, pos=None, mask=None, keep=None, cache=None):
         kwargs["use_cache"] = True
     elif is_transformers(model):
         kwargs["use_cache"] = False
+    if fp32_head_applies(model):
+        return _fp32_head_logits(model, kwargs, keep)
     native_keep = keep is not None and "logits_to_keep" in _params(model)
     if native_keep:
         kwargs["logits_to_keep"] = keep
@@ -122,6 +124,34 @@ def call(model, ids, pos=None, mask=None, keep=None, cache=None):
     if keep is not None and not native_keep:
         logits = logits[:, keep]
     return logits
+
+
+# Architectures whose logits are exactly lm_head(final hidden state), up to Gemma's final soft-cap.
+_PLAIN_HEAD = {"llama", "qwen2", "qwen3", "mistral", "gemma", "gemma2", "gemma3_text", "olmo", "olmo2",
+               "olmo3", "gpt2", "phi3", "smollm3"}
+
+
+def fp32_head_applies(model) -> bool:
+    """A half-precision transformers model of a known family: its lm_head is applied in float32 at the
+    read positions (bf16 logits are quantised to ~0.06 at magnitude 10, which alone moves entropies
+    by ~1e-2 nats between mathematically equal methods)."""
+    import torch
+
+    return (is_transformers(model) and model.dtype in (torch.bfloat16, torch.float16)
+            and getattr(model.config, "model_type", None) in _PLAIN_HEAD)
+
+
+def _fp32_head_logits(model, kwargs, keep):
+    import torch.nn.functional as F
+
+    hidden = model.base_model(**kwargs).last_hidden_state  # after the final norm
+    if keep is not None:
+        hidden = hidden[:, keep]
+    head = model.get_output_embeddings()
+    bias = None if getattr(head, "bias", None) is None else head.bias.float()
+    logits = F.linear(hidden.float(), head.weight.float(), bias)
+    cap = getattr(model.config, "final_logit_softcapping", None)
+    return (logits / cap).tanh() * cap if cap else logits
 
 
 def crop_cache(cache, length: int) -> None:

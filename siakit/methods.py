@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from siakit.forward import call, crop_cache, is_transformers, model_mask, reduce_reads
-from siakit.probes import TraceLayout, build_pack, pack_tensors
+from siakit.probes import TraceLayout, build_pack, pack_reads, pack_tensors
 
 
 def _shapes(layouts):
@@ -28,60 +28,79 @@ def _device(model):
     return next(model.parameters()).device
 
 
-def run_tree(model, layouts: list[TraceLayout], mask: str = "dense"):
-    """Trunks and all probe blocks of `layouts` in one forward pass (tree + block-diagonal mask)."""
+def _packs(layouts, rows: bool):
+    return [build_pack([lay]) for lay in layouts] if rows else [build_pack(layouts)]
+
+
+def _gather(logits_parts, reads, layouts):
+    """logits_parts: list of ([B, n_keep, V] logits, {index in row: keep column}); reads from pack_reads."""
     import torch
 
-    pack = build_pack(layouts)
-    meta = pack_tensors(pack, _device(model))
-    keep = sorted({r[0] for r in pack.reads})
-    where = {row: i for i, row in enumerate(keep)}
-    reads = [(where[r[0]],) + tuple(r[1:]) for r in pack.reads]
+    flat, where, base = [], {}, 0
+    for logits, cols in logits_parts:
+        n_batch, n_keep = logits.shape[:2]
+        flat.append(logits.reshape(n_batch * n_keep, -1))
+        for pos, c in cols.items():
+            for b in range(n_batch):
+                where[(b, pos)] = base + b * n_keep + c
+        base += n_batch * n_keep
+    rows = [(where[(b, pos)], target, d, k, o) for b, pos, target, d, k, o in reads]
+    return reduce_reads(torch.cat(flat), rows, len(layouts), _shapes(layouts), [lay.id for lay in layouts])
+
+
+def run_tree(model, layouts: list[TraceLayout], mask: str = "dense", rows: bool = False):
+    """Trunks and all probe blocks of `layouts` in one forward pass: one sequence with a block-diagonal
+    tree mask, or (`rows=True`) one batch row per trace, padded, each with its own tree mask."""
+    import torch
+
+    packs = _packs(layouts, rows)
+    meta = pack_tensors(packs, _device(model))
+    reads = pack_reads(packs)
+    keep = sorted({r[1] for r in reads})
     with torch.no_grad():
-        logits = call(model, meta["ids"][None], meta["pos"][None], model_mask(model, meta, None, mask),
-                      torch.tensor(keep, device=meta["ids"].device))[0]
-    return reduce_reads(logits, reads, len(layouts), _shapes(layouts), [lay.id for lay in layouts])
+        logits = call(model, meta["ids"], meta["pos"], model_mask(model, meta, None, mask),
+                      torch.tensor(keep, device=meta["ids"].device))
+    return _gather([(logits, {pos: c for c, pos in enumerate(keep)})], reads, layouts)
 
 
-def run_kvtree(model, layouts: list[TraceLayout], mask: str = "dense"):
-    """Trunk pass into a KV cache (plain causal for one trace), then every probe in one pass."""
+def run_kvtree(model, layouts: list[TraceLayout], mask: str = "dense", rows: bool = False):
+    """Trunk pass into a KV cache (plain causal attention when the trunks need no mask), then every
+    probe in one pass against the cache with a small [P, L] tree mask."""
     import torch
     from transformers import DynamicCache
 
     if not is_transformers(model):
         raise ValueError("method 'kvtree' needs a transformers model (KV cache)")
-    pack = build_pack(layouts)
-    meta = pack_tensors(pack, _device(model))
-    n, t = len(pack.input_ids), pack.n_trunk
+    packs = _packs(layouts, rows)
+    meta = pack_tensors(packs, _device(model))
+    reads = pack_reads(packs)
+    t, n = meta["n_trunk"], meta["ids"].shape[1]
     dev = meta["ids"].device
     cache = DynamicCache()  # config-less: every layer keeps all keys, the masks apply any window
-    rows = torch.arange(n, device=dev)
-    trunk_keep = sorted({r[0] for r in pack.reads if r[0] < t})
-    probe_keep = sorted({r[0] for r in pack.reads if r[0] >= t})
+    trunk_keep = sorted({r[1] for r in reads if r[1] < t})
+    probe_keep = sorted({r[1] for r in reads if r[1] >= t})
+    plain = all(len(set(p.doc)) == 1 for p in packs)  # one trace per row: right pads never matter
+    positions = torch.arange(n, device=dev)
     parts = []
     with torch.no_grad():
-        trunk_mask = None if len(layouts) == 1 else model_mask(model, meta, rows[:t], mask)
-        if trunk_mask is not None:  # several trunks: block-diagonal causal over the trunk keys only
-            trunk_mask = _slice_keys(trunk_mask, t)
-        logits = call(model, meta["ids"][None, :t], meta["pos"][None, :t], trunk_mask,
-                      torch.tensor(trunk_keep or [t - 1], device=dev), cache=cache)[0]
-        parts.append(logits[: len(trunk_keep)])
+        # one trace per row: the trunk pass is plain causal attention (flash-capable, no mask at all)
+        trunk_mask = None if plain else _slice_keys(model_mask(model, meta, positions[:t], mask), t)
+        logits = call(model, meta["ids"][:, :t], meta["pos"][:, :t], trunk_mask,
+                      torch.tensor(trunk_keep or [t - 1], device=dev), cache=cache)
+        parts.append((logits, {pos: c for c, pos in enumerate(trunk_keep)}))
         if n > t:
-            logits = call(model, meta["ids"][None, t:], meta["pos"][None, t:],
-                          model_mask(model, meta, rows[t:], mask),
-                          torch.tensor([r - t for r in probe_keep], device=dev), cache=cache)[0]
-            parts.append(logits)
-    keep = trunk_keep + probe_keep
-    where = {row: i for i, row in enumerate(keep)}
-    reads = [(where[r[0]],) + tuple(r[1:]) for r in pack.reads]
-    return reduce_reads(torch.cat(parts), reads, len(layouts), _shapes(layouts), [lay.id for lay in layouts])
+            logits = call(model, meta["ids"][:, t:], meta["pos"][:, t:],
+                          model_mask(model, meta, positions[t:], mask),
+                          torch.tensor([r - t for r in probe_keep], device=dev), cache=cache)
+            parts.append((logits, {pos: c for c, pos in enumerate(probe_keep)}))
+    return _gather(parts, reads, layouts)
 
 
 def _slice_keys(mask, n_keys):
     if isinstance(mask, dict):
         return {k: _slice_keys(v, n_keys) for k, v in mask.items()}
     if hasattr(mask, "kv_num_blocks"):  # a BlockMask built over all keys: rebuild is simpler than slicing
-        raise ValueError("kvtree with several traces per pack needs the dense mask")
+        raise ValueError("kvtree with several traces per row needs the dense mask")
     return mask[..., :n_keys]
 
 

@@ -18,7 +18,9 @@ Exact semantics (the contract every scoring method follows, so any number can be
    token when the cue is empty); option token t >= 2 is read at branch token t - 1.
 
 A *pack* lays several traces out in one sequence: all trunks (the trace tokens) first, then all probe
-blocks. Per-token metadata describes the tree; `dense_mask` and `flex_block_mask` turn it into masks.
+blocks (block-diagonal across traces). Packs can also be stacked as rows of a batch (`pack_tensors`),
+which avoids attending across traces at all. Per-token metadata describes the tree; `dense_mask` and
+`flex_block_mask` turn it into masks.
 """
 from __future__ import annotations
 
@@ -156,69 +158,107 @@ def build_pack(layouts: list[TraceLayout]) -> Pack:
     return p
 
 
-def pack_layouts(layouts: list[TraceLayout], max_tokens: int) -> list[list[int]]:
+def pack_layouts(layouts: list[TraceLayout], max_tokens: int, padded: bool = False) -> list[list[int]]:
     """Greedy packing in input order: indices of layouts per pack, each pack <= `max_tokens` tokens
-    (a single longer trace gets a pack of its own).
+    (`padded`: counted as rows x longest row, for batch rows); a longer trace gets a pack of its own.
 
     pack_layouts(<layouts of 30, 50, 40 tokens>, 90) -> [[0, 1], [2]]
     """
-    packs, current, size = [], [], 0
+    packs, current, longest = [], [], 0
     for i, lay in enumerate(layouts):
-        if current and size + lay.n_tokens > max_tokens:
+        size = (len(current) + 1) * max(longest, lay.n_tokens) if padded else \
+            sum(layouts[j].n_tokens for j in current) + lay.n_tokens
+        if current and size > max_tokens:
             packs.append(current)
-            current, size = [], 0
+            current, longest = [], 0
         current.append(i)
-        size += lay.n_tokens
+        longest = max(longest, lay.n_tokens)
     if current:
         packs.append(current)
     return packs
 
 
-def pack_tensors(pack: Pack, device):
-    """Metadata as long tensors [L] on `device`: dict with ids, pos, doc, trunk_end, block, branch."""
+def pack_tensors(packs: list[Pack], device, pad_id: int = 0):
+    """Stack packs as rows of a batch: metadata as long tensors [B, L] on `device`, a dict with ids,
+    pos, doc, trunk_end, block, branch and `n_trunk` (int). Each row is padded after its trunks (to the
+    longest trunk part) and after its probes, so the trunk parts line up (`kvtree` runs them first).
+    A pad token sees only itself (no NaN rows) and no real token sees a pad.
+    """
     import torch
 
-    names = {"ids": pack.input_ids, "pos": pack.position_ids, "doc": pack.doc,
-             "trunk_end": pack.trunk_end, "block": pack.block, "branch": pack.branch}
-    return {k: torch.tensor(v, dtype=torch.long, device=device) for k, v in names.items()}
+    n_trunk = max(p.n_trunk for p in packs)
+    n_probe = max(len(p.input_ids) - p.n_trunk for p in packs)
+    names = ("input_ids", "position_ids", "doc", "trunk_end", "block", "branch")
+    rows = {name: [] for name in names}
+    for p in packs:
+        gap, tail = n_trunk - p.n_trunk, n_probe - (len(p.input_ids) - p.n_trunk)
+        def padded(values, pads):
+            return values[: p.n_trunk] + pads[:gap] + values[p.n_trunk:] + pads[gap:]
+        idx = list(range(p.n_trunk, n_trunk)) + list(range(n_trunk + n_probe - tail, n_trunk + n_probe))
+        rows["input_ids"].append(padded(p.input_ids, [pad_id] * (gap + tail)))
+        rows["position_ids"].append(padded(p.position_ids, [0] * (gap + tail)))
+        rows["doc"].append(padded(p.doc, [-1 - i for i in idx]))       # unique: a pad's own trace
+        rows["trunk_end"].append(padded(p.trunk_end, [i + 1 for i in idx]))  # trunks start at 0: unshifted
+        rows["block"].append(padded(p.block, [-1] * (gap + tail)))     # pads count as trunk tokens
+        rows["branch"].append(padded(p.branch, [0] * (gap + tail)))
+    short = {"input_ids": "ids", "position_ids": "pos"}
+    meta = {short.get(k, k): torch.tensor(v, dtype=torch.long, device=device) for k, v in rows.items()}
+    meta["n_trunk"] = n_trunk
+    return meta
 
 
-def allowed(meta: dict, q, kv, window: int | None = None):
-    """The tree rule, elementwise on index tensors `q`, `kv` (broadcastable): may query q see key kv?
+def pack_reads(packs: list[Pack]) -> list[tuple[int, int, int, int, int, int]]:
+    """Reads of stacked packs as (batch row, index in the padded row, target, doc, k, option), with
+    `doc` numbered across all packs (row 0's traces first)."""
+    n_trunk = max(p.n_trunk for p in packs)
+    out, first = [], 0
+    for b, p in enumerate(packs):
+        gap = n_trunk - p.n_trunk
+        for row, target, d, k, o in p.reads:
+            out.append((b, row + gap if row >= p.n_trunk else row, target, first + d, k, o))
+        first += len({r[2] for r in p.reads})
+    return out
+
+
+def allowed(meta: dict, b, q, kv, window: int | None = None):
+    """The tree rule, elementwise on index tensors `b` (batch row), `q`, `kv` (broadcastable): may
+    query q see key kv?
 
     Same trace, and either kv is a trunk token before q's trunk limit, or kv is in q's own probe
     block, not after q, and on the shared cue or q's own option branch. With `window`, also
     position(q) - position(kv) < window (sliding-window layers).
     """
     doc, block, branch = meta["doc"], meta["block"], meta["branch"]
-    trunk = (block[kv] < 0) & (kv < meta["trunk_end"][q])
-    probe = (block[q] >= 0) & (block[kv] == block[q]) & (kv <= q) & (
-        (branch[kv] == 0) | (branch[kv] == branch[q]))
-    ok = (doc[q] == doc[kv]) & (trunk | probe)
+    bq, bkv = block[b, q], block[b, kv]
+    trunk = (bkv < 0) & (kv < meta["trunk_end"][b, q])
+    probe = (bq >= 0) & (bkv == bq) & (kv <= q) & ((branch[b, kv] == 0) | (branch[b, kv] == branch[b, q]))
+    ok = (doc[b, q] == doc[b, kv]) & (trunk | probe)
     if window is not None:
-        ok = ok & (meta["pos"][q] - meta["pos"][kv] < window)
+        ok = ok & (meta["pos"][b, q] - meta["pos"][b, kv] < window)
     return ok
 
 
 def dense_mask(meta: dict, rows=None, window: int | None = None):
-    """Boolean mask [1, 1, q, L] (True = may attend) for query rows `rows` (default: all L tokens)."""
+    """Boolean mask [B, 1, q, L] (True = may attend) for query rows `rows` (default: all L tokens)."""
     import torch
 
-    n = meta["ids"].shape[0]
-    kv = torch.arange(n, device=meta["ids"].device)
+    n_batch, n = meta["ids"].shape
+    device = meta["ids"].device
+    kv = torch.arange(n, device=device)
     q = kv if rows is None else rows
-    return allowed(meta, q[:, None], kv[None, :], window)[None, None]
+    b = torch.arange(n_batch, device=device)
+    return allowed(meta, b[:, None, None], q[None, :, None], kv[None, None, :], window)[:, None]
 
 
 def flex_block_mask(meta: dict, window: int | None = None, rows=None):
     """The same rule as a FlexAttention `BlockMask` (memory O(L^2 / 128^2), no dense L x L tensor)."""
     from torch.nn.attention.flex_attention import create_block_mask
 
-    n = meta["ids"].shape[0]
+    n_batch, n = meta["ids"].shape
     offset = 0 if rows is None else int(rows[0])
     n_q = n if rows is None else rows.shape[0]
 
     def mask_mod(b, h, q_idx, kv_idx):
-        return allowed(meta, q_idx + offset, kv_idx, window)
+        return allowed(meta, b, q_idx + offset, kv_idx, window)
 
-    return create_block_mask(mask_mod, B=None, H=None, Q_LEN=n_q, KV_LEN=n, device=meta["ids"].device)
+    return create_block_mask(mask_mod, B=n_batch, H=None, Q_LEN=n_q, KV_LEN=n, device=meta["ids"].device)

@@ -50,6 +50,9 @@ class ScoreConfig:
     pack_tokens: int = 2048        # tokens per packed pass (trunks + probes); more fills a GPU better
     dense_max_tokens: int = 8192   # auto: a longer trace goes through kvtree (no L x L mask)
     mask: str = "auto"             # auto (flex for flex_attention models, else dense) | dense | flex
+    pack_layout: str = "rows"      # packed: rows = a padded batch row per trace (no attention across
+                                   # traces: 2x faster in benchmarks/RESULTS.md); diag = one sequence,
+                                   # block-diagonal mask
     truncate: bool = False         # True: drop trailing steps of an over-long trace instead of failing
     progress: bool = True          # tqdm bar over traces
 
@@ -202,16 +205,21 @@ def _forward_all(model, layouts, method, cfg, label=None, bar=None) -> dict:
     if mask == "auto":
         flex = is_transformers(model) and model.config._attn_implementation == "flex_attention"
         mask = "flex" if flex else "dense"
+    if cfg.pack_layout not in ("diag", "rows"):
+        raise ValueError(f"pack_layout must be 'diag' or 'rows', got {cfg.pack_layout!r}")
+    rows = cfg.pack_layout == "rows"
     single = {"tree": lambda ls: M.run_tree(model, ls, mask), "kvtree": lambda ls: M.run_kvtree(model, ls, mask),
+              "packed": lambda ls: M.run_tree(model, ls, mask, rows=rows),
               "kv": lambda ls: M.run_kv(model, ls), "naive": lambda ls: M.run_naive(model, ls),
               "batched": lambda ls: M.run_batched(model, ls, cfg.pack_tokens)}
-    single["packed"] = single["tree"]
     todo = []  # (list of layout indices, method)
     if method == "packed":
         short = [i for i, lay in enumerate(layouts) if lay.n_tokens <= cfg.dense_max_tokens or mask == "flex"]
         long_ = [i for i in range(len(layouts)) if i not in set(short)]
+        if rows:  # similar lengths share a batch (less padding); results are keyed by id anyway
+            short.sort(key=lambda i: layouts[i].n_tokens)
         todo += [([short[j] for j in group], "packed")
-                 for group in pack_layouts([layouts[i] for i in short], cfg.pack_tokens)]
+                 for group in pack_layouts([layouts[i] for i in short], cfg.pack_tokens, padded=rows)]
         todo += [([i], "kvtree" if is_transformers(model) else "tree") for i in long_]
     else:
         todo += [([i], method) for i in range(len(layouts))]

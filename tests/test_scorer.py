@@ -12,6 +12,7 @@ import pytest
 import torch
 import torch.nn as nn
 
+from siakit import methods
 from siakit.models import LoadedModel
 from siakit.probes import layout_trace
 from siakit.scorer import score_traces
@@ -97,12 +98,18 @@ def test_every_method_equals_the_naive_loop(name):
         assert opt.max() <= TOL, f"{name}/{method}: option log-probs differ by {opt.max():.2e}"
 
 
-def test_packs_of_different_lengths_match_single_traces():
-    lm = tiny_model("gemma2")
+@pytest.mark.parametrize("family", ["gemma2", "llama"])
+def test_packs_of_different_lengths_match_single_traces(family):
+    lm = tiny_model(family)
     traces = make_traces()
-    one_pack = score_traces(lm, traces, method="packed", pack_tokens=10_000, progress=False)
+    one_pack = score_traces(lm, traces, method="packed", pack_tokens=10_000, pack_layout="diag", progress=False)
     small_packs = score_traces(lm, traces, method="packed", pack_tokens=1, progress=False)  # one per pack
+    rows = score_traces(lm, traces, method="packed", pack_tokens=10_000, pack_layout="rows", progress=False)
+    kvtree_rows = methods.run_kvtree(lm.model, [layout_trace(lm.tokenizer, t, t.cue, t.options)
+                                                for t in traces], rows=True)
     assert np.abs(one_pack.entropy - small_packs.entropy).max() <= TOL
+    assert np.abs(one_pack.entropy - rows.entropy).max() <= TOL
+    assert np.abs(np.concatenate(kvtree_rows[0]) - np.stack(one_pack.option_logprobs)).max() <= TOL
 
 
 def test_readout_matches_a_hand_computation():
@@ -158,8 +165,10 @@ def test_flex_block_mask_equals_the_dense_mask():
 
     tok = tiny_tokenizer()
     lays = [layout_trace(tok, t, "\nThe answer is", t.options) for t in make_traces()]
-    meta = pack_tensors(build_pack(lays), "cpu")
-    n = meta["ids"].shape[0]
-    for window in (None, 16):
-        dense = create_mask(lambda b, h, q, kv: allowed(meta, q, kv, window), None, None, n, n, device="cpu")
-        assert torch.equal(dense, dense_mask(meta, None, window))
+    for packs in ([build_pack(lays)], [build_pack([lay]) for lay in lays]):  # one row; a row per trace
+        meta = pack_tensors(packs, "cpu")
+        n_batch, n = meta["ids"].shape
+        for window in (None, 16):
+            dense = create_mask(lambda b, h, q, kv: allowed(meta, b, q, kv, window), n_batch, None, n, n,
+                                device="cpu")
+            assert torch.equal(dense, dense_mask(meta, None, window))

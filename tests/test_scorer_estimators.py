@@ -133,11 +133,11 @@ def test_out_of_memory_splits_the_pack_and_loses_nothing(lm, monkeypatch):
     expected = score_traces(lm, traces, pack_tokens=100_000, progress=False)
     real, sizes = methods.run_tree, []
 
-    def flaky(model, layouts, mask="dense"):
+    def flaky(model, layouts, *args, **kwargs):
         sizes.append(len(layouts))
         if len(layouts) > 1:
             raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
-        return real(model, layouts, mask)
+        return real(model, layouts, *args, **kwargs)
 
     monkeypatch.setattr(methods, "run_tree", flaky)
     got = score_traces(lm, traces, pack_tokens=100_000, progress=False)
