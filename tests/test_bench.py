@@ -22,7 +22,8 @@ def test_bench_smoke_reports_speed_and_agreement(capsys):
     assert set(rows) == {"naive", "batched", "kv", "tree", "packed", "kvtree"}
     for name, row in rows.items():
         assert "error" not in row, row
-        assert row["max_abs_dentropy"] <= 1e-4, (name, row["max_abs_dentropy"])  # float32
+        assert row["max_abs_dentropy"] <= 1e-4, (name, row["max_abs_dentropy"])  # float32, readout
+        assert row["max_abs_dentropy_vocab"] <= 1e-4, (name, row["max_abs_dentropy_vocab"])
         assert row["per_trace_s"] > 0 and row["tokens_per_s"] > 0 and row["tflops"] > 0
     assert rows["naive"]["speedup_vs_naive"] == pytest.approx(1.0)
 
