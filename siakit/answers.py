@@ -193,3 +193,16 @@ def grade_summary(answers: list[str | None], golds: list[str], multiple_choice: 
         "unparsable": sum(a is None for a in answers),
         "accuracy": correct / n if n else float("nan"),
     }
+
+
+_NUMBER_IN_TEXT = re.compile(r"(?<![\w.])-?\d[\d,]*(?:\.\d+)?")
+
+
+def numbers_in(text: str) -> list[str]:
+    """Normalised numbers in order of appearance: numbers_in("3 pens, 1,200 cats") -> ["3", "1200"]."""
+    out = []
+    for m in _NUMBER_IN_TEXT.finditer(text):
+        value = normalize_number(m.group())
+        if value is not None:
+            out.append(value)
+    return out

@@ -42,21 +42,24 @@ def gold_index(options: list[str], gold: str | None) -> int | None:
     return hits[0] if hits else None
 
 
-def candidate_options(gold: str | None, answer: str | None, sampled: list[str | None]) -> list[str]:
-    """A numeric candidate set: gold, the trace's own answer, then sampled answers, each once (by
-    normalised value), written with a leading space as they follow the cue.
+def candidate_options(gold: str | None, answer: str | None, sampled: list[str | None],
+                      mentioned: list[str] = (), limit: int | None = None) -> list[str]:
+    """A numeric candidate set (ours): gold, the trace's own answer, sampled answers, then numbers
+    mentioned in the question and trace, each once (by normalised value), at most `limit` in all,
+    written with a leading space as they follow the cue.
 
     candidate_options("8", "8.0", ["12", None, "8"]) -> [" 8", " 12"]
+    candidate_options("8", "8", [], ["3", "5", "8"], limit=3) -> [" 8", " 3", " 5"]
     """
     options, seen = [], set()
-    for value in [gold, answer, *sampled]:
+    for value in [gold, answer, *sampled, *mentioned]:
         if value is None or not str(value).strip():
             continue
         key = _normalize(value)
         if key not in seen:
             seen.add(key)
             options.append(" " + key)
-    return options
+    return options[:limit] if limit else options
 
 
 def readout_summary(option_logprob, gold: int | None) -> dict:

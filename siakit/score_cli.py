@@ -28,6 +28,9 @@ def _add_score_options(parser) -> None:
     parser.add_argument("--cue", default=None, help="answer cue (default: each trace's own cue)")
     parser.add_argument("--candidate-samples", type=int, default=d.candidate_samples,
                         help="numeric readout without options: sampled answers added to gold + own answer")
+    parser.add_argument("--candidate-mentions", type=int, default=d.candidate_mentions,
+                        help="numeric readout without options: numbers written in the question and trace "
+                             "join the candidates, up to this many in all (0 = off)")
     parser.add_argument("--samples", type=int, default=d.samples, help="sampling estimator: M per prefix")
     parser.add_argument("--sample-max-new-tokens", type=int, default=d.max_new_tokens,
                         help="sampling estimator and candidate samples: length cap of a continuation")
@@ -44,7 +47,7 @@ def _add_score_options(parser) -> None:
 
 def _score_kwargs(args) -> dict:
     return {"method": args.method, "cue": args.cue, "candidate_samples": args.candidate_samples,
-            "samples": args.samples, "max_new_tokens": args.sample_max_new_tokens,
+            "candidate_mentions": args.candidate_mentions, "samples": args.samples, "max_new_tokens": args.sample_max_new_tokens,
             "candidate_max_new_tokens": args.sample_max_new_tokens, "temperature": args.temperature,
             "miller_madow": args.miller_madow, "seed": args.seed, "pack_tokens": args.pack_tokens,
             "truncate": args.truncate}

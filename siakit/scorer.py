@@ -27,6 +27,7 @@ import numpy as np
 
 from siakit.estimators import (ESTIMATORS, UNPARSED, candidate_options, empirical_summary, extract,
                                gold_index, readout_summary, sample_texts, trace_seed)
+from siakit.answers import numbers_in
 from siakit.forward import accepts_custom_mask, is_transformers, max_context
 from siakit.probes import TraceLayout, layout_trace, pack_layouts
 from siakit.traces import Trace, read_traces  # noqa: F401  (read_traces: for the docstring example)
@@ -42,6 +43,9 @@ class ScoreConfig:
     candidate_samples: int = 0     # numeric readout without options: answers of M continuations
                                    # sampled from the question join gold + own answer (0 = just those)
     candidate_max_new_tokens: int = 256  # length cap of those continuations (GSM8K fits in ~150)
+    candidate_mentions: int = 8    # numeric readout without options: also the numbers written in the
+                                   # question and the trace, up to this many candidates in all; without
+                                   # them a correct trace has |A| = 1 and h_k = 0 (0 = off)
     samples: int = 16              # sampling estimator: continuations M per prefix
     max_new_tokens: int = 256      # sampling estimator: length cap of each continuation
     temperature: float = 1.0       # 1 = the model's own distribution (what h_k is defined under)
@@ -103,7 +107,12 @@ def _options_for(lm, trace: Trace, cue: str, estimators, cfg: ScoreConfig) -> li
         texts = sample_texts(lm, base.ids, cfg.candidate_samples, cfg.candidate_max_new_tokens,
                              cfg.temperature, trace_seed(cfg.seed, trace.id, -1))
         sampled = [extract(t, None) for t in texts]
-    return candidate_options(trace.gold, trace.answer, sampled)
+    mentioned = []
+    if cfg.candidate_mentions > 0 and trace.gold is not None:  # the set is built around the gold
+        text = str(trace.meta.get("question", "")) + "\n" + "".join(trace.steps)
+        mentioned = numbers_in(text)
+    limit = max(cfg.candidate_mentions, 2 + len(sampled)) if cfg.candidate_mentions > 0 else None
+    return candidate_options(trace.gold, trace.answer, sampled, mentioned, limit=limit)
 
 
 def score_traces(lm, traces, estimator="readout", method: str = "auto", config: ScoreConfig | None = None,

@@ -17,12 +17,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from siakit.answers import gsm8k_gold, normalize_number
+from siakit.answers import gsm8k_gold, numbers_in
 from siakit.data import LOCAL_FILES, Problem, data_roots
 from siakit.prompts import build_prompt
 
 _CALC = re.compile(r"<<[^>]*>>")
-_NUMBER = re.compile(r"(?<![\w.])-?\d[\d,]*(?:\.\d+)?")
 
 
 def format_solution(answer_field: str) -> str:
@@ -89,24 +88,10 @@ def sft_examples(tokenizer, pairs: list[tuple[Problem, str]], max_len: int) -> l
     return out
 
 
-def numbers_in(text: str) -> list[str]:
-    """Normalised numbers in order of appearance: numbers_in("3 pens, 1,200 cats") -> ["3", "1200"]."""
-    out = []
-    for m in _NUMBER.finditer(text):
-        value = normalize_number(m.group())
-        if value is not None:
-            out.append(value)
-    return out
-
-
 def shared_options(problem: Problem, answers: list[str | None], texts: list[str], limit: int = 10) -> list[str]:
     """Numeric candidate set (ours): gold, every model's answer, then numbers of the question and of the
     traces, each once, at most `limit`, written with a leading space: [" 72", " 48", " 24"]."""
-    seen, options = set(), []
-    for value in [problem.gold, *answers, *numbers_in(problem.question), *(v for t in texts for v in numbers_in(t))]:
-        key = normalize_number(value) if value is not None else None
-        if key is None or key in seen:
-            continue
-        seen.add(key)
-        options.append(" " + key)
-    return options[:limit]
+    from siakit.estimators import candidate_options
+
+    mentioned = numbers_in(problem.question) + [v for t in texts for v in numbers_in(t)]
+    return candidate_options(problem.gold, None, answers, mentioned, limit=limit)

@@ -154,3 +154,14 @@ def test_models_without_custom_masks_fall_back_and_say_so(lm, monkeypatch):
     assert (frame.method == "kv-fallback").all()
     exact = score_traces(lm, [_trace()], method="naive", progress=False)
     assert np.abs(frame.entropy - exact.entropy).max() < 1e-4
+
+
+def test_numeric_candidates_include_mentioned_numbers(lm):
+    """Without options a correct trace would have |A| = 1 (h_k = 0); mentioned numbers widen the set."""
+    assert candidate_options("8", "8", [], ["3", "5", "8", "9"], limit=3) == [" 8", " 3", " 5"]
+    trace = _trace(options=None, meta={"question": "3 + 5?"})
+    frame = score_traces(lm, [trace], progress=False)
+    assert (frame.n_options == 4).all() and list(frame.options.iloc[0]) == [" 8", " 3", " 5", " 1"]
+    assert (frame.entropy > 0).all()
+    narrow = score_traces(lm, [trace], candidate_mentions=0, progress=False)
+    assert (narrow.n_options == 1).all() and (narrow.entropy == 0).all()
