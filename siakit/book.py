@@ -207,10 +207,12 @@ def prune_stale_runs(jobs: list[Job], root: Path) -> list[str]:
 def run_all(jobs: list[Job], root: Path, force: bool = False, only: list[str] | None = None,
             cell_timeout_s: int | None = None) -> list[dict]:
     """Execute (or skip, or stub) every job; write done markers and `summary.json`; return the records."""
-    records = []
+    records, runs_changed = [], False
     for job in jobs:
         selected = not only or any(fnmatch.fnmatch(job.name, pattern) for pattern in only)
         done = _done(job, root)
+        if job.name in AFTER_RUNS and runs_changed:
+            done = None  # the cross-run chapters read every run: redo them when any run was redone
         if not selected:
             if not (root / job.output).exists():
                 _placeholder(job, root)
@@ -224,6 +226,7 @@ def run_all(jobs: list[Job], root: Path, force: bool = False, only: list[str] | 
         print(f"[siakit book] {job.kind} {job.name}: executing {job.source} -> {job.output}", flush=True)
         (root / job.marker).unlink(missing_ok=True)
         record = execute(job, root, cell_timeout_s)
+        runs_changed |= job.kind == "run"
         print(f"[siakit book] {job.kind} {job.name}: {record['status']} in {record['seconds']} s"
               + (f" ({record['error']})" if record.get("error") else ""), flush=True)
         if record["status"] == "ok":  # the done marker is written only after success

@@ -85,6 +85,15 @@ def test_skip_force_only_and_failure_pages(tmp_path, monkeypatch):
         run_all(jobs[:1], tmp_path, force=True)
     with pytest.raises(pytest.fail.Exception, match="re-ran good"):
         run_all([Job("good", "run", Path("nb.md"), {"x": 3}, "good run")], tmp_path)
+    # a cross-run chapter is redone whenever a run was redone in the same invocation
+    monkeypatch.undo()  # the real execute again
+    figures = Job("20_figures", "chapter", Path("nb.md"), {"x": 5}, "Across runs")
+    assert run_all([figures], tmp_path)[0]["status"] == "ok"
+    calls = []
+    monkeypatch.setattr("siakit.book.execute", lambda job, root, t=None: calls.append(job.name) or
+                        {"name": job.name, "kind": job.kind, "status": "failed", "error": "stub", "seconds": 0})
+    run_all([Job("good", "run", Path("nb.md"), {"x": 6}, "good run"), figures], tmp_path)
+    assert calls == ["good", "20_figures"]
     # --only: an unselected page without output gets an unexecuted placeholder
     other = Job("other", "run", Path("nb.md"), {"x": 4}, "other run")
     run_all([other], tmp_path, only=["nothing*"])
