@@ -106,7 +106,7 @@ def sample_texts(lm, context: list[int], n: int, max_new_tokens: int, temperatur
     KV cache; other modules (the model protocol) a plain sampling loop."""
     import torch
 
-    from siakit.forward import call, is_transformers
+    from siakit.forward import is_transformers
 
     model, tok = lm.model, lm.tokenizer
     device = next(model.parameters()).device

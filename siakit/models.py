@@ -104,7 +104,6 @@ def load_model(spec: str, device: str = "cpu", dtype=None, chat: bool | None = N
     local directory with a saved model, or a Hugging Face hub id (e.g. `Qwen/Qwen2.5-0.5B-Instruct`).
     `chat=None` guesses from the tokenizer's chat template.
     """
-    import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     torch_dtype = _resolve_dtype(dtype)

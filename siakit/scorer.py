@@ -23,9 +23,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-import numpy as np
-
-from siakit.estimators import (ESTIMATORS, UNPARSED, candidate_options, empirical_summary, extract,
+from siakit.estimators import (ESTIMATORS, candidate_options, empirical_summary, extract,
                                gold_index, readout_summary, sample_texts, trace_seed)
 from siakit.answers import numbers_in
 from siakit.forward import accepts_custom_mask, is_transformers, max_context

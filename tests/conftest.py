@@ -22,3 +22,45 @@ def data_root() -> Path:
         if (root / "gsm8k" / "test.jsonl").is_file():
             return root
     pytest.skip("no benchmark data found (set SIAKIT_DATA); looked in: " + ", ".join(map(str, candidates)))
+
+
+@pytest.fixture()
+def one_thread():
+    """Tiny models gain nothing from threads, and spinning OpenMP threads crawl on a shared CPU."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def execute_chapter(notebook: Path, workdir: Path, parameters: dict, cwd: Path | None = None):
+    """Convert a MyST chapter with jupytext and execute it with papermill (kernel python3).
+
+    Checks that exactly one cell is tagged `parameters` and that there is one `# ` title; returns the
+    executed cells and all their text output joined.
+    """
+    import json
+    import subprocess
+    import sys
+
+    jupytext = pytest.importorskip("jupytext", reason="jupytext is needed to convert the MyST chapter")
+    papermill = pytest.importorskip("papermill", reason="papermill is needed to execute the chapter")
+    nb = jupytext.read(notebook)
+    tagged = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(tagged) == 1, f"{notebook.name} needs exactly one cell tagged `parameters`"
+    assert sum(line.startswith("# ") for line in notebook.read_text().splitlines()) == 1
+    ipynb, out = workdir / f"{notebook.stem}.ipynb", workdir / f"{notebook.stem}_out.ipynb"
+    subprocess.run([sys.executable, "-m", "jupytext", "--to", "ipynb", "-o", str(ipynb), str(notebook)],
+                   check=True, capture_output=True)
+    papermill.execute_notebook(str(ipynb), str(out), kernel_name="python3", cwd=str(cwd or workdir),
+                               parameters=parameters, progress_bar=False)
+    cells = json.loads(out.read_text())["cells"]
+    text = "".join("".join(o.get("text", "")) for c in cells for o in c.get("outputs", []))
+    return cells, text
+
+
+def count_figures(cells) -> int:
+    """Number of PNG outputs among executed cells."""
+    return sum("image/png" in o.get("data", {}) for c in cells for o in c.get("outputs", []))

@@ -22,13 +22,7 @@ from siakit.traces import Trace
 TOL = 1e-4
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models gain nothing from threads, and spinning OpenMP threads crawl on a shared CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
 OPTIONS = [" 8", " 120", " 1000", " B"]  # multi-token numbers and a single-token label
 
 

@@ -4,7 +4,6 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 import siakit.scorer as scorer
 from siakit.cli import main
@@ -14,12 +13,7 @@ from siakit.traces import Trace, write_traces
 ARC_OPTIONS = [" A", " B", " C", " D"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
 
 
 @pytest.fixture(scope="module")

@@ -2,15 +2,14 @@
 before/after pipeline (and its chapter) on a tiny random-weight model with a chat template."""
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from conftest import count_figures, execute_chapter
+from siakit.answers import numbers_in
 from siakit.data import Problem
-from siakit.sft_data import format_solution, numbers_in, sft_examples, shared_options
+from siakit.sft_data import format_solution, sft_examples, shared_options
 
 CHATML = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
           "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
@@ -113,20 +112,9 @@ def test_run_sft_end_to_end_and_resume(tiny_dir, tmp_path, data_root, monkeypatc
 
 
 def test_sft_chapter_executes(tiny_dir, tmp_path, data_root, monkeypatch):
-    jupytext = pytest.importorskip("jupytext", reason="jupytext is needed to convert the MyST chapter")
-    papermill = pytest.importorskip("papermill", reason="papermill is needed to execute the chapter")
-    nb = jupytext.read(NOTEBOOK)
-    assert sum("parameters" in c.get("metadata", {}).get("tags", []) for c in nb.cells) == 1
-    assert sum(line.startswith("# ") for line in NOTEBOOK.read_text().splitlines()) == 1
-    ipynb, out = tmp_path / "sft.ipynb", tmp_path / "sft_out.ipynb"
-    subprocess.run([sys.executable, "-m", "jupytext", "--to", "ipynb", "-o", str(ipynb), str(NOTEBOOK)],
-                   check=True, capture_output=True)
     monkeypatch.setenv("SIAKIT_DATA", str(data_root))  # the kernel inherits it
-    papermill.execute_notebook(
-        str(ipynb), str(out), kernel_name="python3", cwd=str(tmp_path), progress_bar=False,
-        parameters={"model": str(tiny_dir), "n_train": 4, "n_heldout": 2, "steps": 2, "train_layers": 1,
-                    "n": 2, "max_new_tokens": 12, "max_len": 4096, "out": str(tmp_path / "sft")})
-    cells = json.loads(out.read_text())["cells"]
-    text = "".join("".join(o.get("text", "")) for c in cells for o in c.get("outputs", []))
+    cells, text = execute_chapter(NOTEBOOK, tmp_path, {
+        "model": str(tiny_dir), "n_train": 4, "n_heldout": 2, "steps": 2, "train_layers": 1, "n": 2,
+        "max_new_tokens": 12, "max_len": 4096, "out": str(tmp_path / "sft")})
     assert "held-out NLL of 2 human solutions" in text
-    assert sum("image/png" in o.get("data", {}) for c in cells for o in c.get("outputs", [])) == 3
+    assert count_figures(cells) == 3
