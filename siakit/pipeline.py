@@ -37,12 +37,15 @@ def run_experiment(model: str, dataset: str, n: int, estimator: str = "readout",
         shutil.rmtree(store.path)
     parameters = {"n": n, "split": split, "estimator": estimator, "max_new_tokens": max_new_tokens,
                   "temperature": temperature, "seed": seed, "dtype": dtype, "score": score_kwargs}
-    store.check_parameters(parameters)
+    # n may change between calls: problems are the first n in file order, so a larger n extends the
+    # stored run and a smaller one reads a prefix of it. Any other change would mix incompatible rows.
+    store.check_parameters({k: v for k, v in parameters.items() if k != "n"})
     problems = load_problems(dataset, split=split, n=n)  # the first n, in file order
     manifest = store.read_manifest() or {
         "model": model, "dataset": dataset, "estimator": estimator, "parameters": parameters,
         "seed": seed, "versions": versions(), "created": datetime.now(timezone.utc).isoformat(),
         "timings": {}}
+    manifest["parameters"]["n"] = n
     manifest["status"] = "running"
     store.write_manifest(manifest)
 
