@@ -16,6 +16,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -149,6 +150,9 @@ def execute(job: Job, root: Path, cell_timeout_s: int | None = None) -> dict:
         nb = _source_notebook(job, root)
         source_in.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, source_in)
+        # The kernel inherits these: progress bars inside cells would fill the rendered pages with
+        # hundreds of bar updates (the runner's own per-cell bar still shows in the terminal).
+        os.environ.update(TQDM_DISABLE="1", HF_HUB_DISABLE_PROGRESS_BARS="1")
         papermill.execute_notebook(str(source_in), str(out), parameters=job.parameters, kernel_name="python3",
                                    cwd=str(root), progress_bar=True, execution_timeout=cell_timeout_s)
         # a missing chapter renders as a placeholder page and gets no done marker (retried next time)

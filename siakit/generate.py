@@ -10,6 +10,7 @@ from siakit.answers import extract_answer, grade
 from siakit.data import Problem, is_multiple_choice, load_problems
 from siakit.prompts import CUE, STOP_STRINGS, build_prompt, options_for
 from siakit.traces import Trace, split_steps, write_traces
+from siakit.progress import progress_bar
 
 
 @dataclass
@@ -48,7 +49,6 @@ def generate_traces(lm, problems: Sequence[Problem], config: GenerateConfig | No
     results store uses it to save as it goes).
     """
     import torch
-    from tqdm.auto import tqdm
 
     config = config or GenerateConfig()
     for key, value in overrides.items():
@@ -61,7 +61,7 @@ def generate_traces(lm, problems: Sequence[Problem], config: GenerateConfig | No
     tokenizer.padding_side = "left"  # decoder-only generation needs the prompts flush right
     traces: list[Trace] = []
     batches = [problems[i:i + config.batch_size] for i in range(0, len(problems), config.batch_size)]
-    bar = tqdm(total=len(problems), desc=f"generate {lm.name}", unit="trace", disable=not progress)
+    bar = progress_bar(total=len(problems), desc=f"generate {lm.name}", unit="trace", enabled=progress)
     for b, batch in enumerate(batches):
         prompts = [build_prompt(p, tokenizer, chat=lm.chat) for p in batch]
         inputs = encode(tokenizer, prompts, return_tensors="pt", padding=True).to(lm.device)

@@ -11,6 +11,7 @@ import time
 from datetime import datetime, timezone
 
 from siakit.store import ResultsStore, run_dir, versions
+from siakit.progress import progress_bar
 
 
 def run_experiment(model: str, dataset: str, n: int, estimator: str = "readout",
@@ -23,7 +24,6 @@ def run_experiment(model: str, dataset: str, n: int, estimator: str = "readout",
     Returns `dict(traces, scores, store, manifest)`; `scores` has one row per (trace id, k).
     `score_kwargs` go to `siakit.scorer.score_traces` (e.g. `method`, `candidate_samples`).
     """
-    from tqdm.auto import tqdm
 
     from siakit.data import load_problems
     from siakit.generate import GenerateConfig, generate_traces
@@ -72,7 +72,7 @@ def run_experiment(model: str, dataset: str, n: int, estimator: str = "readout",
     pending = [t for t in traces if t.id not in scored]
     if pending:
         started = time.perf_counter()
-        bar = tqdm(total=len(pending), desc=f"score {estimator}", unit="trace", disable=not progress)
+        bar = progress_bar(total=len(pending), desc=f"score {estimator}", unit="trace", enabled=progress)
         for i in range(0, len(pending), score_batch):
             chunk = pending[i:i + score_batch]
             frame = score_traces(need_model(), chunk, estimator=estimator, progress=False, **score_kwargs)

@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 
 from siakit.scorer import METHODS, ScoreConfig
+from siakit.progress import progress_bar
 
 
 def _estimators(text: str):
@@ -84,7 +85,6 @@ def register(subparsers) -> None:
 
 def _score_main(args: argparse.Namespace) -> int:
     import pandas as pd
-    from tqdm.auto import tqdm
 
     from siakit.scorer import score_traces
     from siakit.store import ResultsStore
@@ -116,7 +116,7 @@ def _score_main(args: argparse.Namespace) -> int:
 
         lm = load_model(args.model, device=args.device, dtype=args.dtype,
                         attn_implementation=args.attn_implementation)
-        bar = tqdm(total=len(traces), initial=len(traces) - len(todo), desc=f"score {lm.name}", unit="trace")
+        bar = progress_bar(total=len(traces), initial=len(traces) - len(todo), desc=f"score {lm.name}", unit="trace")
         for i in range(0, len(todo), args.shard_traces):
             chunk = todo[i: i + args.shard_traces]
             parts.append_scores(score_traces(lm, chunk, estimator=estimator, progress=False, **kwargs))

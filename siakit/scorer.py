@@ -29,6 +29,7 @@ from siakit.answers import numbers_in
 from siakit.forward import accepts_custom_mask, is_transformers, max_context
 from siakit.probes import TraceLayout, layout_trace, pack_layouts
 from siakit.traces import Trace, read_traces  # noqa: F401  (read_traces: for the docstring example)
+from siakit.progress import progress_bar
 
 METHODS = ("auto", "packed", "tree", "kvtree", "kv", "batched", "naive")
 
@@ -123,7 +124,6 @@ def score_traces(lm, traces, estimator="readout", method: str = "auto", config: 
     `config` (a ScoreConfig) or keyword overrides set the parameters; see ScoreConfig.
     """
     import pandas as pd
-    from tqdm.auto import tqdm
 
     cfg = replace(config or ScoreConfig(), estimator=estimator, method=method, **overrides)
     estimators = (cfg.estimator,) if isinstance(cfg.estimator, str) else tuple(cfg.estimator)
@@ -151,7 +151,7 @@ def score_traces(lm, traces, estimator="readout", method: str = "auto", config: 
 
     forward = bool({"readout", "vocab"} & set(estimators))
     phases = int(forward) + int("sampling" in estimators)  # the bar counts traces once per phase
-    bar = tqdm(total=len(prepared) * phases, desc=f"score {lm.name}", unit="trace", disable=not cfg.progress)
+    bar = progress_bar(total=len(prepared) * phases, desc=f"score {lm.name}", unit="trace", enabled=cfg.progress)
     results: dict[str, tuple] = {}  # id -> (option_logprob [K+1, n], vocab_entropy [K+1], method name)
     if forward:
         results = _forward_all(lm.model, [p[4] for p in prepared], run_method, cfg,

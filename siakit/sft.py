@@ -20,9 +20,9 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from siakit.sft_data import Example, gsm8k_solutions, sft_examples
+from siakit.progress import progress_bar
 
 
 @dataclass
@@ -95,7 +95,7 @@ def finetune(model, examples: list[Example], cfg: SFTConfig, pad_id: int, progre
     order: list[int] = []
     losses = []
     model.train()
-    for step in tqdm(range(cfg.steps), desc="SFT", disable=not progress):
+    for step in progress_bar(range(cfg.steps), desc="SFT", enabled=progress):
         if len(order) < cfg.batch_size:  # a fresh shuffled epoch
             order += rng.sample(range(len(examples)), len(examples))
         batch, order = [examples[i] for i in order[:cfg.batch_size]], order[cfg.batch_size:]

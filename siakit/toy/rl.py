@@ -13,11 +13,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from siakit.toy.rollout import constrained_logits, rollout
 from siakit.toy.text import Codec
 from siakit.toy.world import sample_problem
+from siakit.progress import progress_bar
 
 
 @dataclass
@@ -47,7 +47,7 @@ def reinforce(model, codec: Codec, cfg: RLConfig, seed: int, progress: bool = Tr
     rng = np.random.default_rng(seed)
     gen = torch.Generator(device=model.device).manual_seed(seed)
     history = []
-    for step in tqdm(range(cfg.steps), desc="RL (REINFORCE)", disable=not progress, mininterval=2):
+    for step in progress_bar(range(cfg.steps), desc="RL (REINFORCE)", enabled=progress, mininterval=2):
         problems = [sample_problem(codec.world, rng) for _ in range(cfg.questions)]
         episodes = rollout(model, codec, [p for p in problems for _ in range(cfg.samples)], generator=gen)
         reward = torch.tensor(episodes.correct(codec.world.n_answers), dtype=torch.float, device=model.device)

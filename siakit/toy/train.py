@@ -14,10 +14,10 @@ from typing import Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from siakit.toy.text import Codec
 from siakit.toy.world import HumanTrace
+from siakit.progress import progress_bar
 
 
 @dataclass
@@ -93,7 +93,7 @@ def train_mle(model, codec: Codec, corpus: list[HumanTrace], cfg: TrainConfig, s
     losses = []
     if on_checkpoint and 0 in ckpts:
         on_checkpoint(0, model)
-    for step in tqdm(range(1, cfg.steps + 1), desc="MLE training", disable=not progress, mininterval=2):
+    for step in progress_bar(range(1, cfg.steps + 1), desc="MLE training", enabled=progress, mininterval=2):
         model.train()
         batch = ids[torch.randint(0, len(ids), (cfg.batch_size,), generator=gen)]
         batch = batch[:, :int((batch != codec.pad).sum(1).max())].to(model.device)  # trim shared padding
