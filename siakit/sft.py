@@ -157,7 +157,7 @@ def run_sft(cfg: SFTConfig, out: str | Path, progress: bool = True) -> dict:
     from siakit.scorer import score_traces
     from siakit.sft_data import shared_options
     from siakit.toy.evaluate import json_safe
-    from siakit.toy.experiment import versions
+    from siakit.store import versions
     from siakit.traces import read_traces, write_traces
 
     out = Path(out)

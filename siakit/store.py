@@ -35,10 +35,11 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
 def versions() -> dict:
     """Versions of siakit and the libraries that change numbers, plus the git commit if known."""
     import importlib.metadata as md
+    import platform
 
     from siakit import __version__
 
-    found = {"siakit": __version__}
+    found = {"siakit": __version__, "python": platform.python_version()}
     for package in ("torch", "transformers", "numpy", "pandas"):
         try:
             found[package] = md.version(package)

@@ -8,7 +8,6 @@ config gives the same summary (timings live apart for that reason).
 from __future__ import annotations
 
 import json
-import platform
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -18,6 +17,7 @@ import pandas as pd
 import torch
 
 from siakit.models import LoadedModel
+from siakit.store import versions
 from siakit.toy.evaluate import evaluate, human_bayes_curves, json_safe
 from siakit.toy.gpt import GPT, GPTConfig, save_gpt
 from siakit.toy.humans import human_traces
@@ -66,19 +66,6 @@ def preset(name: str, **overrides) -> ToyConfig:
     if name not in PRESETS:
         raise ValueError(f"unknown toy preset '{name}'; choose one of {sorted(PRESETS)}")
     return replace(PRESETS[name], **overrides)
-
-
-def versions() -> dict:
-    import transformers
-
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        own = version("siakit")
-    except PackageNotFoundError:  # running from a source tree that is not installed
-        own = "unknown"
-    return {"siakit": own, "torch": torch.__version__, "transformers": transformers.__version__,
-            "numpy": np.__version__, "pandas": pd.__version__, "python": platform.python_version()}
 
 
 def _stage_rows(df: pd.DataFrame, stage: str, step: int) -> pd.DataFrame:

@@ -26,6 +26,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from siakit.info import entropy
+
 STRUCTURE = ["[PAD]", "[UNK]", "Q", "+", "?", ":", "=", ";", "look", "skip", "answer"]
 CUE = " answer"  # the answer cue appended after a prefix by the readout
 
@@ -105,14 +107,9 @@ def unknown_sum_law(world: WorldConfig, u: int) -> np.ndarray:
     return np.array(_unknown_sum_law(u, world.n_answers, world.hidden_values))
 
 
-def entropy_nats(p: np.ndarray) -> float:
-    p = p[p > 0]
-    return float(-(p * np.log(p)).sum())
-
-
 def unknown_entropy(world: WorldConfig, u: int) -> float:
     """H(S_u) in nats: the exact Bayes entropy H(A | Q, C_{1:k}) of any prefix with u_k = u."""
-    return entropy_nats(unknown_sum_law(world, u))
+    return float(entropy(unknown_sum_law(world, u)))
 
 
 def bayes_curve(world: WorldConfig) -> np.ndarray:
