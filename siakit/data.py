@@ -200,16 +200,22 @@ def load_problems(dataset: str, split: str = "test", n: int | None = None, seed:
     if dataset.startswith(JSONL_PREFIX):
         problems = _load_user(dataset)
     else:
-        _check_name(dataset)
-        if split not in SPLITS[dataset]:
-            raise ValueError(f"load_problems: {dataset} has no split {split!r}; use one of {SPLITS[dataset]}")
-        problems = [_parse(dataset, r, i, split, where) for i, (where, r) in enumerate(_find(dataset, split))]
+        problems = [problem for problem, _ in load_records(dataset, split)]
     if n is None or n >= len(problems):
         return problems
     if seed is None:
         return problems[:n]
     keep = sorted(random.Random(seed).sample(range(len(problems)), n))
     return [problems[i] for i in keep]
+
+
+def load_records(dataset: str, split: str = "test") -> list[tuple[Problem, dict]]:
+    """Every problem of a known benchmark with the raw record it was parsed from, in file order (for
+    fields a Problem does not keep, such as GSM8K's worked solution in record["answer"])."""
+    _check_name(dataset)
+    if split not in SPLITS[dataset]:
+        raise ValueError(f"load_problems: {dataset} has no split {split!r}; use one of {SPLITS[dataset]}")
+    return [(_parse(dataset, r, i, split, where), r) for i, (where, r) in enumerate(_find(dataset, split))]
 
 
 def _find(dataset: str, split: str) -> list[tuple[str, object]]:

@@ -11,14 +11,12 @@ the numeric candidate set scored by the readout, shared by every model that answ
 """
 from __future__ import annotations
 
-import json
 import random
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 from siakit.answers import gsm8k_gold, numbers_in
-from siakit.data import LOCAL_FILES, Problem, data_roots
+from siakit.data import Problem, load_records
 from siakit.prompts import build_prompt
 
 _CALC = re.compile(r"<<[^>]*>>")
@@ -36,27 +34,9 @@ def format_solution(answer_field: str) -> str:
 
 
 def gsm8k_solutions(split: str = "train", n: int | None = None, seed: int = 0) -> list[tuple[Problem, str]]:
-    """(problem, formatted human solution) pairs from the local GSM8K file (ids as in `siakit.data`).
-
-    Reads `gsm8k/{split}.jsonl` under the first of `siakit.data.data_roots()` that has it; n random
-    pairs (seeded) or all. A bad line raises naming `file:line`.
-    """
-    rel = LOCAL_FILES["gsm8k"].format(split=split)
-    path = next((root / rel for root in data_roots() if (root / rel).is_file()), None)
-    if path is None:
-        raise FileNotFoundError(f"GSM8K {split} solutions: no {rel} under {[str(r) for r in data_roots()]} "
-                                "(set SIAKIT_DATA to the folder holding gsm8k/)")
-    pairs = []
-    with Path(path).open(encoding="utf-8") as f:
-        for i, line in enumerate(f):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-                problem = Problem(f"gsm8k-{split}-{i}", "gsm8k", record["question"], gsm8k_gold(record["answer"]))
-                pairs.append((problem, format_solution(record["answer"])))
-            except (json.JSONDecodeError, KeyError, ValueError) as e:
-                raise ValueError(f"{path}:{i + 1}: cannot read a GSM8K solution ({e})") from None
+    """(problem, formatted human solution) pairs of GSM8K (`siakit.data.load_records`: same ids, same
+    data roots and errors); n random pairs (seeded) or all."""
+    pairs = [(problem, format_solution(record["answer"])) for problem, record in load_records("gsm8k", split)]
     if n is not None and n < len(pairs):
         pairs = random.Random(seed).sample(pairs, n)
     return pairs
