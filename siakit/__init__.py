@@ -2,8 +2,8 @@
 
 Companion code to *The Stepwise Informativeness Assumption: Why are Entropy Dynamics and Reasoning
 Correlated in LLMs?* (arXiv 2604.06192). Everything beyond that paper's abstract is this project's own
-formalisation. Heavy modules (torch, transformers) are imported lazily so that `siakit.info` and
-`siakit.sia` stay pure numpy.
+formalisation. Heavy modules (torch, transformers) are imported lazily so that `siakit.theory.info` and
+`siakit.theory.sia` stay pure numpy.
 """
 
 __version__ = "0.1.0"

@@ -12,20 +12,19 @@ import sys
 
 # Module of each sub-command, in the order shown by `siakit --help`.
 COMMANDS = {
-    "generate": "siakit.generate",
-    "score": "siakit.score_cli",
-    "run": "siakit.score_cli",
-    "toy": "siakit.toy.cli",
-    "sft": "siakit.sft",
-    "bench": "siakit.bench",
-    "book": "siakit.book",
+    "generate": "siakit.experiment.generate",
+    "score": "siakit.experiment.commands",
+    "run": "siakit.experiment.commands",
+    "toy": "siakit.training.toy.cli",
+    "sft": "siakit.training.sft.finetune",
+    "bench": "siakit.scorer.bench",
+    "book": "siakit.report.runner",
 }
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="siakit", description=__doc__.splitlines()[0])
     from siakit import __version__
-
     parser.add_argument("--version", action="version", version=f"siakit {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     registered: set[str] = set()

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from siakit.data import data_roots
+from siakit.data.problems import data_roots
 
 _REPO = Path(__file__).resolve().parents[1]
 

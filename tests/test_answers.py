@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from siakit.answers import extract_answer, grade, grade_summary, gsm8k_gold, normalize_number
+from siakit.data.answers import extract_answer, grade, grade_summary, gsm8k_gold, normalize_number
 
 ABCD = ["A", "B", "C", "D"]
 

@@ -4,14 +4,12 @@ import json
 import pytest
 import torch
 
-from siakit import bench
-
-
+from siakit.scorer import bench
 @pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
+def _single_thread(one_thread):
+    """conftest's `one_thread` for every test here: it also restores the thread count that
+    `bench.main(["--threads", ...])` changes globally."""
     yield
-    torch.set_num_threads(before)
 
 
 def test_bench_smoke_reports_speed_and_agreement(capsys):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from siakit.book import GENERATED, Job, load_runs, page_name, prune_stale_runs, run_all
+from siakit.report.runner import GENERATED, Job, load_runs, page_name, prune_stale_runs, run_all
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -78,7 +78,7 @@ def test_skip_force_only_and_failure_pages(tmp_path, monkeypatch):
     assert [r["status"] for r in summary["notebooks"]] == ["ok", "failed", "placeholder"]
 
     # again: the successes are skipped, the failure is retried; --force redoes; changed params redo
-    monkeypatch.setattr("siakit.book.execute", lambda job, root, t=None: pytest.fail(f"re-ran {job.name}"))
+    monkeypatch.setattr("siakit.report.runner.execute", lambda job, root, t=None: pytest.fail(f"re-ran {job.name}"))
     again = run_all(jobs[:1], tmp_path)
     assert again[0].get("skipped")
     with pytest.raises(pytest.fail.Exception, match="re-ran good"):
@@ -90,7 +90,7 @@ def test_skip_force_only_and_failure_pages(tmp_path, monkeypatch):
     figures = Job("20_figures", "chapter", Path("nb.md"), {"x": 5}, "Across runs")
     assert run_all([figures], tmp_path)[0]["status"] == "ok"
     calls = []
-    monkeypatch.setattr("siakit.book.execute", lambda job, root, t=None: calls.append(job.name) or
+    monkeypatch.setattr("siakit.report.runner.execute", lambda job, root, t=None: calls.append(job.name) or
                         {"name": job.name, "kind": job.kind, "status": "failed", "error": "stub", "seconds": 0})
     run_all([Job("good", "run", Path("nb.md"), {"x": 6}, "good run"), figures], tmp_path)
     assert calls == ["good", "20_figures"]

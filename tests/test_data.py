@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from siakit.data import (DATASETS, DataNotFoundError, Problem, ProblemFormatError, data_roots,
+from siakit.data.problems import (DATASETS, DataNotFoundError, Problem, ProblemFormatError, data_roots,
                          is_multiple_choice, load_problems)
 
 COUNTS = [("gsm8k", "test", 1319), ("gsm8k", "train", 7473), ("svamp", "test", 1000),

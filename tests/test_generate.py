@@ -4,11 +4,12 @@ import json
 import pytest
 
 from siakit.cli import main
-from siakit.data import Problem
-from siakit.generate import _cut_at_stop, encode
-from siakit.models import EMBEDDED, load_model
-from siakit.prompts import CUE, build_prompt, options_for
-from siakit.traces import read_traces
+from siakit.data.problems import Problem
+from siakit.data.prompts import cut_at_stop
+from siakit.experiment.generate import encode
+from siakit.models.loading import EMBEDDED, load_model
+from siakit.data.prompts import CUE, build_prompt, options_for
+from siakit.data.traces import read_traces
 
 ARC = Problem(id="x1", dataset="arc-easy", question="Which is a star?", gold="B",
               choices=[("A", "the Moon"), ("B", "the Sun"), ("C", "Mars")])
@@ -34,7 +35,7 @@ def test_chat_prompt_needs_a_template():
 
 
 def test_stop_strings_cut_base_model_rambling():
-    assert _cut_at_stop("2+3=5\nThe answer is 5.\nQuestion: next") == "2+3=5\nThe answer is 5."
+    assert cut_at_stop("2+3=5\nThe answer is 5.\nQuestion: next") == "2+3=5\nThe answer is 5."
 
 
 def test_encode_does_not_double_bos():

@@ -1,10 +1,10 @@
-"""Tests of siakit.info: closed forms, properties over random distributions, invalid input."""
+"""Tests of siakit.theory.info: closed forms, properties over random distributions, invalid input."""
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from siakit.info import (binary_entropy, conditional_entropy, conditional_entropy_continuity_bound,
+from siakit.theory.info import (binary_entropy, conditional_entropy, conditional_entropy_continuity_bound,
                          conditional_mutual_information, cross_entropy, entropy,
                          entropy_continuity_bound, error_upper_bound, fano_lower_bound,
                          fano_max_entropy, kl, miller_madow_entropy, mutual_information,

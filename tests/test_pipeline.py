@@ -3,9 +3,9 @@ import json
 
 import pytest
 
-import siakit.pipeline as pipeline
-import siakit.scorer as scorer
-from siakit.tiny import tiny_model
+import siakit.experiment.pipeline as pipeline
+import siakit.scorer.score as scorer
+from siakit.models.tiny import tiny_model
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

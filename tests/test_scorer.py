@@ -1,6 +1,6 @@
 """The scorer's oracle tests: every fast method equals the naive per-prefix loop, on every family.
 
-Random-weight tiny models (siakit.tiny) in float32 on CPU; agreement within 1e-4 nats for the readout
+Random-weight tiny models (siakit.models.tiny) in float32 on CPU; agreement within 1e-4 nats for the readout
 entropy, the gold log-probability and the vocab entropy, on traces of 0, 1 and many steps (the long
 one crosses the tiny Gemma sliding window of 16 tokens), with single- and multi-token options, and on
 packs of traces of different lengths.
@@ -12,12 +12,12 @@ import pytest
 import torch
 import torch.nn as nn
 
-from siakit import methods
-from siakit.models import LoadedModel
-from siakit.probes import layout_trace
-from siakit.scorer import score_traces
-from siakit.tiny import FAMILIES, tiny_model, tiny_tokenizer
-from siakit.traces import Trace
+from siakit.scorer import methods
+from siakit.models.loading import LoadedModel
+from siakit.scorer.layout import layout_trace
+from siakit.scorer.score import score_traces
+from siakit.models.tiny import FAMILIES, tiny_model, tiny_tokenizer
+from siakit.data.traces import Trace
 
 TOL = 1e-4
 
@@ -99,8 +99,8 @@ def test_packs_of_different_lengths_match_single_traces(family):
     one_pack = score_traces(lm, traces, method="packed", pack_tokens=10_000, pack_layout="diag", progress=False)
     small_packs = score_traces(lm, traces, method="packed", pack_tokens=1, progress=False)  # one per pack
     rows = score_traces(lm, traces, method="packed", pack_tokens=10_000, pack_layout="rows", progress=False)
-    kvtree_rows = methods.run_kvtree(lm.model, [layout_trace(lm.tokenizer, t, t.cue, t.options)
-                                                for t in traces], rows=True)
+    kvtree_rows = methods.run_kvtree(lm.adapter, [layout_trace(lm.tokenizer, t, t.cue, t.options)
+                                                  for t in traces], methods.MethodOptions(rows=True))
     assert np.abs(one_pack.entropy - small_packs.entropy).max() <= TOL
     assert np.abs(one_pack.entropy - rows.entropy).max() <= TOL
     assert np.abs(np.concatenate(kvtree_rows[0]) - np.stack(one_pack.option_logprobs)).max() <= TOL
@@ -155,13 +155,14 @@ def test_double_bos_is_avoided_when_the_prompt_starts_with_it():
 def test_flex_block_mask_equals_the_dense_mask():
     from torch.nn.attention.flex_attention import create_mask
 
-    from siakit.probes import allowed, build_pack, dense_mask, pack_tensors
+    from siakit.scorer.masks import allowed, dense_mask
+    from siakit.scorer.packing import build_pack, pack_tensors
 
     tok = tiny_tokenizer()
     lays = [layout_trace(tok, t, "\nThe answer is", t.options) for t in make_traces()]
     for packs in ([build_pack(lays)], [build_pack([lay]) for lay in lays]):  # one row; a row per trace
         meta = pack_tensors(packs, "cpu")
-        n_batch, n = meta["ids"].shape
+        n_batch, n = meta.ids.shape
         for window in (None, 16):
             dense = create_mask(lambda b, h, q, kv: allowed(meta, b, q, kv, window), n_batch, None, n, n,
                                 device="cpu")

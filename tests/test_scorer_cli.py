@@ -5,10 +5,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import siakit.scorer as scorer
+import siakit.scorer.score as scorer
 from siakit.cli import main
-from siakit.tiny import tiny_model
-from siakit.traces import Trace, write_traces
+from siakit.models.tiny import tiny_model
+from siakit.data.traces import Trace, write_traces
 
 ARC_OPTIONS = [" A", " B", " C", " D"]
 
@@ -84,7 +84,7 @@ def test_bad_traces_file_is_reported_with_its_line(model_dir, tmp_path, capsys):
 @pytest.mark.real_model
 def test_real_smollm2_scores_an_arc_trace(tmp_path):
     """The embedded SmolLM2-135M-Instruct, one ARC-style trace, tree method vs the naive loop."""
-    from siakit.models import load_model
+    from siakit.models.loading import load_model
 
     lm = load_model("smollm2-135m-instruct")
     prompt = lm.tokenizer.apply_chat_template(

@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 import torch
 
-from siakit import methods
-from siakit.estimators import candidate_options, empirical_summary, extract, gold_index
-from siakit.models import LoadedModel
-from siakit.scorer import score_traces
-from siakit.tiny import tiny_model, tiny_tokenizer
-from siakit.traces import Trace
+from siakit.scorer import methods
+from siakit.scorer.estimators import candidate_options, empirical_summary, extract, gold_index
+from siakit.models.loading import LoadedModel
+from siakit.scorer.score import score_traces
+from siakit.models.tiny import tiny_model, tiny_tokenizer
+from siakit.data.traces import Trace
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
@@ -134,7 +134,8 @@ def test_out_of_memory_splits_the_pack_and_loses_nothing(lm, monkeypatch):
             raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
         return real(model, layouts, *args, **kwargs)
 
-    monkeypatch.setattr(methods, "run_tree", flaky)
+    monkeypatch.setitem(methods.METHODS, "packed", methods.METHODS["packed"].__class__(
+        flaky, tree=True, needs_cache=False, packs=True))
     got = score_traces(lm, traces, pack_tokens=100_000, progress=False)
     assert sizes[0] == 4 and sizes.count(1) == 4
     assert got.id.tolist() == expected.id.tolist()
@@ -142,9 +143,10 @@ def test_out_of_memory_splits_the_pack_and_loses_nothing(lm, monkeypatch):
 
 
 def test_models_without_custom_masks_fall_back_and_say_so(lm, monkeypatch):
-    import siakit.scorer as scorer
+    from dataclasses import replace
 
-    monkeypatch.setattr(scorer, "accepts_custom_mask", lambda model: False)
+    # a flash-attention model: its adapter reports no custom-mask support
+    monkeypatch.setitem(lm.__dict__, "_adapter", replace(lm.adapter, mask_form="none"))
     frame = score_traces(lm, [_trace()], progress=False)
     assert (frame.method == "kv-fallback").all()
     exact = score_traces(lm, [_trace()], method="naive", progress=False)

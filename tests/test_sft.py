@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from conftest import count_figures, execute_chapter
-from siakit.answers import numbers_in
-from siakit.data import Problem
-from siakit.sft_data import format_solution, sft_examples, shared_options
+from siakit.data.answers import numbers_in
+from siakit.data.problems import Problem
+from siakit.training.sft.data import format_solution, sft_examples, shared_options
 
 CHATML = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
           "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
@@ -18,7 +18,7 @@ NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "03_sft_real_lm.m
 
 def chat_tiny(seed: int = 0):
     """A tiny random llama whose tokenizer has a ChatML template (like SmolLM2's)."""
-    from siakit.tiny import tiny_model
+    from siakit.models.tiny import tiny_model
 
     lm = tiny_model("llama", seed=seed, bos=False)
     lm.tokenizer.add_special_tokens({"additional_special_tokens": ["<|im_start|>", "<|im_end|>"]})
@@ -45,8 +45,8 @@ def test_shared_options_gold_first_unique_and_capped():
 
 
 def test_gsm8k_solutions_match_loaded_problems(data_root, monkeypatch):
-    from siakit.data import load_problems
-    from siakit.sft_data import gsm8k_solutions
+    from siakit.data.problems import load_problems
+    from siakit.training.sft.data import gsm8k_solutions
 
     monkeypatch.setenv("SIAKIT_DATA", str(data_root))
     pairs = gsm8k_solutions("train", n=5, seed=1)
@@ -67,7 +67,7 @@ def test_examples_learn_only_the_solution():
 
 
 def test_finetune_lowers_nll_of_the_solutions():
-    from siakit.sft import SFTConfig, finetune, heldout_nll
+    from siakit.training.sft.finetune import SFTConfig, finetune, heldout_nll
 
     lm = chat_tiny()
     pairs = [(Problem(f"p{i}", "gsm8k", f"What is {i} + 3?", str(i + 3)),
@@ -90,15 +90,15 @@ def tiny_dir(tmp_path_factory):
 
 
 def tiny_config(model_dir, **kw):
-    from siakit.sft import SFTConfig
+    from siakit.training.sft.finetune import SFTConfig
 
     return SFTConfig(model=str(model_dir), n_train=4, n_heldout=2, max_len=4096, steps=2, batch_size=2,
                      train_layers=1, n_eval=2, max_new_tokens=12, **kw)
 
 
 def test_run_sft_end_to_end_and_resume(tiny_dir, tmp_path, data_root, monkeypatch):
-    from siakit.models import load_model
-    from siakit.sft import run_sft
+    from siakit.models.loading import load_model
+    from siakit.training.sft.finetune import run_sft
 
     monkeypatch.setenv("SIAKIT_DATA", str(data_root))
     summary = run_sft(tiny_config(tiny_dir), tmp_path / "sft", progress=False)

@@ -1,4 +1,4 @@
-"""Tests of siakit.sia and siakit.worlds against brute-force oracles and the chapter's theorems."""
+"""Tests of siakit.theory.sia and siakit.theory.worlds against brute-force oracles and the chapter's theorems."""
 import itertools
 
 import numpy as np
@@ -6,9 +6,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from siakit import info, sia
-from siakit import worlds as W
+from siakit.theory import info
 
+from siakit.theory import sia
+from siakit.theory import worlds as W
 sizes = st.fixed_dictionaries({"n_questions": st.integers(1, 3), "n_answers": st.integers(2, 4),
                                "n_symbols": st.integers(2, 3), "n_steps": st.integers(1, 3)})
 

@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from siakit.early_exit import exit_step, simulate_early_exit
-from siakit.signatures import (auroc, bootstrap_ci, curve_signatures, curves_on_grid, distribution_profile,
+from siakit.analysis.early_exit import exit_step, simulate_early_exit
+from siakit.analysis.signatures import (auroc, bootstrap_ci, curve_signatures, curves_on_grid, distribution_profile,
                                lock_in, mean_curves, separability, signature_summary, trace_signatures)
 
 LOG3 = np.log(3)
@@ -139,7 +139,7 @@ def test_early_exit_on_a_constructed_case():
 
 
 def test_fixed_exit_baseline():
-    from siakit.early_exit import simulate_fixed_exit
+    from siakit.analysis.early_exit import simulate_fixed_exit
 
     table = simulate_fixed_exit(make_scores({**FALLING, **RISING}), fractions=[0.0, 0.5, 1.0]).set_index("threshold")
     # f = 0: both stop at k = 0 where A leads (uniform ties go to A; "rise" starts at A) -> both right
@@ -150,7 +150,7 @@ def test_fixed_exit_baseline():
 
 
 def test_matched_comparison_interpolates_the_baseline():
-    from siakit.early_exit import matched_comparison
+    from siakit.analysis.early_exit import matched_comparison
 
     entropy_rule = pd.DataFrame({"threshold": [0.1, 0.5], "tokens_saved": [0.25, 0.75], "accuracy": [0.5, 0.4]})
     fixed = pd.DataFrame({"tokens_saved": [1.0, 0.0], "accuracy": [0.2, 0.6]})  # unsorted on purpose

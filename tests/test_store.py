@@ -9,14 +9,14 @@ import time
 import pandas as pd
 import pytest
 
-from siakit.store import ResultsStore, run_dir
-from siakit.traces import Trace
+from siakit.experiment.store import ResultsStore, run_dir
+from siakit.data.traces import Trace
 
 WRITER = textwrap.dedent("""
     import sys, time
     import pandas as pd
-    from siakit.store import ResultsStore
-    from siakit.traces import Trace
+    from siakit.experiment.store import ResultsStore
+    from siakit.data.traces import Trace
     store = ResultsStore(sys.argv[1])
     done = store.done_ids("traces")
     for i in range(40):

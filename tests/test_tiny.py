@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from siakit.tiny import FAMILIES, VOCAB_SIZE, tiny_config, tiny_model, tiny_tokenizer
+from siakit.models.tiny import FAMILIES, VOCAB_SIZE, tiny_config, tiny_model, tiny_tokenizer
 
 
 def test_tokenizer_is_deterministic_fast_and_offline():

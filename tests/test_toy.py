@@ -11,18 +11,18 @@ import numpy as np
 import pytest
 import torch
 
-from siakit.info import conditional_entropy
-from siakit.toy.gpt import GPT, GPTConfig
-from siakit.toy.humans import human_trace, human_traces, unknown_counts
-from siakit.toy.text import Codec, build_tokenizer, human_to_trace
-from siakit.toy.world import Problem, WorldConfig, bayes_curve, unknown_entropy
+from siakit.theory.info import conditional_entropy
+from siakit.training.toy.gpt import GPT, GPTConfig
+from siakit.training.toy.humans import human_trace, human_traces, unknown_counts
+from siakit.training.toy.text import Codec, build_tokenizer, human_to_trace
+from siakit.training.toy.world import Problem, WorldConfig, bayes_curve, unknown_entropy
 
 TINY = WorldConfig(n_terms=2, n_answers=3, hidden_values=2, p_visible=0.5, p_skip=0.3, p_slip=0.2, p_stop=0.25)
 
 
 def brute_force_complete(w: WorldConfig):
     """Every complete human trace of world `w` as (truth, prefix token tuples per k, probability),
-    enumerated naively from the generative story (independent of siakit.toy.humans)."""
+    enumerated naively from the generative story (independent of siakit.training.toy.humans)."""
     K, m, r = w.n_terms, w.n_answers, w.hidden_values
     for x0, vis, vals in itertools.product(range(m), itertools.product([True, False], repeat=K),
                                            itertools.product(range(r), repeat=K)):
@@ -126,7 +126,7 @@ def test_gpt_masks_logits_to_keep_and_cache_agree():
 
 
 def test_short_training_lowers_heldout_nll():
-    from siakit.toy.train import TrainConfig, heldout_fit, train_mle
+    from siakit.training.toy.train import TrainConfig, heldout_fit, train_mle
 
     torch.manual_seed(0)
     w = WorldConfig(n_terms=3)
@@ -141,8 +141,8 @@ def test_short_training_lowers_heldout_nll():
 
 
 def test_rollout_is_complete_and_uses_true_lookups():
-    from siakit.toy.rollout import rollout
-    from siakit.toy.world import sample_problem
+    from siakit.training.toy.rollout import rollout
+    from siakit.training.toy.world import sample_problem
 
     torch.manual_seed(0)
     w = WorldConfig(n_terms=3)
@@ -160,12 +160,12 @@ def test_rollout_is_complete_and_uses_true_lookups():
 
 
 def test_scorer_agrees_with_exact_readout():
-    pytest.importorskip("siakit.scorer")
-    from siakit.models import LoadedModel
-    from siakit.toy.evaluate import own_traces
-    from siakit.toy.readout import readout_exact, score
-    from siakit.toy.train import TrainConfig, train_mle
-    from siakit.toy.world import sample_problem
+    pytest.importorskip("siakit.scorer.score")
+    from siakit.models.loading import LoadedModel
+    from siakit.training.toy.evaluate import own_traces
+    from siakit.training.toy.readout import readout_exact, score
+    from siakit.training.toy.train import TrainConfig, train_mle
+    from siakit.training.toy.world import sample_problem
 
     torch.manual_seed(1)
     w = WorldConfig(n_terms=3)
@@ -183,7 +183,7 @@ def test_scorer_agrees_with_exact_readout():
 
 
 def test_same_seed_same_summary(tmp_path):
-    from siakit.toy.experiment import preset, run_toy
+    from siakit.training.toy.experiment import preset, run_toy
 
     a = run_toy(preset("tiny"), tmp_path / "a", progress=False)
     b = run_toy(preset("tiny"), tmp_path / "b", progress=False)

@@ -4,7 +4,7 @@ import json
 import pytest
 from hypothesis import given, strategies as st
 
-from siakit.traces import Trace, TraceFormatError, read_traces, split_steps, write_traces
+from siakit.data.traces import Trace, TraceFormatError, read_traces, split_steps, write_traces
 
 
 @given(st.text(alphabet=st.sampled_from(list("ab .!?\n\t1")), max_size=80))

@@ -6,8 +6,8 @@ from html.parser import HTMLParser
 import numpy as np
 import pandas as pd
 
-from siakit.traces import Trace
-from siakit.viewer import render_trace, show_trace
+from siakit.data.traces import Trace
+from siakit.report.viewer import render_trace, show_trace
 
 
 def rows(entropies, leaders):

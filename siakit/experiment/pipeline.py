@@ -1,0 +1,93 @@
+"""One experiment run = generate traces for (model, dataset), score every prefix, store both.
+
+Resumable: traces and scores go to the results store in shards as they finish; started again, a run
+reuses what is stored and computes only what is missing. This is what `siakit run` and the book's
+experiment notebook call.
+"""
+from __future__ import annotations
+
+import shutil
+import time
+from datetime import datetime, timezone
+
+from siakit.experiment.store import ResultsStore, run_dir, versions
+from siakit.progress import progress_bar
+
+
+def run_experiment(model: str, dataset: str, n: int, estimator: str = "readout",
+                   max_new_tokens: int = 256, temperature: float = 0.0, seed: int = 0,
+                   device: str = "cpu", results_dir: str = "results", dtype: str | None = None,
+                   split: str = "test", batch_size: int = 8, score_batch: int = 4, force: bool = False,
+                   score_kwargs: dict | None = None, lm=None, progress: bool = True) -> dict:
+    """Generate + score `n` problems of `dataset` with `model` into `results/<model>/<dataset>/`.
+
+    Returns `dict(traces, scores, store, manifest)`; `scores` has one row per (trace id, k).
+    `score_kwargs` go to `siakit.scorer.score_traces` (e.g. `method`, `candidate_samples`).
+    """
+
+    from siakit.data.problems import load_problems
+    from siakit.experiment.generate import GenerateConfig, generate_traces
+    from siakit.scorer.score import score_traces
+
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    score_kwargs = dict(score_kwargs or {})
+    store = ResultsStore(run_dir(results_dir, model, dataset))
+    if force and store.path.exists():
+        shutil.rmtree(store.path)
+    parameters = {"n": n, "split": split, "estimator": estimator, "max_new_tokens": max_new_tokens,
+                  "temperature": temperature, "seed": seed, "dtype": dtype, "score": score_kwargs}
+    # n may change between calls: problems are the first n in file order, so a larger n extends the
+    # stored run and a smaller one reads a prefix of it. Any other change would mix incompatible rows.
+    store.check_parameters({k: v for k, v in parameters.items() if k != "n"})
+    problems = load_problems(dataset, split=split, n=n)  # the first n, in file order
+    manifest = store.read_manifest() or {
+        "model": model, "dataset": dataset, "estimator": estimator, "parameters": parameters,
+        "seed": seed, "versions": versions(), "created": datetime.now(timezone.utc).isoformat(),
+        "timings": {}}
+    manifest["parameters"]["n"] = n
+    manifest["status"] = "running"
+    store.write_manifest(manifest)
+
+    def need_model():
+        nonlocal lm
+        if lm is None:
+            from siakit.models.loading import load_model
+            lm = load_model(model, device=device, dtype=dtype)
+        return lm
+
+    done = store.done_ids("traces")
+    todo = [p for p in problems if p.id not in done]
+    if todo:
+        started = time.perf_counter()
+        config = GenerateConfig(max_new_tokens=max_new_tokens, temperature=temperature, seed=seed,
+                                batch_size=batch_size)
+        generate_traces(need_model(), todo, config, on_batch=store.append_traces, progress=progress)
+        manifest["timings"]["generate_s"] = round(time.perf_counter() - started, 2)
+    order = {p.id: i for i, p in enumerate(problems)}
+    traces = sorted((t for t in store.read_traces() if t.id in order), key=lambda t: order[t.id])
+    store.export_traces()
+
+    scored = store.done_ids("scores")
+    pending = [t for t in traces if t.id not in scored]
+    if pending:
+        started = time.perf_counter()
+        bar = progress_bar(total=len(pending), desc=f"score {estimator}", unit="trace", enabled=progress)
+        for i in range(0, len(pending), score_batch):
+            chunk = pending[i:i + score_batch]
+            frame = score_traces(need_model(), chunk, estimator=estimator, progress=False, **score_kwargs)
+            store.append_scores(frame)
+            bar.update(len(chunk))
+        bar.close()
+        manifest["timings"]["score_s"] = round(time.perf_counter() - started, 2)
+    scores = store.read_scores()
+    scores = scores[scores["id"].isin(order)] if len(scores) else scores
+
+    from siakit.data.answers import grade_summary
+
+    multiple_choice = bool(problems[0].choices)
+    manifest["summary"] = grade_summary([t.answer for t in traces], [t.gold for t in traces], multiple_choice)
+    manifest["model_meta"] = getattr(lm, "meta", None) or manifest.get("model_meta")
+    manifest["status"] = "done"
+    store.write_manifest(manifest)
+    return {"traces": traces, "scores": scores, "store": store, "manifest": manifest}

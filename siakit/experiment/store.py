@@ -1,0 +1,133 @@
+"""The results store: one folder per (model, dataset) run, written so that a kill never loses a row.
+
+Layout of `results/<model>/<dataset>/`:
+
+    manifest.json            model, dataset, parameters, seed, versions, git commit
+    traces/part-00000.jsonl  generated traces, one shard per finished batch
+    scores/part-00000.parquet  scorer rows, one shard per finished batch of traces
+    traces.jsonl             all traces in one file (the interchange format), rewritten on export
+
+Every file is written to a temporary name and then renamed (atomic on POSIX), so a run killed at any
+moment leaves only complete shards; started again, it skips the trace ids already present. Rows are
+never duplicated: readers drop repeated ids (a shard renamed twice by a race keeps the first).
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Iterable
+
+from siakit.files import atomic_write, atomic_write_bytes
+from siakit.data.traces import Trace, parse_record, write_traces
+
+
+
+
+def versions() -> dict:
+    """Versions of siakit and the libraries that change numbers, plus the git commit if known."""
+    import importlib.metadata as md
+    import platform
+
+    from siakit import __version__
+    found = {"siakit": __version__, "python": platform.python_version()}
+    for package in ("torch", "transformers", "numpy", "pandas"):
+        try:
+            found[package] = md.version(package)
+        except md.PackageNotFoundError:
+            found[package] = None
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                                cwd=Path(__file__).resolve().parent)
+        found["git_commit"] = commit.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        found["git_commit"] = None
+    return found
+
+
+def run_dir(results_dir: str | os.PathLike, model: str, dataset: str) -> Path:
+    """`results/<model>/<dataset>`, with path separators in names made safe."""
+    safe = lambda name: name.replace("/", "__").replace(":", "_")  # noqa: E731
+    return Path(results_dir) / safe(model) / safe(dataset)
+
+
+class ResultsStore:
+    """Sharded, resumable storage of one run's traces and scores."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+
+    # -- manifest ---------------------------------------------------------------------------------
+    @property
+    def manifest_path(self) -> Path:
+        return self.path / "manifest.json"
+
+    def read_manifest(self) -> dict | None:
+        if not self.manifest_path.exists():
+            return None
+        return json.loads(self.manifest_path.read_text())
+
+    def write_manifest(self, manifest: dict) -> None:
+        atomic_write_bytes(self.manifest_path, json.dumps(manifest, indent=2, sort_keys=True).encode())
+
+    def check_parameters(self, parameters: dict) -> None:
+        """Refuse to resume a run whose stored parameters differ (mixing them would corrupt results)."""
+        stored = (self.read_manifest() or {}).get("parameters")
+        if stored is None:
+            return
+        changed = {k: (stored.get(k), v) for k, v in parameters.items() if stored.get(k) != v}
+        if changed:
+            detail = ", ".join(f"{k}: stored {a!r} != requested {b!r}" for k, (a, b) in changed.items())
+            raise ValueError(f"{self.path}: existing run has other parameters ({detail}); "
+                             "use another results directory or delete this one (or --force)")
+
+    # -- shards -----------------------------------------------------------------------------------
+    def _shards(self, table: str, suffix: str) -> list[Path]:
+        return sorted((self.path / table).glob(f"part-*{suffix}"))
+
+    def _next_shard(self, table: str, suffix: str) -> Path:
+        existing = self._shards(table, suffix)
+        index = int(existing[-1].name[5:10]) + 1 if existing else 0
+        return self.path / table / f"part-{index:05d}{suffix}"
+
+    def append_traces(self, traces: Iterable[Trace]) -> None:
+        lines = [json.dumps(t.to_dict(), ensure_ascii=False) for t in traces]
+        if lines:
+            atomic_write_bytes(self._next_shard("traces", ".jsonl"), ("\n".join(lines) + "\n").encode())
+
+    def read_traces(self) -> list[Trace]:
+        traces: dict[str, Trace] = {}
+        for shard in self._shards("traces", ".jsonl"):
+            for lineno, line in enumerate(shard.read_text(encoding="utf-8").splitlines(), 1):
+                if line.strip():
+                    trace = parse_record(json.loads(line), f"{shard}:{lineno}")
+                    traces.setdefault(trace.id, trace)
+        return list(traces.values())
+
+    def append_scores(self, frame) -> None:
+        if len(frame):
+            path = self._next_shard("scores", ".parquet")
+            atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False))
+
+    def read_scores(self):
+        import pandas as pd
+
+        shards = self._shards("scores", ".parquet")
+        if not shards:
+            return pd.DataFrame()
+        frame = pd.concat([pd.read_parquet(s) for s in shards], ignore_index=True)
+        keys = [c for c in ("id", "k", "estimator") if c in frame.columns]
+        return frame.drop_duplicates(subset=keys, keep="first").reset_index(drop=True)
+
+    def done_ids(self, table: str = "traces") -> set[str]:
+        if table == "traces":
+            return {t.id for t in self.read_traces()}
+        frame = self.read_scores()
+        return set(frame["id"].astype(str)) if len(frame) else set()
+
+    def export_traces(self) -> Path:
+        """Write all stored traces to `traces.jsonl` (atomically) and return its path."""
+        target = self.path / "traces.jsonl"
+        write_traces(target, self.read_traces())
+        return target

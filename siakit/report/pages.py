@@ -1,0 +1,157 @@
+"""Pages the book runner writes: the runs index, the API reference, the timing summary, notebook edits.
+
+Both land in `book/generated/` (gitignored) as MyST markdown. The runs index lists every executed run
+page with its accuracy and key signatures (read from the small JSON summary each experiment notebook
+writes) and the execution time of every notebook (from `book/generated/summary.json`). The API page
+lists only the siakit modules that import at build time, so autodoc never fails on a missing module.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import pkgutil
+from datetime import datetime, timezone
+from pathlib import Path
+
+GENERATED = Path("book/generated")
+# API order: the math first, then data -> generation -> scoring -> analysis; anything else after.
+API_ORDER = ["siakit.theory.info", "siakit.theory.sia", "siakit.theory.worlds", "siakit.data.traces", "siakit.data.problems", "siakit.data.answers",
+             "siakit.data.prompts", "siakit.models.loading", "siakit.experiment.generate", "siakit.scorer.score", "siakit.experiment.store",
+             "siakit.experiment.pipeline", "siakit.analysis.signatures", "siakit.analysis.early_exit", "siakit.report.viewer"]
+API_SKIP = {"siakit.cli", "siakit.__main__", "siakit.info"}  # siakit.info: deprecated alias  # the command line is documented in the README
+
+
+def set_title(nb, title: str) -> None:
+    """Make `title` the page's H1 (the first '# ' line of the first markdown cell that has one)."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            lines = cell.source.splitlines()
+            for i, line in enumerate(lines):
+                if line.startswith("# "):
+                    lines[i] = f"# {title}"
+                    cell.source = "\n".join(lines)
+                    return
+
+
+def note_cell(nb, kind: str, text: str) -> None:
+    """Insert an admonition right after the page title (the page keeps its own H1)."""
+    import nbformat
+
+    cell = nbformat.v4.new_markdown_cell(f"````{{{kind}}}\n{text}\n````")
+    at = next((i + 1 for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and "\n# " in "\n" + c.source), 0)
+    nb.cells.insert(at, cell)
+
+
+def write_summary(root: Path, records: list[dict], jobs, build: dict | None = None) -> Path:
+    """`book/generated/summary.json`: one record per notebook (status, seconds, parameters) + the build."""
+    path = root / GENERATED / "summary.json"
+    previous = json.loads(path.read_text()) if path.exists() else {}
+    by_name = {(r["kind"], r["name"]): r for r in records}
+    summary = {"notebooks": [by_name[(j.kind, j.name)] for j in jobs if (j.kind, j.name) in by_name],
+               "build": build if build is not None else previous.get("build"),
+               "written": datetime.now(timezone.utc).isoformat()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(summary, indent=2, default=str))
+    return path
+
+
+def _fmt(value, spec: str = ".2f") -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return "–"
+    return format(value, spec) if isinstance(value, (int, float)) else str(value)
+
+
+def write_runs_index(root: Path, jobs) -> Path:
+    """Write `book/generated/runs.md` from the run summaries and the timing summary; return its path."""
+    summary_file = root / GENERATED / "summary.json"
+    summary = json.loads(summary_file.read_text()) if summary_file.exists() else {"notebooks": []}
+    status = {(r["kind"], r["name"]): r for r in summary.get("notebooks", [])}
+    lines = ["# Experiment runs", "",
+             "One page per (model, dataset) run, each the experiment notebook executed by papermill with "
+             "that run's parameters (`siakit book --runs FILE`). Accuracy comes with a 95% bootstrap "
+             "interval over questions; $h_K$ is the final conditional answer entropy in nats (our readout "
+             "estimator unless the column says otherwise); AUROC is that of $-h_K$ for correctness at "
+             "$u = 1$ (0.5 = chance); lock-in is the share of traces whose entropy falls and stays below "
+             "10% of $\\log|A|$ (our operational definitions, see the theory chapter). Generation and "
+             "scoring times are those recorded in the results store when the run was computed; the page "
+             "time is the last execution of the page (short when the stored results were reused).", "",
+             "```{note}", "With the embedded offline models and a handful of questions per run (as in "
+             "`runs/default.yml`), these are smoke-scale numbers: they show that the pipeline runs end to "
+             "end, not what the paper's models do. `runs/paper.yml` lists the paper-scale runs (GPU).", "```", "",
+             "| run | status | n | accuracy [95% CI] | $h_K$ correct | $h_K$ incorrect | AUROC($-h_K$) "
+             "| lock-in | generate / score (s) | page (s) |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for job in (j for j in jobs if j.kind == "run"):
+        record = status.get(("run", job.name), {})
+        run_summary = root / job.parameters["summary_path"]
+        s = json.loads(run_summary.read_text()) if run_summary.exists() and record.get("status") == "ok" else {}
+        page = job.output.relative_to(GENERATED).with_suffix("").as_posix()
+        link = f"{{doc}}`{job.title} <{page}>`" if (root / job.output).exists() else job.title
+        timings = s.get("timings") or {}
+        acc = (f"{_fmt(s.get('accuracy'))} [{_fmt(s.get('accuracy_low'))}, {_fmt(s.get('accuracy_high'))}]"
+               if s else "–")
+        lines.append(f"| {link} | {record.get('status', 'not run')} | {_fmt(s.get('n_traces'), 'd')} | {acc} "
+                     f"| {_fmt(s.get('h_final_correct'))} | {_fmt(s.get('h_final_incorrect'))} "
+                     f"| {_fmt(s.get('auroc_final'))} | {_fmt(s.get('lock_in_rate'))} "
+                     f"| {_fmt(timings.get('generate_s'), '.0f')} / {_fmt(timings.get('score_s'), '.0f')} "
+                     f"| {_fmt(record.get('seconds'), '.0f')} |")
+    failed = [r["name"] for r in summary.get("notebooks", []) if r.get("status") == "failed"]
+    if failed:
+        lines += ["", "```{warning}", "These notebooks failed in the last build; their pages show the error: "
+                  + ", ".join(f"`{n}`" for n in failed) + ".", "```"]
+    lines += ["", "## Execution times", "",
+              "Measured by the runner for the last execution of each notebook (wall clock, seconds, on the "
+              "machine that built this book; a skipped notebook keeps the time of its last run).", "",
+              "| notebook | kind | status | time (s) |", "|---|---|---|---|"]
+    total = 0.0
+    for r in summary.get("notebooks", []):
+        total += r.get("seconds") or 0.0
+        lines.append(f"| `{r['name']}` | {r['kind']} | {r.get('status')} | {_fmt(r.get('seconds'), '.1f')} |")
+    lines.append(f"| **all notebooks** | | | {total:.1f} |")
+    build = summary.get("build")
+    if build:
+        lines += ["", f"The previous `jupyter-book build` took {_fmt(build.get('seconds'), '.1f')} s "
+                  f"(exit status {build.get('returncode')})."]
+    path = root / GENERATED / "runs.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def api_modules() -> tuple[list[str], dict[str, str]]:
+    """siakit's public modules that import now, in API order, and {module: error} for those that fail."""
+    import siakit
+
+    names = [m.name for m in pkgutil.walk_packages(siakit.__path__, "siakit.", onerror=lambda name: None)]
+    names = [n for n in names if n not in API_SKIP and not any(p.startswith("_") for p in n.split(".")[1:])]
+    names.sort(key=lambda n: (API_ORDER.index(n) if n in API_ORDER else len(API_ORDER), n))
+    ok, failed = [], {}
+    for name in names:
+        try:
+            importlib.import_module(name)
+            ok.append(name)
+        except Exception as e:  # noqa: BLE001 - a broken module is listed, not fatal
+            failed[name] = f"{type(e).__name__}: {e}"
+    return ok, failed
+
+
+def write_api_page(root: Path) -> Path:
+    """Write `book/generated/api.md`: one automodule section per importable siakit module."""
+    ok, failed = api_modules()
+    lines = ["# API reference", "",
+             "The `siakit` package, documented from its docstrings (Sphinx autodoc). Entropies are in nats "
+             "throughout; array shapes are given in the docstrings. This page is generated by the book "
+             "runner and lists the modules that imported when the book was built.", ""]
+    for name in ok:
+        # autodoc emits reStructuredText, so it goes through eval-rst (MyST would read it as Markdown)
+        lines += [f"## `{name}`", "", "```{eval-rst}", f".. automodule:: {name}", "   :members:", "```", ""]
+    if failed:
+        lines += ["```{warning}", "These modules did not import when the book was built and are not "
+                  "documented here:", ""]
+        for module, error in failed.items():
+            first = error.splitlines()[0].replace("`", "'") if error else ""
+            lines.append(f"- `{module}`: {first}")
+        lines.append("```")
+    path = root / GENERATED / "api.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    return path

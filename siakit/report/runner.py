@@ -1,0 +1,304 @@
+"""`siakit book`: execute every notebook of the book with papermill, then build it with Jupyter Book 1.
+
+    siakit book --runs runs/default.yml [--force] [--only NAME ...] [--no-build] [--root DIR]
+
+Each MyST text notebook is converted with jupytext and executed by papermill (kernel `python3`, working
+directory = the repository root) into `book/generated/`: the fixed chapters into `chapters/<stem>.ipynb`,
+and `notebooks/10_experiment.md` once per (model, dataset) of the runs file into
+`runs/<model>__<dataset>.ipynb`. The book renders these executed copies with execution off.
+A notebook whose parameters and source are unchanged since its last success (a done marker written only
+after success) is skipped unless `--force`; a failing notebook keeps its error on its page, the others go
+on, and the summary names the failures. Timings go to `book/generated/summary.json`, which the generated
+runs index page shows. Nothing here needs the network.
+"""
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from siakit.report.pages import note_cell, set_title, write_summary
+
+GENERATED = Path("book/generated")  # every build output of the runner, gitignored
+EXPERIMENT = Path("notebooks/10_experiment.md")
+# Fixed chapters in execution order: (page name, MyST source, title used if the source is missing).
+CHAPTERS = [
+    ("intro", "book/intro.md", "Entropy dynamics and reasoning"),
+    ("01_sia_theory", "notebooks/01_sia_theory.md", "The Stepwise Informativeness Assumption"),
+    ("02_toy_world", "notebooks/02_toy_world.md", "A toy world"),
+    ("03_sft_real_lm", "notebooks/03_sft_real_lm.md", "Fine-tuning a real language model"),
+    ("20_figures", "notebooks/20_figures.md", "Across runs"),
+    ("30_early_exit", "notebooks/30_early_exit.md", "Early exit"),
+]
+AFTER_RUNS = {"20_figures", "30_early_exit"}  # these read the runs' results, so they go last
+RUN_KEYS = {"model", "dataset", "datasets", "n", "estimator", "max_new_tokens", "temperature", "seed",
+            "device", "results_dir", "dtype", "candidate_samples"}
+TOP_KEYS = {"defaults", "runs", "chapters"}
+KERNEL = {"name": "python3", "display_name": "Python 3", "language": "python"}
+
+
+@dataclass
+class Job:
+    name: str                # page name (file stem)
+    kind: str                # "chapter" or "run"
+    source: Path             # MyST text notebook (relative to the root)
+    parameters: dict = field(default_factory=dict)  # papermill parameters
+    title: str = ""          # page title: the run's "model on dataset", or a missing chapter's title
+
+    @property
+    def output(self) -> Path:
+        return GENERATED / ("runs" if self.kind == "run" else "chapters") / f"{self.name}.ipynb"
+
+    @property
+    def marker(self) -> Path:
+        return GENERATED / "status" / f"{self.kind}__{self.name}.json"
+
+    def fingerprint(self, root: Path) -> str:
+        text = (root / self.source).read_bytes() if (root / self.source).exists() else b""
+        blob = json.dumps(self.parameters, sort_keys=True).encode() + hashlib.sha256(text).digest()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def page_name(model: str, dataset: str) -> str:
+    """A file-safe page name: `Qwen/Qwen2.5-0.5B`, `gsm8k` -> `Qwen--Qwen2_5-0_5B__gsm8k`."""
+    safe = lambda s: "".join(c if c.isalnum() or c in "-_" else "_" for c in s.replace("/", "--"))  # noqa: E731
+    return f"{safe(model)}__{safe(dataset)}"
+
+
+def load_runs(path: Path, root: Path) -> list[Job]:
+    """Jobs of a runs file, in execution order; a malformed file raises naming the file and the key."""
+    import yaml
+
+    if not path.exists():
+        raise FileNotFoundError(f"runs file not found: {path}")
+    spec = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(spec, dict) or set(spec) - TOP_KEYS:
+        raise ValueError(f"{path}: top-level keys must be among {sorted(TOP_KEYS)}, got {list(spec)}")
+    defaults = dict(spec.get("defaults") or {})
+    runs, seen = [], set()
+    for i, entry in enumerate(spec.get("runs") or []):
+        where = f"{path}: runs[{i}]"
+        if not isinstance(entry, dict) or "model" not in entry:
+            raise ValueError(f"{where}: each run needs a 'model'")
+        if set(entry) - RUN_KEYS or set(defaults) - RUN_KEYS:
+            raise ValueError(f"{where}: unknown key(s) {sorted((set(entry) | set(defaults)) - RUN_KEYS)}")
+        datasets = entry.get("datasets") or [entry.get("dataset")]
+        if not all(isinstance(d, str) and d for d in datasets):
+            raise ValueError(f"{where}: give 'dataset' or a non-empty list 'datasets'")
+        for dataset in datasets:
+            params = {**defaults, **{k: v for k, v in entry.items() if k != "datasets"}, "dataset": dataset}
+            name = page_name(params["model"], dataset)
+            if name in seen:
+                raise ValueError(f"{where}: run {name} appears twice")
+            seen.add(name)
+            params["summary_path"] = str(GENERATED / "status" / f"run__{name}.summary.json")
+            runs.append(Job(name, "run", EXPERIMENT, params, f"{params['model']} on {dataset}"))
+    if not runs:
+        raise ValueError(f"{path}: no runs listed")
+    chapter_params = spec.get("chapters") or {}
+    unknown = set(chapter_params) - {c[0] for c in CHAPTERS}
+    if unknown:
+        raise ValueError(f"{path}: chapters: unknown chapter(s) {sorted(unknown)}")
+    results_dir = defaults.get("results_dir", "results")
+    chapters = {}
+    for name, source, title in CHAPTERS:
+        params = dict(chapter_params.get(name) or {})
+        if name in AFTER_RUNS:
+            params.setdefault("results_dir", results_dir)
+        chapters[name] = Job(name, "chapter", Path(source), params, title)
+    first = [j for n, j in chapters.items() if n not in AFTER_RUNS]
+    return first + runs + [chapters[n] for n in chapters if n in AFTER_RUNS]
+
+
+def _source_notebook(job: Job, root: Path):
+    import jupytext
+    import nbformat
+
+    path = root / job.source
+    if path.exists():
+        nb = jupytext.read(path)
+    else:
+        nb = nbformat.v4.new_notebook()
+        nb.cells.append(nbformat.v4.new_markdown_cell(f"# {job.title}"))
+        note_cell(nb, "note", f"This chapter (`{job.source}`) is not written yet; the build shows this placeholder.")
+    nb.metadata["kernelspec"] = dict(KERNEL)
+    if job.kind == "run":
+        set_title(nb, job.title)
+    return nb
+
+
+def execute(job: Job, root: Path, cell_timeout_s: int | None = None) -> dict:
+    """Run one notebook with papermill into `job.output`; return its status record (never raises)."""
+    import nbformat
+    import papermill
+
+    out, started = root / job.output, time.perf_counter()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    record = {"name": job.name, "kind": job.kind, "source": str(job.source), "page": str(job.output),
+              "parameters": job.parameters, "started": datetime.now(timezone.utc).isoformat()}
+    source_in = root / GENERATED / "src" / f"{job.kind}__{job.name}.ipynb"
+    try:
+        nb = _source_notebook(job, root)
+        source_in.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, source_in)
+        # The kernel inherits these: progress bars inside cells would fill the rendered pages with
+        # hundreds of bar updates (the runner's own per-cell bar still shows in the terminal).
+        os.environ.update(TQDM_DISABLE="1", HF_HUB_DISABLE_PROGRESS_BARS="1")
+        papermill.execute_notebook(str(source_in), str(out), parameters=job.parameters, kernel_name="python3",
+                                   cwd=str(root), progress_bar=True, execution_timeout=cell_timeout_s)
+        # a missing chapter renders as a placeholder page and gets no done marker (retried next time)
+        record.update(status="ok" if (root / job.source).exists() else "placeholder", error=None)
+    except BaseException as e:  # noqa: BLE001 - any failure is recorded on the page; Ctrl-C still stops
+        short = f"{type(e).__name__}: {str(e).strip().splitlines()[-1] if str(e).strip() else ''}"
+        if getattr(e, "ename", None):  # papermill's PapermillExecutionError carries the cell's exception
+            short = f"{e.ename}: {e.evalue}"
+        record.update(status="failed", error=short)
+        try:
+            failed = nbformat.read(out, as_version=4) if out.exists() else _source_notebook(job, root)
+            detail = traceback.format_exception_only(type(e), e)[-1] if not out.exists() else short
+            note_cell(failed, "error", "This notebook failed while the book was built; the error is below "
+                       "and, where a cell failed, under that cell.\n\n```text\n" + detail.replace("`", "'")
+                       + "\n```")
+            nbformat.write(failed, out)
+        except Exception as page_error:  # noqa: BLE001
+            record["error"] += f" (and its error page could not be written: {page_error})"
+        if isinstance(e, KeyboardInterrupt):
+            raise
+    record["seconds"] = round(time.perf_counter() - started, 1)
+    return record
+
+
+def _placeholder(job: Job, root: Path) -> None:
+    """An unexecuted copy for a page left out by --only, so the book still has every page."""
+    import nbformat
+
+    nb = _source_notebook(job, root)
+    note_cell(nb, "note", "This page was not executed in this build (`siakit book --only ...`); "
+               "run `make book` to execute it.")
+    (root / job.output).parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, root / job.output)
+
+
+def _done(job: Job, root: Path) -> dict | None:
+    """The job's done marker if it matches the current source and parameters and the page exists."""
+    marker = root / job.marker
+    if not marker.exists() or not (root / job.output).exists():
+        return None
+    record = json.loads(marker.read_text())
+    return record if record.get("fingerprint") == job.fingerprint(root) else None
+
+
+def prune_stale_runs(jobs: list[Job], root: Path) -> list[str]:
+    """Remove run pages of runs no longer in the runs file, so the book has one page per listed run
+    (their results stay in the results store; listing a run again re-renders it from there)."""
+    keep = {job.output.name for job in jobs if job.kind == "run"}
+    stale = sorted(p for p in (root / GENERATED / "runs").glob("*.ipynb") if p.name not in keep)
+    for page in stale:
+        page.unlink()
+        print(f"[siakit book] removed the page of a run not in this runs file: {page.name}")
+    return [p.stem for p in stale]
+
+
+def run_all(jobs: list[Job], root: Path, force: bool = False, only: list[str] | None = None,
+            cell_timeout_s: int | None = None) -> list[dict]:
+    """Execute (or skip, or stub) every job; write done markers and `summary.json`; return the records."""
+    records, runs_changed = [], False
+    for job in jobs:
+        selected = not only or any(fnmatch.fnmatch(job.name, pattern) for pattern in only)
+        done = _done(job, root)
+        if job.name in AFTER_RUNS and runs_changed:
+            done = None  # the cross-run chapters read every run: redo them when any run was redone
+        if not selected:
+            if not (root / job.output).exists():
+                _placeholder(job, root)
+            records.append(done or {"name": job.name, "kind": job.kind, "page": str(job.output),
+                                    "status": "not run", "seconds": None, "parameters": job.parameters})
+            continue
+        if done and not force:
+            print(f"[siakit book] {job.kind} {job.name}: done before ({done.get('seconds')} s), skipped")
+            records.append({**done, "skipped": True})
+            continue
+        print(f"[siakit book] {job.kind} {job.name}: executing {job.source} -> {job.output}", flush=True)
+        (root / job.marker).unlink(missing_ok=True)
+        record = execute(job, root, cell_timeout_s)
+        runs_changed |= job.kind == "run"
+        print(f"[siakit book] {job.kind} {job.name}: {record['status']} in {record['seconds']} s"
+              + (f" ({record['error']})" if record.get("error") else ""), flush=True)
+        if record["status"] == "ok":  # the done marker is written only after success
+            record["fingerprint"] = job.fingerprint(root)
+            (root / job.marker).parent.mkdir(parents=True, exist_ok=True)
+            (root / job.marker).write_text(json.dumps(record, indent=2))
+        records.append(record)
+        write_summary(root, records, jobs)
+    write_summary(root, records, jobs)
+    return records
+
+
+def build_book(root: Path) -> dict:
+    """`jupyter-book build <root> -W --keep-going` (Jupyter Book 1, execution off in _config.yml)."""
+    exe = Path(sys.executable).with_name("jupyter-book")
+    command = [str(exe) if exe.exists() else (shutil.which("jupyter-book") or "jupyter-book"),
+               "build", str(root), "-W", "--keep-going"]
+    print("[siakit book] " + " ".join(command), flush=True)
+    started = time.perf_counter()
+    rc = subprocess.run(command, cwd=root).returncode
+    return {"command": " ".join(command), "returncode": rc, "seconds": round(time.perf_counter() - started, 1),
+            "finished": datetime.now(timezone.utc).isoformat()}
+
+
+def main(args) -> int:
+    from siakit.report.pages import write_api_page, write_runs_index
+
+    root = Path(args.root).resolve()
+    runs_file = Path(args.runs) if Path(args.runs).exists() else root / args.runs
+    jobs = load_runs(runs_file, root)
+    if args.only:
+        known = [j.name for j in jobs]
+        for pattern in args.only:
+            if not fnmatch.filter(known, pattern):
+                raise ValueError(f"--only {pattern}: matches no page; pages are {', '.join(known)}")
+    prune_stale_runs(jobs, root)
+    started = time.perf_counter()
+    try:
+        records = run_all(jobs, root, force=args.force, only=args.only, cell_timeout_s=args.cell_timeout_s)
+    except KeyboardInterrupt:
+        print("\n[siakit book] interrupted: finished pages keep their done markers; run the same command "
+              "again to redo only what is missing", file=sys.stderr)
+        return 130
+    execute_s = round(time.perf_counter() - started, 1)
+    write_runs_index(root, jobs)
+    write_api_page(root)
+    failed = [r["name"] for r in records if r.get("status") == "failed"]
+    build = None
+    if not args.no_build:
+        build = build_book(root)
+        write_summary(root, records, jobs, build)
+    print(f"[siakit book] notebooks: {len(records)} ({len(failed)} failed) in {execute_s} s"
+          + (f"; build {'ok' if build['returncode'] == 0 else 'FAILED'} in {build['seconds']} s" if build else ""))
+    if failed:
+        print("[siakit book] failed notebooks (their pages show the error): " + ", ".join(failed))
+    if build:
+        print(f"[siakit book] open {root / '_build' / 'html' / 'index.html'}")
+    return 1 if failed or (build and build["returncode"]) else 0
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("book", help="execute the book's notebooks with papermill and build it",
+                              description=__doc__.split("\n\n")[0])
+    p.add_argument("--runs", default="runs/default.yml", help="runs file (YAML): models x datasets")
+    p.add_argument("--force", action="store_true", help="re-execute notebooks already done")
+    p.add_argument("--only", nargs="+", metavar="NAME",
+                   help="execute only these pages (names or globs: 01_sia_theory, 'smollm2*__gsm8k')")
+    p.add_argument("--no-build", action="store_true", help="execute notebooks only, do not build the book")
+    p.add_argument("--root", default=".", help="repository root holding _config.yml (default: .)")
+    p.add_argument("--cell-timeout-s", type=int, default=None, help="papermill per-cell timeout")
+    p.set_defaults(func=main)

@@ -1,0 +1,156 @@
+"""Answer sets and the three estimators' arithmetic: readout, vocab, sampling (all in nats).
+
+- `readout`: option probabilities p_o = exp(sum of o's token log-probs after context_k + cue),
+  renormalised over the options; h_k = -sum p_o log p_o, s_k = -log p_gold.
+- `vocab`: the full next-token entropy at the first answer slot after the cue (a crude proxy).
+- `sampling`: M continuations sampled from context_k to the end, answers extracted, plug-in (or
+  Miller-Madow) entropy of the empirical answer distribution; unparsable answers form one outcome.
+
+    >>> readout_summary(np.log([0.2, 0.6]), gold=0)["entropy"]   # renormalised to [0.25, 0.75]
+    0.5623...
+"""
+from __future__ import annotations
+
+import math
+import zlib
+
+import numpy as np
+
+ESTIMATORS = ("readout", "vocab", "sampling")
+UNPARSED = "<none>"  # the outcome of a sampled continuation whose answer cannot be extracted
+
+
+def _normalize(text: str) -> str:
+    """Stripped text, numbers in their normalised form ("$1,000.00" -> "1000"; " B" -> "B")."""
+    from siakit.data.answers import normalize_number
+
+    stripped = str(text).strip()
+    number = normalize_number(stripped) if any(ch.isdigit() for ch in stripped) else None
+    return number if number is not None else stripped
+
+
+def gold_index(options: list[str], gold: str | None) -> int | None:
+    """Index of the gold option: stripped text equal to gold, numbers compared normalised.
+
+    gold_index([" 12", " 8.0"], "8") -> 1;  gold_index([" A", " B"], "B") -> 1;  (.., "C") -> None
+    """
+    if gold is None:
+        return None
+    target = _normalize(gold)
+    hits = [i for i, option in enumerate(options) if option.strip() == str(gold).strip()]
+    hits = hits or [i for i, option in enumerate(options) if _normalize(option) == target]
+    return hits[0] if hits else None
+
+
+def candidate_options(gold: str | None, answer: str | None, sampled: list[str | None],
+                      mentioned: list[str] = (), limit: int | None = None) -> list[str]:
+    """A numeric candidate set (ours): gold, the trace's own answer, sampled answers, then numbers
+    mentioned in the question and trace, each once (by normalised value), at most `limit` in all,
+    written with a leading space as they follow the cue.
+
+    candidate_options("8", "8.0", ["12", None, "8"]) -> [" 8", " 12"]
+    candidate_options("8", "8", [], ["3", "5", "8"], limit=3) -> [" 8", " 3", " 5"]
+    """
+    options, seen = [], set()
+    for value in [gold, answer, *sampled, *mentioned]:
+        if value is None or not str(value).strip():
+            continue
+        key = _normalize(value)
+        if key not in seen:
+            seen.add(key)
+            options.append(" " + key)
+    return options[:limit] if limit else options
+
+
+def readout_summary(option_logprob, gold: int | None) -> dict:
+    """Renormalise summed option log-probs [n_options]; entropy, gold log-prob and leader (nats)."""
+    lp = np.asarray(option_logprob, dtype=float)
+    log_z = np.logaddexp.reduce(lp)
+    logp = lp - log_z
+    p = np.exp(logp)
+    entropy = float(-(p * logp).sum())
+    return {"entropy": max(entropy, 0.0), "probs": p.tolist(), "leading": int(np.argmax(p)),
+            "gold_logprob": float(logp[gold]) if gold is not None else math.nan}
+
+
+def empirical_summary(answers: list[str | None], gold: str | None, miller_madow: bool = False) -> dict:
+    """Empirical answer distribution of sampled continuations: plug-in entropy (nats), optionally with
+    the Miller-Madow correction (m - 1) / (2M); gold log-frequency (-inf when never sampled).
+
+    empirical_summary(["8", "8", "12", None], "8") -> options ["8", "12", "<none>"], probs [.5, .25, .25]
+    """
+    from siakit.theory.info import miller_madow_entropy, plugin_entropy
+
+    if not answers:
+        raise ValueError("sampling estimator: no samples (samples must be >= 1)")
+    keys = [UNPARSED if a is None else _normalize(a) for a in answers]
+    options = list(dict.fromkeys(keys))
+    counts = np.array([keys.count(o) for o in options], dtype=float)
+    entropy = abs(float((miller_madow_entropy if miller_madow else plugin_entropy)(counts)))  # no -0.0
+    probs = counts / counts.sum()
+    gi = options.index(_normalize(gold)) if gold is not None and _normalize(gold) in options else None
+    return {"entropy": entropy, "probs": probs.tolist(), "options": options,
+            "leading": int(np.argmax(counts)), "n_unparsed": keys.count(UNPARSED),
+            "gold_logprob": float(np.log(probs[gi])) if gi is not None else -math.inf}
+
+
+def trace_seed(seed: int, trace_id: str, k: int) -> int:
+    """A seed per (trace, prefix), stable across runs, processes and resumptions."""
+    return (seed * 1_000_003 + zlib.crc32(str(trace_id).encode()) * 1009 + k) % (2 ** 31)
+
+
+def sample_texts(lm, context: list[int], n: int, max_new_tokens: int, temperature: float = 1.0,
+                 seed: int = 0, batch_size: int = 64) -> list[str]:
+    """`n` continuations of the token ids `context`, sampled from the model's own distribution (no
+    top-k/top-p cut) and decoded without special tokens. transformers models use `generate` with a
+    KV cache; other modules (the model protocol) a plain sampling loop."""
+    import torch
+
+    model, tok = lm.model, lm.tokenizer
+    device = next(model.parameters()).device
+    eos = tok.eos_token_id
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    texts = []
+    for lo in range(0, n, batch_size):
+        m = min(batch_size, n - lo)
+        ids = torch.tensor([context] * m, device=device)
+        with torch.no_grad():
+            if lm.adapter.is_hf:
+                torch.manual_seed(int(torch.randint(0, 2 ** 31, (1,), generator=gen)))
+                out = model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=True,
+                                     temperature=temperature, top_k=0, top_p=1.0, max_new_tokens=max_new_tokens,
+                                     pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else eos,
+                                     eos_token_id=eos)
+                new = out[:, ids.shape[1]:]
+            else:
+                new = _sample_loop(lm.adapter, ids, max_new_tokens, eos, temperature, gen)
+        texts += tok.batch_decode(new.tolist(), skip_special_tokens=True)
+    return texts
+
+
+def _sample_loop(adapter, ids, max_new_tokens, eos, temperature, gen):
+    """Ancestral sampling without a cache (toy models); finished rows keep emitting EOS."""
+    import torch
+
+    done = torch.zeros(ids.shape[0], dtype=torch.bool, device=ids.device)
+    new = []
+    for _ in range(max_new_tokens):
+        logits = adapter.call(ids, keep=torch.tensor([ids.shape[1] - 1], device=ids.device))[:, -1]
+        probs = (logits.float() / temperature).softmax(-1).cpu()
+        nxt = torch.multinomial(probs, 1, generator=gen).to(ids.device)[:, 0]
+        if eos is not None:
+            nxt = torch.where(done, torch.full_like(nxt, eos), nxt)
+            done |= nxt == eos
+        new.append(nxt)
+        ids = torch.cat([ids, nxt[:, None]], dim=1)
+        if bool(done.all()):
+            break
+    return torch.stack(new, dim=1)
+
+
+def extract(text: str, choices: list[str] | None) -> str | None:
+    """The final answer of a continuation (cut at a base model's next few-shot question)."""
+    from siakit.data.answers import extract_answer
+    from siakit.data.prompts import cut_at_stop
+
+    return extract_answer(cut_at_stop(text), choices)

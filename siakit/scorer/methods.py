@@ -1,0 +1,233 @@
+"""The one registry of ways to compute every prefix's readout of a trace; all give the same numbers.
+
+    >>> METHODS["packed"].run(adapter, layouts, MethodOptions(rows=True))   # (option_logprob, vocab_entropy)
+    >>> sorted(METHODS)                     # ['batched', 'kv', 'kvtree', 'naive', 'packed', 'tree']
+
+Each `run_*(adapter, layouts, opts)` returns `(option_logprob, vocab_entropy)`: per trace, a
+[K+1, n_options] float64 array of summed option-token log-probabilities after `context_k + cue` and a
+[K+1] array of next-token entropies at the anchor (nats). `score_traces`, `siakit bench` and the CLI
+choices all resolve methods here: a new method touches this file and its test.
+
+- `naive`:   one forward pass per prefix (and per multi-token option): the reference.
+- `batched`: the same sequences as one right-padded batch per trace.
+- `kv`:      the trace once into a KV cache, then each prefix's probes against the cache cut at it.
+- `kvtree`:  the trace(s) once into a KV cache, then ALL probes in one pass with a small [P, L] tree
+             mask: memory-light at long traces (the trunk pass is plain causal attention).
+- `tree` / `packed`: trunk and every probe block in ONE pass with a tree mask (one trace, or several
+             traces block-diagonally).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from siakit.scorer.layout import TraceLayout
+from siakit.scorer.masks import tree_mask
+from siakit.scorer.packing import build_pack, pack_reads, pack_tensors
+from siakit.scorer.reads import FlatRead, reduce_reads
+
+
+@dataclass(frozen=True)
+class MethodOptions:
+    mask: str = "dense"          # dense | flex: the form of the tree mask (flex needs flex_attention)
+    rows: bool = True            # several traces: one padded batch row each (False: one block-diagonal row)
+    max_tokens: int = 1 << 16    # batched: padded tokens per batch
+
+
+def _shapes(layouts):
+    return [(len(lay.bounds), len(lay.options)) for lay in layouts]
+
+
+def _packs(layouts, rows: bool):
+    return [build_pack([lay]) for lay in layouts] if rows else [build_pack(layouts)]
+
+
+def _gather(logits_parts, reads, layouts):
+    """logits_parts: list of ([B, n_keep, V] logits, {index in row: keep column}); reads from pack_reads."""
+    import torch
+
+    flat, where, base = [], {}, 0
+    for logits, cols in logits_parts:
+        n_batch, n_keep = logits.shape[:2]
+        flat.append(logits.reshape(n_batch * n_keep, -1))
+        for pos, c in cols.items():
+            for b in range(n_batch):
+                where[(b, pos)] = base + b * n_keep + c
+        base += n_batch * n_keep
+    rows = [FlatRead(where[(r.batch, r.index)], r.target, r.doc, r.k, r.option) for r in reads]
+    return reduce_reads(torch.cat(flat), rows, len(layouts), _shapes(layouts), [lay.id for lay in layouts])
+
+
+def run_tree(adapter, layouts: list[TraceLayout], opts: MethodOptions = MethodOptions()):
+    """Trunks and all probe blocks of `layouts` in one forward pass: one sequence with a block-diagonal
+    tree mask, or (`opts.rows`) one batch row per trace, padded, each with its own tree mask."""
+    import torch
+
+    packs = _packs(layouts, opts.rows)
+    meta = pack_tensors(packs, adapter.device)
+    reads = pack_reads(packs)
+    keep = sorted({r.index for r in reads})
+    with torch.no_grad():
+        logits = adapter.call(meta.ids, meta.pos, tree_mask(adapter, meta, None, opts.mask),
+                              torch.tensor(keep, device=meta.ids.device))  # [batch, n_keep, vocab]
+    return _gather([(logits, {pos: c for c, pos in enumerate(keep)})], reads, layouts)
+
+
+def run_kvtree(adapter, layouts: list[TraceLayout], opts: MethodOptions = MethodOptions()):
+    """Trunk pass into a KV cache (plain causal attention when the trunks need no mask), then every
+    probe in one pass against the cache with a small [P, L] tree mask."""
+    import torch
+
+    cache = adapter.new_cache()
+    packs = _packs(layouts, opts.rows)
+    meta = pack_tensors(packs, adapter.device)
+    reads = pack_reads(packs)
+    t, n = meta.n_trunk, meta.ids.shape[1]
+    dev = meta.ids.device
+    trunk_keep = sorted({r.index for r in reads if r.index < t})
+    probe_keep = sorted({r.index for r in reads if r.index >= t})
+    plain = all(len(set(p.doc)) == 1 for p in packs)  # one trace per row: right pads never matter
+    positions = torch.arange(n, device=dev)
+    parts = []
+    with torch.no_grad():
+        # one trace per row: the trunk pass is plain causal attention (flash-capable, no mask at all)
+        trunk_mask = None if plain else _slice_keys(tree_mask(adapter, meta, positions[:t], opts.mask), t)
+        logits = adapter.call(meta.ids[:, :t], meta.pos[:, :t], trunk_mask,
+                              torch.tensor(trunk_keep or [t - 1], device=dev), cache=cache)
+        parts.append((logits, {pos: c for c, pos in enumerate(trunk_keep)}))
+        if n > t:
+            logits = adapter.call(meta.ids[:, t:], meta.pos[:, t:],
+                                  tree_mask(adapter, meta, positions[t:], opts.mask),
+                                  torch.tensor([r - t for r in probe_keep], device=dev), cache=cache)
+            parts.append((logits, {pos: c for c, pos in enumerate(probe_keep)}))
+    return _gather(parts, reads, layouts)
+
+
+def _slice_keys(mask, n_keys):
+    if isinstance(mask, dict):
+        return {k: _slice_keys(v, n_keys) for k, v in mask.items()}
+    if hasattr(mask, "kv_num_blocks"):  # a BlockMask built over all keys: rebuild is simpler than slicing
+        raise ValueError("kvtree with several traces per row needs the dense mask")
+    return mask[..., :n_keys]
+
+
+@dataclass
+class Row:
+    k: int                   # prefix index
+    start: int               # context tokens before the row (cached in `kv`, prepended otherwise)
+    tokens: list[int]        # fed tokens: last context token (if any) + cue [+ option branch]
+    reads: list[tuple]       # (index in tokens, target token, option or -1 for the anchor)
+
+
+def probe_rows(lay: TraceLayout) -> list[Row]:
+    """Plain causal sequences equivalent to the tree: per prefix one row for the anchor and every
+    option's first token, plus one row per multi-token option for its later tokens."""
+    rows = []
+    for k, b in enumerate(lay.bounds):
+        start = max(b - 1, 0)  # re-feed the last context token so the anchor always lies in the row
+        head = lay.ids[start:b] + lay.cue
+        anchor = len(head) - 1
+        reads = [(anchor, -1, -1)] + [(anchor, opt[0], o) for o, opt in enumerate(lay.options)]
+        rows.append(Row(k, start, head, reads))
+        for o, opt in enumerate(lay.options):
+            if len(opt) > 1:
+                rows.append(Row(k, start, head + opt[:-1],
+                                [(anchor + t, opt[t], o) for t in range(1, len(opt))]))
+    return rows
+
+
+def run_naive(adapter, layouts: list[TraceLayout], opts: MethodOptions = MethodOptions()):
+    """One forward pass per row of `probe_rows`, the full context re-read every time (the oracle)."""
+    import torch
+
+    dev = adapter.device
+    logits, reads = [], []
+    for d, lay in enumerate(layouts):
+        for row in probe_rows(lay):
+            seq = lay.ids[: row.start] + row.tokens
+            keep = sorted({row.start + i for i, _, _ in row.reads})
+            with torch.no_grad():
+                out = adapter.call(torch.tensor([seq], device=dev), keep=torch.tensor(keep, device=dev))[0]
+            base = sum(x.shape[0] for x in logits)
+            logits.append(out)
+            reads += [FlatRead(base + keep.index(row.start + i), tgt, d, row.k, o) for i, tgt, o in row.reads]
+    return reduce_reads(torch.cat(logits), reads, len(layouts), _shapes(layouts), [lay.id for lay in layouts])
+
+
+def run_batched(adapter, layouts: list[TraceLayout], opts: MethodOptions = MethodOptions()):
+    """All rows of a trace as right-padded batches of at most `opts.max_tokens` padded tokens."""
+    import torch
+
+    dev = adapter.device
+    max_tokens = opts.max_tokens
+    logits, reads = [], []
+    for d, lay in enumerate(layouts):
+        rows = probe_rows(lay)
+        seqs = [lay.ids[: r.start] + r.tokens for r in rows]
+        longest = max(len(s) for s in seqs)
+        per_batch = max(1, max_tokens // longest)
+        for lo in range(0, len(rows), per_batch):
+            chunk, chunk_rows = seqs[lo: lo + per_batch], rows[lo: lo + per_batch]
+            width = max(len(s) for s in chunk)
+            ids = torch.zeros(len(chunk), width, dtype=torch.long, device=dev)
+            valid = torch.zeros(len(chunk), width, dtype=torch.bool, device=dev)
+            for i, s in enumerate(chunk):
+                ids[i, : len(s)] = torch.tensor(s, device=dev)
+                valid[i, : len(s)] = True
+            keep = sorted({r.start + i for r in chunk_rows for i, _, _ in r.reads})
+            if adapter.is_hf:
+                mask = valid.long()  # 2-D padding mask: transformers builds causal & padding itself
+            else:  # the protocol's 4-D bool mask: causal, padded keys hidden
+                causal = torch.ones(width, width, dtype=torch.bool, device=dev).tril()
+                mask = (causal[None] & valid[:, None, :])[:, None]
+            with torch.no_grad():
+                out = adapter.call(ids, mask=mask, keep=torch.tensor(keep, device=dev))  # [b, n_keep, vocab]
+            base = sum(x.shape[0] for x in logits)
+            logits.append(out.reshape(-1, out.shape[-1]))
+            for i, r in enumerate(chunk_rows):
+                reads += [FlatRead(base + i * len(keep) + keep.index(r.start + j), tgt, d, r.k, o)
+                          for j, tgt, o in r.reads]
+    return reduce_reads(torch.cat(logits), reads, len(layouts), _shapes(layouts), [lay.id for lay in layouts])
+
+
+def run_kv(adapter, layouts: list[TraceLayout], opts: MethodOptions = MethodOptions()):
+    """The trace once into a DynamicCache; then, prefix by prefix from the last, the cache is cut at
+    the prefix and the probe rows run against it (plain causal: works with any attention kernel)."""
+    import torch
+
+    dev = adapter.device
+    logits, reads = [], []
+    for d, lay in enumerate(layouts):
+        cache = adapter.new_cache()
+        with torch.no_grad():
+            adapter.call(torch.tensor([lay.ids], device=dev), keep=torch.tensor([len(lay.ids) - 1], device=dev),
+                         cache=cache)
+            for row in sorted(probe_rows(lay), key=lambda r: -r.k):  # cache only ever shrinks
+                adapter.crop(cache, row.start)
+                keep = sorted({i for i, _, _ in row.reads})
+                out = adapter.call(torch.tensor([row.tokens], device=dev),
+                                   pos=torch.arange(row.start, row.start + len(row.tokens), device=dev)[None],
+                                   keep=torch.tensor(keep, device=dev), cache=cache)[0]  # [n_keep, vocab]
+                base = sum(x.shape[0] for x in logits)
+                logits.append(out)
+                reads += [FlatRead(base + keep.index(i), tgt, d, row.k, o) for i, tgt, o in row.reads]
+    return reduce_reads(torch.cat(logits), reads, len(layouts), _shapes(layouts), [lay.id for lay in layouts])
+
+
+@dataclass(frozen=True)
+class Method:
+    run: Callable        # (adapter, layouts, MethodOptions) -> (option_logprob, vocab_entropy)
+    tree: bool           # needs a custom 4-D mask (adapter.mask_form != "none")
+    needs_cache: bool    # needs a transformers KV cache
+    packs: bool          # scores several traces per call
+
+
+# name -> Method. `packed` is `tree` over several traces at once (the default behind `auto`).
+METHODS: dict[str, Method] = {
+    "naive": Method(run_naive, tree=False, needs_cache=False, packs=False),
+    "batched": Method(run_batched, tree=False, needs_cache=False, packs=False),
+    "kv": Method(run_kv, tree=False, needs_cache=True, packs=False),
+    "tree": Method(run_tree, tree=True, needs_cache=False, packs=False),
+    "packed": Method(run_tree, tree=True, needs_cache=False, packs=True),
+    "kvtree": Method(run_kvtree, tree=True, needs_cache=True, packs=False),
+}

@@ -1,0 +1,265 @@
+"""The conditional-answer-entropy scorer: h_k and s_k after every prefix C_{1:k} of a trace.
+
+    >>> from siakit.models.loading import load_model
+    >>> frame = score_traces(load_model("smollm2-135m-instruct"), read_traces("t.jsonl"))
+    >>> frame[["id", "k", "entropy", "gold_logprob"]]   # one row per (trace, k), nats
+
+Model protocol. `lm` is a `siakit.models.loading.LoadedModel` (`.model`, `.tokenizer` fast with offsets,
+`.name`). `.model` is a transformers causal LM, or any torch module with
+`forward(input_ids [b, q] long, attention_mask=None, position_ids=None [b, q], logits_to_keep=None)`
+returning an object with `.logits [b, q', vocab]`, where `attention_mask` is None (plain causal) or a
+4-D bool tensor [b, 1, q, k] (True = may attend), `position_ids=None` means 0..q-1, and
+`logits_to_keep` is an int (last n) or a 1-D LongTensor of sequence indices (transformers semantics).
+The model's adapter (`siakit.models.adapter`, resolved once) says whether the tree methods can run;
+a transformers model whose attention cannot take a custom mask (flash-attention) falls back to the
+KV-cache path, and the `method` column says `kv-fallback`; a protocol module without mask support
+falls back to `naive` (`naive-fallback`). Methods come from the one registry, `siakit.scorer.methods`.
+
+Exact semantics (tokenization, prefix boundaries, probes): see `siakit.scorer.layout`; the estimators'
+arithmetic: see `siakit.scorer.estimators`. Log-softmax is always taken in float32.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields, replace
+
+from siakit.scorer.estimators import (ESTIMATORS, candidate_options, empirical_summary, extract,
+                               gold_index, readout_summary, sample_texts, trace_seed)
+from siakit.data.answers import numbers_in
+from siakit.models.adapter import ModelAdapter
+from siakit.scorer.methods import METHODS as REGISTRY, MethodOptions
+from siakit.scorer.layout import TraceLayout, layout_trace
+from siakit.scorer.packing import pack_layouts
+from siakit.data.traces import Trace, read_traces  # noqa: F401  (read_traces: for the docstring example)
+from siakit.progress import progress_bar
+
+METHODS = ("auto", *REGISTRY)  # the CLI's choices: auto, then every registered method
+
+
+@dataclass
+class ScoreConfig:
+    estimator: str | tuple = "readout"  # readout | vocab | sampling, or several (rows for each)
+    method: str = "auto"           # auto = packed (kvtree for traces over dense_max_tokens); see METHODS
+    cue: str | None = None         # None: each trace's own cue (Trace.cue, default "\nThe answer is")
+    candidate_samples: int = 0     # numeric readout without options: answers of M continuations
+                                   # sampled from the question join gold + own answer (0 = just those)
+    candidate_max_new_tokens: int = 256  # length cap of those continuations (GSM8K fits in ~150)
+    candidate_mentions: int = 8    # numeric readout without options: also the numbers written in the
+                                   # question and the trace, up to this many candidates in all; without
+                                   # them a correct trace has |A| = 1 and h_k = 0 (0 = off)
+    samples: int = 16              # sampling estimator: continuations M per prefix
+    max_new_tokens: int = 256      # sampling estimator: length cap of each continuation
+    temperature: float = 1.0       # 1 = the model's own distribution (what h_k is defined under)
+    miller_madow: bool = False     # sampling: add (m - 1) / 2M to the plug-in entropy
+    seed: int = 0                  # every sample is seeded from (seed, trace id, k)
+    pack_tokens: int = 2048        # tokens per packed pass (trunks + probes); more fills a GPU better
+    dense_max_tokens: int = 8192   # auto: a longer trace goes through kvtree (no L x L mask)
+    mask: str = "auto"             # auto (flex for flex_attention models, else dense) | dense | flex
+    pack_layout: str = "rows"      # packed: rows = a padded batch row per trace (no attention across
+                                   # traces: 2x faster in benchmarks/RESULTS.md); diag = one sequence,
+                                   # block-diagonal mask
+    truncate: bool = False         # True: drop trailing steps of an over-long trace instead of failing
+    progress: bool = True          # tqdm bar over traces
+
+
+def _oom_error():
+    import torch
+
+    return getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)
+
+
+def _resolve_method(adapter: ModelAdapter, method: str) -> tuple[str, bool]:
+    """(method actually run, whether it is a fallback)."""
+    if method not in METHODS:
+        raise ValueError(f"unknown method '{method}'; use one of {METHODS}")
+    name = "packed" if method == "auto" else method
+    if REGISTRY[name].needs_cache and not adapter.is_hf:
+        raise ValueError(f"method '{method}' needs a transformers model (KV cache); use tree or naive")
+    if REGISTRY[name].tree and not adapter.accepts_custom_mask:
+        return ("kv" if adapter.is_hf else "naive"), True
+    return name, False
+
+
+def _fit(lay: TraceLayout, limit: int | None, truncate: bool) -> TraceLayout:
+    """Check the trace fits the model's context; with `truncate`, drop trailing prefixes until it does."""
+    if limit is None or lay.max_position < limit:
+        return lay
+    if not truncate:
+        raise ValueError(f"trace {lay.id}: {len(lay.ids)} tokens (+ cue and options: position "
+                         f"{lay.max_position}) exceed the model's context of {limit} tokens; "
+                         "pass truncate=True (--truncate) to score only the prefixes that fit")
+    bounds = list(lay.bounds)
+    while bounds and replace(lay, ids=lay.ids[: bounds[-1]], bounds=bounds).max_position >= limit:
+        bounds.pop()
+    if not bounds:
+        raise ValueError(f"trace {lay.id}: even the prompt alone exceeds the model's context of {limit}")
+    return replace(lay, ids=lay.ids[: bounds[-1]], bounds=bounds)
+
+
+def _options_for(lm, trace: Trace, cue: str, estimators, cfg: ScoreConfig) -> list[str]:
+    """The answer options scored after the cue (empty: none needed)."""
+    if trace.options is not None:
+        return list(trace.options)
+    if "readout" not in estimators:
+        return []
+    sampled = []
+    if cfg.candidate_samples > 0:
+        base = layout_trace(lm.tokenizer, replace(trace, steps=[]), cue, None)
+        texts = sample_texts(lm, base.ids, cfg.candidate_samples, cfg.candidate_max_new_tokens,
+                             cfg.temperature, trace_seed(cfg.seed, trace.id, -1))
+        sampled = [extract(t, None) for t in texts]
+    mentioned = []
+    if cfg.candidate_mentions > 0 and trace.gold is not None:  # the set is built around the gold
+        text = str(trace.meta.get("question", "")) + "\n" + "".join(trace.steps)
+        mentioned = numbers_in(text)
+    limit = max(cfg.candidate_mentions, 2 + len(sampled)) if cfg.candidate_mentions > 0 else None
+    return candidate_options(trace.gold, trace.answer, sampled, mentioned, limit=limit)
+
+
+def score_traces(lm, traces, estimator: str | tuple | None = None, method: str | None = None,
+                 config: ScoreConfig | None = None, **overrides):
+    """Score every prefix k = 0..K of every trace; returns a pandas DataFrame with one row per
+    (trace id, k, estimator): id, k, n_prefix_tokens, entropy (nats), gold_logprob (= -s_k),
+    option_probs, option_logprobs, n_options, options, leading_option, estimator, cue, model, method,
+    dataset, n_steps, correct, gold, answer (+ n_samples, n_unparsed for `sampling`).
+
+    `config` (a ScoreConfig) sets the parameters; `estimator`, `method` and keyword `overrides`
+    replace its fields only when given.
+    """
+    import pandas as pd
+
+    given = {"estimator": estimator, "method": method, **overrides}
+    unknown = sorted(set(given) - {f.name for f in fields(ScoreConfig)})
+    if unknown:
+        raise TypeError(f"score_traces: unknown parameter(s) {unknown}; see ScoreConfig")
+    cfg = replace(config or ScoreConfig(), **{k: v for k, v in given.items() if v is not None})
+    estimators = (cfg.estimator,) if isinstance(cfg.estimator, str) else tuple(cfg.estimator)
+    for name in estimators:
+        if name not in ESTIMATORS:
+            raise ValueError(f"unknown estimator '{name}'; use one of {ESTIMATORS}")
+    traces = list(traces)
+    if len({t.id for t in traces}) != len(traces):
+        raise ValueError("score_traces: duplicate trace ids")
+    adapter = lm.adapter
+    run_method, fallback = _resolve_method(adapter, cfg.method)
+    limit = adapter.context
+    prepared = []  # (trace, cue, options, gold index, layout)
+    for trace in traces:
+        cue = trace.cue if cfg.cue is None else cfg.cue
+        options = _options_for(lm, trace, cue, estimators, cfg)
+        gold = gold_index(options, trace.gold) if options else None
+        if "readout" in estimators:
+            if not options:
+                raise ValueError(f"trace {trace.id}: readout needs options (none given, no gold/answer "
+                                 "to build a candidate set from)")
+            if gold is None:
+                raise ValueError(f"trace {trace.id}: gold {trace.gold!r} is not among its options {options}")
+        lay = _fit(layout_trace(lm.tokenizer, trace, cue, options), limit, cfg.truncate)
+        prepared.append((trace, cue, options, gold, lay))
+
+    forward = bool({"readout", "vocab"} & set(estimators))
+    phases = int(forward) + int("sampling" in estimators)  # the bar counts traces once per phase
+    bar = progress_bar(total=len(prepared) * phases, desc=f"score {lm.name}", unit="trace", enabled=cfg.progress)
+    results: dict[str, tuple] = {}  # id -> (option_logprob [K+1, n], vocab_entropy [K+1], method name)
+    if forward:
+        results = _forward_all(adapter, [p[4] for p in prepared], run_method, cfg,
+                               f"{run_method}-fallback" if fallback else None, bar)
+    rows = []
+    for trace, cue, options, gold, lay in prepared:
+        common = {"model": lm.name, "cue": cue, "dataset": trace.dataset, "n_steps": len(trace.steps),
+                  "correct": trace.correct, "gold": trace.gold, "answer": trace.answer}
+        for name in estimators:
+            for k, n_prefix in enumerate(lay.bounds):
+                row = {"id": trace.id, "k": k, "n_prefix_tokens": n_prefix, "estimator": name, **common}
+                if name == "sampling":
+                    row.update(_sampling_row(lm, trace, lay, k, options, cfg))
+                else:
+                    opt_lp, vocab_h, used = results[lay.id]
+                    row["method"] = used
+                    row.update(_readout_row(opt_lp[k], vocab_h[k], options, gold, name, adapter))
+                rows.append(row)
+        bar.update(int("sampling" in estimators))
+    bar.close()
+    return pd.DataFrame(rows, columns=_COLUMNS + [c for c in _EXTRA if any(c in r for r in rows)])
+
+
+_COLUMNS = ["id", "k", "n_prefix_tokens", "entropy", "gold_logprob", "option_probs", "option_logprobs",
+            "n_options", "options", "leading_option", "estimator", "cue", "model", "method", "dataset",
+            "n_steps", "correct", "gold", "answer"]
+_EXTRA = ["n_samples", "n_unparsed"]
+
+
+def _readout_row(opt_lp, vocab_h, options, gold, name, adapter) -> dict:
+    if name == "vocab":
+        return {"entropy": float(vocab_h), "gold_logprob": math.nan, "option_probs": None,
+                "option_logprobs": None, "n_options": adapter.vocab_size, "options": None,
+                "leading_option": None}
+    summary = readout_summary(opt_lp, gold)
+    return {"entropy": summary["entropy"], "gold_logprob": summary["gold_logprob"],
+            "option_probs": summary["probs"], "option_logprobs": [float(x) for x in opt_lp],
+            "n_options": len(options), "options": list(options),
+            "leading_option": options[summary["leading"]].strip()}
+
+
+def _sampling_row(lm, trace, lay, k, options, cfg) -> dict:
+    choices = [o.strip() for o in trace.options] if trace.options else None
+    texts = sample_texts(lm, lay.ids[: lay.bounds[k]], cfg.samples, cfg.max_new_tokens, cfg.temperature,
+                         trace_seed(cfg.seed, trace.id, k))
+    s = empirical_summary([extract(t, choices) for t in texts], trace.gold, cfg.miller_madow)
+    return {"entropy": s["entropy"], "gold_logprob": s["gold_logprob"], "option_probs": s["probs"],
+            "option_logprobs": None, "n_options": len(s["options"]), "options": s["options"],
+            "leading_option": s["options"][s["leading"]], "method": "sampling",
+            "n_samples": cfg.samples, "n_unparsed": s["n_unparsed"]}
+
+
+def _forward_all(adapter: ModelAdapter, layouts, method, cfg, label=None, bar=None) -> dict:
+    """Run `method` over all layouts (in packs for `packed`), splitting packs on out-of-memory."""
+    mask = cfg.mask
+    if mask == "auto":
+        mask = "flex" if adapter.mask_form == "flex" else "dense"
+    if cfg.pack_layout not in ("diag", "rows"):
+        raise ValueError(f"pack_layout must be 'diag' or 'rows', got {cfg.pack_layout!r}")
+    rows = cfg.pack_layout == "rows"
+    packed_opts = MethodOptions(mask=mask, rows=rows, max_tokens=cfg.pack_tokens)
+    single_opts = MethodOptions(mask=mask, rows=False, max_tokens=cfg.pack_tokens)
+    todo = []  # (list of layout indices, method)
+    if method == "packed":
+        short = [i for i, lay in enumerate(layouts) if lay.n_tokens <= cfg.dense_max_tokens or mask == "flex"]
+        long_ = [i for i in range(len(layouts)) if i not in set(short)]
+        if rows:  # similar lengths share a batch (less padding); results are keyed by id anyway
+            short.sort(key=lambda i: layouts[i].n_tokens)
+        todo += [([short[j] for j in group], "packed")
+                 for group in pack_layouts([layouts[i] for i in short], cfg.pack_tokens, padded=rows)]
+        todo += [([i], "kvtree" if adapter.is_hf else "tree") for i in long_]
+    else:
+        todo += [([i], method) for i in range(len(layouts))]
+    out: dict = {}
+    while todo:
+        group, how = todo.pop(0)
+        try:
+            opts = packed_opts if how == "packed" else single_opts
+            opt, ent = REGISTRY[how].run(adapter, [layouts[i] for i in group], opts)
+        except _oom_error():
+            _free_cuda()
+            if len(group) > 1:  # split the pack and retry both halves; nothing is lost
+                half = len(group) // 2
+                todo[:0] = [(group[:half], how), (group[half:], how)]
+                continue
+            chain = {"packed": "kvtree", "tree": "kvtree", "kvtree": "kv"}
+            if how in chain and adapter.is_hf:
+                todo.insert(0, (group, chain[how]))
+                continue
+            raise MemoryError(f"out of memory scoring trace {layouts[group[0]].id} "
+                              f"({layouts[group[0]].n_tokens} tokens) even with method '{how}'") from None
+        for j, i in enumerate(group):
+            out[layouts[i].id] = (opt[j], ent[j], label or how)
+        if bar is not None:
+            bar.update(len(group))
+    return out
+
+
+def _free_cuda():
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()

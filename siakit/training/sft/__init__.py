@@ -1,0 +1,7 @@
+"""Supervised fine-tuning of a real LM on human reasoning traces (GSM8K train solutions), with
+before/after generation and scoring on one shared candidate set.
+
+    >>> from siakit.training.sft.finetune import SFTConfig, load_or_run
+    >>> summary = load_or_run(SFTConfig(steps=10), out="/tmp/sft")
+    >>> summary["heldout_nll"]                        # before and after, nats per token
+"""

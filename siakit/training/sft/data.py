@@ -1,0 +1,77 @@
+"""Human reasoning traces for supervised fine-tuning: GSM8K train solutions in our chat format.
+
+A GSM8K solution is a few human-written lines with calculator annotations and a final `#### N`:
+
+    "Natalia sold 48/2 = <<48/2=24>>24 clips in May.\\n... \\n#### 72"
+ -> "Natalia sold 48/2 = 24 clips in May.\\n... \\nThe answer is 72."
+
+`sft_examples` wraps each one as the assistant turn after the SAME chat prompt the generator uses
+(`siakit.data.prompts.build_prompt`), so the model learns to end with our answer cue. `shared_options` builds
+the numeric candidate set scored by the readout, shared by every model that answered the problem.
+"""
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+
+from siakit.data.answers import gsm8k_gold, numbers_in
+from siakit.data.problems import Problem, load_records
+from siakit.data.prompts import build_prompt
+
+_CALC = re.compile(r"<<[^>]*>>")
+
+
+def format_solution(answer_field: str) -> str:
+    """GSM8K `answer` field -> lines ending in "The answer is N." (annotations removed).
+
+    format_solution("He has 3+4 = <<3+4=7>>7 pens.\\n#### 7") -> "He has 3+4 = 7 pens.\\nThe answer is 7."
+    """
+    gold = gsm8k_gold(answer_field)
+    body = _CALC.sub("", answer_field.rsplit("####", 1)[0]).strip()
+    lines = [line.strip() for line in body.splitlines() if line.strip()]
+    return "\n".join(lines + [f"The answer is {gold}."])
+
+
+def gsm8k_solutions(split: str = "train", n: int | None = None, seed: int = 0) -> list[tuple[Problem, str]]:
+    """(problem, formatted human solution) pairs of GSM8K (`siakit.data.problems.load_records`: same ids, same
+    data roots and errors); n random pairs (seeded) or all."""
+    pairs = [(problem, format_solution(record["answer"])) for problem, record in load_records("gsm8k", split)]
+    if n is not None and n < len(pairs):
+        pairs = random.Random(seed).sample(pairs, n)
+    return pairs
+
+
+@dataclass
+class Example:
+    id: str
+    input_ids: list[int]   # chat prompt + human solution + end-of-turn
+    labels: list[int]      # -100 on the prompt (only the solution is learned)
+
+
+def sft_examples(tokenizer, pairs: list[tuple[Problem, str]], max_len: int) -> list[Example]:
+    """Tokenized examples no longer than `max_len` tokens (longer ones are skipped, not truncated)."""
+    out = []
+    for problem, solution in pairs:
+        prompt = build_prompt(problem, tokenizer, chat=True)
+        mark = "QZXJMARK"
+        messages = [{"role": "user", "content": "x"}, {"role": "assistant", "content": mark}]
+        full = tokenizer.apply_chat_template(messages, tokenize=False)  # this template's end of turn
+        end = full[full.index(mark) + len(mark):]
+        end = end[: end.index("\n") + 1] if "\n" in end else end
+        text = prompt + solution + end
+        enc = tokenizer(text, return_offsets_mapping=True, add_special_tokens=False)
+        if len(enc.input_ids) > max_len:
+            continue
+        labels = [t if a >= len(prompt) else -100 for t, (a, _) in zip(enc.input_ids, enc.offset_mapping)]
+        out.append(Example(problem.id, enc.input_ids, labels))
+    return out
+
+
+def shared_options(problem: Problem, answers: list[str | None], texts: list[str], limit: int = 10) -> list[str]:
+    """Numeric candidate set (ours): gold, every model's answer, then numbers of the question and of the
+    traces, each once, at most `limit`, written with a leading space: [" 72", " 48", " 24"]."""
+    from siakit.scorer.estimators import candidate_options
+
+    mentioned = numbers_in(problem.question) + [v for t in texts for v in numbers_in(t)]
+    return candidate_options(problem.gold, None, answers, mentioned, limit=limit)

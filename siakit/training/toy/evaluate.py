@@ -1,0 +1,89 @@
+"""Evaluating a toy checkpoint: held-out fit, its own traces, their readout entropies and signatures.
+
+`evaluate` samples one trace per evaluation problem, scores every prefix through `readout.score`
+(the project's scorer when present), adds the exact Bayes entropy of each of the model's OWN prefixes
+(`bayes_entropy`: how much its prefix actually tells about the true answer, the coupling of PAPER.md
+section 3.1) and reduces the table to curves over k by correctness, AUROC of -h_k and lock-in.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import torch
+
+from siakit.models.loading import LoadedModel
+from siakit.analysis.signatures import auroc, trace_signatures
+from siakit.training.toy.humans import unknown_counts
+from siakit.training.toy.readout import score
+from siakit.training.toy.rollout import rollout
+from siakit.training.toy.text import Codec, make_trace
+from siakit.training.toy.train import heldout_fit
+from siakit.training.toy.world import HumanTrace, Problem, unknown_entropy
+
+
+def _mean_by_k(df: pd.DataFrame, column: str, K: int) -> list[float | None]:
+    """Mean of `column` at k = 0..K (None where no trace has that k)."""
+    means = df.groupby("k")[column].mean()
+    return [None if k not in means.index else float(means[k]) for k in range(K + 1)]
+
+
+def curve_metrics(df: pd.DataFrame, K: int) -> dict:
+    """Accuracy, mean h_k by correctness, AUROC of -h_k per k, final entropy and lock-in by correctness."""
+    correct = df["correct"].fillna(False).astype(bool)
+    out = {"accuracy": float(df.groupby("id")["correct"].first().fillna(False).astype(bool).mean()),
+           "n_traces": int(df["id"].nunique())}
+    for name, part in (("all", df), ("correct", df[correct]), ("incorrect", df[~correct])):
+        out[f"h_{name}"] = _mean_by_k(part, "entropy", K)
+        out[f"bayes_own_{name}"] = _mean_by_k(part, "bayes_entropy", K) if "bayes_entropy" in df else None
+    out["auroc"] = [auroc(-g["entropy"].to_numpy(), g["correct"].fillna(False).astype(bool).to_numpy())
+                    for _, g in df.groupby("k")][:K + 1]
+    sigs = trace_signatures(df)
+    ok = sigs["correct"].fillna(False).astype(bool)
+    for name, part in (("correct", sigs[ok]), ("incorrect", sigs[~ok])):
+        out[f"n_{name}"] = int(len(part))
+        out[f"h_final_{name}"] = float(part["h_final"].mean()) if len(part) else None
+        out[f"locked_{name}"] = float(part["locked"].mean()) if len(part) else None
+        out[f"lock_u_{name}"] = float(part["lock_u"].mean()) if part["locked"].any() else None
+    return out
+
+
+def own_traces(model, codec: Codec, problems: list[Problem], seed: int, name: str):
+    """One sampled trace per problem as `Trace` records (id = problem index), plus the rollouts."""
+    gen = torch.Generator(device=model.device).manual_seed(seed)
+    r = rollout(model, codec, problems, generator=gen)
+    traces = [make_trace(str(i), codec.world, p, s, a, model=name, unknown=unknown_counts(p, s))
+              for i, (p, s, a) in enumerate(zip(r.problems, r.steps, r.answers))]
+    return traces, r
+
+
+def add_bayes(df: pd.DataFrame, traces, world) -> pd.DataFrame:
+    """Column `bayes_entropy`: exact H(A | Q, C_{1:k}) of each scored prefix (nats)."""
+    u = {t.id: t.meta["unknown"] for t in traces}
+    df = df.copy()
+    df["bayes_entropy"] = [unknown_entropy(world, u[str(i)][int(k)]) for i, k in zip(df["id"], df["k"])]
+    return df
+
+
+def evaluate(lm: LoadedModel, codec: Codec, problems: list[Problem], heldout: list[HumanTrace],
+             seed: int, backend: str = "auto") -> tuple[dict, pd.DataFrame]:
+    """(metrics, per-prefix scores) of one checkpoint; metrics hold held-out nll/kl and `curve_metrics`."""
+    fit = heldout_fit(lm.model, codec, heldout) if heldout else {}
+    traces, _ = own_traces(lm.model, codec, problems, seed, lm.name)
+    df = add_bayes(score(lm, codec, traces, backend), traces, codec.world)
+    metrics = {**fit, **curve_metrics(df, codec.world.n_terms)}
+    return metrics, df
+
+
+def human_bayes_curves(humans: list[HumanTrace], world) -> dict:
+    """Exact Bayes entropies along complete human traces, averaged by the human's correctness."""
+    rows = [(h.correct, k, unknown_entropy(world, u)) for h in humans for k, u in enumerate(h.unknown)]
+    df = pd.DataFrame(rows, columns=["correct", "k", "bayes_entropy"])
+    out = {"accuracy": float(np.mean([h.correct for h in humans])), "n": len(humans)}
+    for name, part in (("correct", df[df.correct]), ("incorrect", df[~df.correct])):
+        out[name] = _mean_by_k(part, "bayes_entropy", world.n_terms)
+    finals = df[df.k == world.n_terms]
+    out["auroc_final"] = auroc(-finals["bayes_entropy"].to_numpy(), finals["correct"].to_numpy())
+    return out
+
