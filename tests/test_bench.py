@@ -31,7 +31,7 @@ def test_bench_table_and_a_failing_method_does_not_stop_the_suite(capsys, monkey
 
     def broken(model, name):
         if name == "kv":
-            def fail(m, layouts):
+            def fail(layouts):
                 raise RuntimeError("simulated kernel failure")
             return fail
         return real(model, name)
