@@ -1,8 +1,9 @@
 """The `siakit` command line (also `python -m siakit`).
 
-Each sub-command lives in its own module, which exposes `register(subparsers)`; that function adds the
-sub-parser and sets `func` (called with the parsed arguments, returns an exit code). Modules are imported
-only when present so that the pure-math parts never pull in torch.
+Every sub-command is registered the same way: its module, named in `COMMANDS`, exposes
+`register(subparsers)`, which adds the sub-parser and sets `func` (called with the parsed arguments,
+returns an exit code). Modules are imported when the parser is built, never by `import siakit`, so the
+pure-math parts never pull in torch.
 """
 from __future__ import annotations
 
@@ -27,16 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     from siakit import __version__
     parser.add_argument("--version", action="version", version=f"siakit {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    registered: set[str] = set()
-    for module_name in dict.fromkeys(COMMANDS.values()):
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as e:
-            if e.name and (e.name == module_name or module_name.startswith(e.name + ".")):
-                continue  # that part of siakit is not written yet
-            raise
-        module.register(subparsers)
-        registered.add(module_name)
+    for module_name in dict.fromkeys(COMMANDS.values()):  # a module may register several commands
+        importlib.import_module(module_name).register(subparsers)
     return parser
 
 

@@ -65,17 +65,18 @@ def test_skip_force_only_and_failure_pages(tmp_path, monkeypatch):
             Job("bad", "run", Path("nb.md"), {"x": 13}, "bad run"),
             Job("missing", "chapter", Path("does/not/exist.md"), {}, "Missing chapter")]
     records = {r["name"]: r for r in run_all(jobs, tmp_path)}
-    assert records["good"]["status"] == "ok" and records["missing"]["status"] == "placeholder"
+    assert records["good"]["status"] == "ok" and records["missing"]["status"] == "failed"
+    assert "notebook source not found" in records["missing"]["error"] and "exist.md" in records["missing"]["error"]
     assert records["bad"]["status"] == "failed" and "unlucky parameter" in records["bad"]["error"]
     good = nbformat.read(tmp_path / GENERATED / "runs/good.ipynb", as_version=4)
     assert good.cells[0].source.startswith("# good run")  # the run's title replaces the source's
     assert "x is 2" in json.dumps(good.cells[-1].outputs)
     bad_text = (tmp_path / GENERATED / "runs/bad.ipynb").read_text()
     assert "{error}" in bad_text and "unlucky parameter" in bad_text  # the page shows its error
-    assert "not written yet" in (tmp_path / GENERATED / "chapters/missing.ipynb").read_text()
+    assert "notebook source not found" in (tmp_path / GENERATED / "chapters/missing.ipynb").read_text()
     assert (tmp_path / jobs[0].marker).exists() and not (tmp_path / jobs[1].marker).exists()
     summary = json.loads((tmp_path / GENERATED / "summary.json").read_text())
-    assert [r["status"] for r in summary["notebooks"]] == ["ok", "failed", "placeholder"]
+    assert [r["status"] for r in summary["notebooks"]] == ["ok", "failed", "failed"]
 
     # again: the successes are skipped, the failure is retried; --force redoes; changed params redo
     monkeypatch.setattr("siakit.report.runner.execute", lambda job, root, t=None: pytest.fail(f"re-ran {job.name}"))

@@ -3,6 +3,8 @@ import json
 
 import pytest
 
+from siakit.experiment.config import RunConfig
+
 import siakit.experiment.pipeline as pipeline
 import siakit.scorer.score as scorer
 from siakit.models.tiny import tiny_model
@@ -24,8 +26,9 @@ def problems_file(tmp_path):
 
 
 def run(lm, dataset, tmp_path, n, **kw):
-    return pipeline.run_experiment("tiny-llama", dataset, n, max_new_tokens=6, results_dir=tmp_path / "results",
-                                   lm=lm, progress=False, batch_size=2, score_batch=1, **kw)
+    return pipeline.run_experiment(model="tiny-llama", dataset=dataset, n=n, max_new_tokens=6,
+                                   results_dir=str(tmp_path / "results"), lm=lm, progress=False, batch_size=2,
+                                   score_batch=1, **kw)
 
 
 def test_run_stores_traces_scores_and_manifest(lm, problems_file, tmp_path):
@@ -65,7 +68,25 @@ def test_n_extends_or_reads_a_prefix_but_other_changes_are_refused(lm, problems_
     fewer = run(lm, problems_file, tmp_path, 1)
     assert [t.id for t in fewer["traces"]] == ["p1"] and set(fewer["scores"].id) == {"p1"}
     with pytest.raises(ValueError, match="max_new_tokens: stored 6 != requested 9"):
-        pipeline.run_experiment("tiny-llama", problems_file, 2, max_new_tokens=9, lm=lm, progress=False,
-                                results_dir=tmp_path / "results")
+        pipeline.run_experiment(RunConfig(model="tiny-llama", dataset=problems_file, n=2, max_new_tokens=9,
+                                          results_dir=str(tmp_path / "results")), lm=lm, progress=False)
     with pytest.raises(ValueError, match="n must be >= 1"):
         run(lm, problems_file, tmp_path, 0)
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['max_new_token'\]"):
+        RunConfig.from_dict({"max_new_token": 9}, where="runs.yml: runs[0]")
+
+
+def test_a_run_config_is_the_same_in_every_form(tmp_path):
+    """runs YAML values, papermill parameters, `siakit run` flags: one dataclass, one set of keys."""
+    import argparse
+
+    from siakit.experiment.config import add_run_flags, from_flags
+
+    parser = argparse.ArgumentParser()
+    add_run_flags(parser)
+    args = parser.parse_args(["--model", "m", "--dataset", "gsm8k", "--n", "3", "--candidate-samples", "2",
+                              "--results", "r", "--gen-temperature", "0.5"])
+    cfg = from_flags(args)
+    assert cfg == RunConfig.from_dict({"model": "m", "dataset": "gsm8k", "n": 3, "candidate_samples": 2,
+                                       "results_dir": "r", "temperature": 0.5})
+    assert cfg.score_config().candidate_samples == 2 and cfg.result_parameters()["score"] == {"candidate_samples": 2}

@@ -103,7 +103,7 @@ def test_run_sft_end_to_end_and_resume(tiny_dir, tmp_path, data_root, monkeypatc
     monkeypatch.setenv("SIAKIT_DATA", str(data_root))
     summary = run_sft(tiny_config(tiny_dir), tmp_path / "sft", progress=False)
     assert set(summary["results"]) == {"before/gsm8k", "before/svamp", "after/gsm8k", "after/svamp"}
-    assert summary["results"]["after/gsm8k"]["n"] == 2 and len(summary["train_loss"]) == 2
+    assert summary["results"]["after/gsm8k"]["n_traces"] == 2 and len(summary["train_loss"]) == 2
     assert load_model(str(tmp_path / "sft" / "model")).model.config.model_type == "llama"
     before = (tmp_path / "sft" / "traces_before.jsonl").read_text()
     again = run_sft(tiny_config(tiny_dir), tmp_path / "sft", progress=False)  # every stage reused

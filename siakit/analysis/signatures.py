@@ -1,4 +1,4 @@
-"""Signatures of conditional-answer-entropy curves (our operational definitions of PAPER.md section 5).
+"""Signatures of conditional-answer-entropy curves (our operational definitions; see the theory chapter).
 
 Input is the scorer's long table: one row per (trace id, k), `k = 0..K` (`k = 0` is the empty prefix),
 with `entropy` = h_k in nats, `gold_logprob` = log p(a* | Q, C_{1:k}) (so s_k = -gold_logprob),
@@ -19,7 +19,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-LOCK_FRACTION = 0.1  # lock-in threshold as a share of log|A| (the "10% of log|A|" of PAPER.md section 5)
+LOCK_FRACTION = 0.1  # lock-in threshold as a share of log|A| (the "10% of log|A|" of "How to read this book")
 RISE_EPS = 0.02      # a rise h_k - h_{k-1} > RISE_EPS nats counts as a monotonicity violation
 REQUIRED = ("id", "k", "entropy", "n_options", "n_steps", "correct")
 

@@ -12,6 +12,7 @@ import os
 import shutil
 from pathlib import Path
 
+from siakit.experiment.config import add_run_flags, from_flags
 from siakit.scorer.score import METHODS, ScoreConfig
 from siakit.files import atomic_write
 from siakit.progress import progress_bar
@@ -69,18 +70,10 @@ def register(subparsers) -> None:
     score.set_defaults(func=_score_main)
 
     run = subparsers.add_parser("run", help="generate traces for a dataset and score them",
-                                description="Generate + score N problems into <results>/<model>/<dataset>/ "
-                                            "(resumable).")
-    run.add_argument("--model", required=True, help="embedded name, .gguf file, local dir or HF id")
-    run.add_argument("--dataset", required=True, help="gsm8k, svamp, arc-easy, arc-challenge or jsonl:PATH")
-    run.add_argument("--n", type=int, required=True, help="number of problems")
-    run.add_argument("--results", default="results", help="results directory (default results/)")
-    run.add_argument("--split", default="test")
-    run.add_argument("--max-new-tokens", type=int, default=256, help="generation length cap")
-    run.add_argument("--gen-temperature", type=float, default=0.0, help="generation temperature (0 = greedy)")
-    run.add_argument("--batch-size", type=int, default=8, help="generation batch size")
+                                description="Generate + score N problems into <results-dir>/<model>/<dataset>/ "
+                                            "(resumable). One flag per field of siakit.experiment.RunConfig.")
+    add_run_flags(run)
     run.add_argument("--force", action="store_true", help="delete and redo an existing run")
-    _add_score_options(run)
     run.set_defaults(func=_run_main)
 
 
@@ -137,14 +130,7 @@ def _score_main(args: argparse.Namespace) -> int:
 def _run_main(args: argparse.Namespace) -> int:
     from siakit.experiment.pipeline import run_experiment
 
-    estimator = _estimators(args.estimator)
-    estimator = list(estimator) if isinstance(estimator, tuple) else estimator  # JSON-stable (resume check)
-    kwargs = {k: v for k, v in _score_kwargs(args).items() if v != getattr(ScoreConfig(), k, None)}
-    result = run_experiment(args.model, args.dataset, args.n, estimator=estimator,
-                            max_new_tokens=args.max_new_tokens, temperature=args.gen_temperature,
-                            seed=args.seed, device=args.device, results_dir=args.results, dtype=args.dtype,
-                            split=args.split, batch_size=args.batch_size, force=args.force,
-                            score_kwargs=kwargs)
+    result = run_experiment(from_flags(args), force=args.force)
     scores = result["scores"]
     print(f"{result['store'].path}: {len(result['traces'])} traces, {len(scores)} score rows; "
           f"{result['manifest'].get('summary')}")

@@ -8,39 +8,44 @@ from __future__ import annotations
 
 import shutil
 import time
+from dataclasses import replace
 from datetime import datetime, timezone
 
+from siakit.experiment.config import RunConfig
 from siakit.experiment.store import ResultsStore, run_dir, versions
 from siakit.progress import progress_bar
 
 
-def run_experiment(model: str, dataset: str, n: int, estimator: str = "readout",
-                   max_new_tokens: int = 256, temperature: float = 0.0, seed: int = 0,
-                   device: str = "cpu", results_dir: str = "results", dtype: str | None = None,
-                   split: str = "test", batch_size: int = 8, score_batch: int = 4, force: bool = False,
-                   score_kwargs: dict | None = None, lm=None, progress: bool = True) -> dict:
-    """Generate + score `n` problems of `dataset` with `model` into `results/<model>/<dataset>/`.
+def run_experiment(config: RunConfig | None = None, *, force: bool = False, lm=None, progress: bool = True,
+                   **values) -> dict:
+    """Generate + score `config.n` problems of `config.dataset` with `config.model` into
+    `<results_dir>/<model>/<dataset>/`. Give a RunConfig, or its fields as keywords.
 
-    Returns `dict(traces, scores, store, manifest)`; `scores` has one row per (trace id, k).
-    `score_kwargs` go to `siakit.scorer.score_traces` (e.g. `method`, `candidate_samples`).
+    Returns `dict(traces, scores, store, manifest, config)`; `scores` has one row per (trace id, k).
+    `lm`: an already loaded model to use instead of loading `config.model`.
     """
 
     from siakit.data.problems import load_problems
     from siakit.experiment.generate import GenerateConfig, generate_traces
     from siakit.scorer.score import score_traces
 
+    if config is None:
+        config = RunConfig.from_dict(values, where="run_experiment")
+    elif values:
+        raise TypeError("run_experiment: give a RunConfig or keyword fields, not both")
+    cfg = config
+    model, dataset, n, seed = cfg.model, cfg.dataset, cfg.n, cfg.seed
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
-    score_kwargs = dict(score_kwargs or {})
-    store = ResultsStore(run_dir(results_dir, model, dataset))
+    estimator = cfg.estimators()
+    store = ResultsStore(run_dir(cfg.results_dir, model, dataset))
     if force and store.path.exists():
         shutil.rmtree(store.path)
-    parameters = {"n": n, "split": split, "estimator": estimator, "max_new_tokens": max_new_tokens,
-                  "temperature": temperature, "seed": seed, "dtype": dtype, "score": score_kwargs}
+    parameters = cfg.result_parameters()
     # n may change between calls: problems are the first n in file order, so a larger n extends the
     # stored run and a smaller one reads a prefix of it. Any other change would mix incompatible rows.
     store.check_parameters({k: v for k, v in parameters.items() if k != "n"})
-    problems = load_problems(dataset, split=split, n=n)  # the first n, in file order
+    problems = load_problems(dataset, split=cfg.split, n=n)  # the first n, in file order
     manifest = store.read_manifest() or {
         "model": model, "dataset": dataset, "estimator": estimator, "parameters": parameters,
         "seed": seed, "versions": versions(), "created": datetime.now(timezone.utc).isoformat(),
@@ -53,16 +58,16 @@ def run_experiment(model: str, dataset: str, n: int, estimator: str = "readout",
         nonlocal lm
         if lm is None:
             from siakit.models.loading import load_model
-            lm = load_model(model, device=device, dtype=dtype)
+            lm = load_model(model, device=cfg.device, dtype=cfg.dtype)
         return lm
 
     done = store.done_ids("traces")
     todo = [p for p in problems if p.id not in done]
     if todo:
         started = time.perf_counter()
-        config = GenerateConfig(max_new_tokens=max_new_tokens, temperature=temperature, seed=seed,
-                                batch_size=batch_size)
-        generate_traces(need_model(), todo, config, on_batch=store.append_traces, progress=progress)
+        gen = GenerateConfig(max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, seed=seed,
+                             batch_size=cfg.batch_size)
+        generate_traces(need_model(), todo, gen, on_batch=store.append_traces, progress=progress)
         manifest["timings"]["generate_s"] = round(time.perf_counter() - started, 2)
     order = {p.id: i for i, p in enumerate(problems)}
     traces = sorted((t for t in store.read_traces() if t.id in order), key=lambda t: order[t.id])
@@ -73,9 +78,10 @@ def run_experiment(model: str, dataset: str, n: int, estimator: str = "readout",
     if pending:
         started = time.perf_counter()
         bar = progress_bar(total=len(pending), desc=f"score {estimator}", unit="trace", enabled=progress)
-        for i in range(0, len(pending), score_batch):
-            chunk = pending[i:i + score_batch]
-            frame = score_traces(need_model(), chunk, estimator=estimator, progress=False, **score_kwargs)
+        score_config = replace(cfg.score_config(), progress=False)
+        for i in range(0, len(pending), cfg.score_batch):
+            chunk = pending[i:i + cfg.score_batch]
+            frame = score_traces(need_model(), chunk, config=score_config)
             store.append_scores(frame)
             bar.update(len(chunk))
         bar.close()
@@ -90,4 +96,4 @@ def run_experiment(model: str, dataset: str, n: int, estimator: str = "readout",
     manifest["model_meta"] = getattr(lm, "meta", None) or manifest.get("model_meta")
     manifest["status"] = "done"
     store.write_manifest(manifest)
-    return {"traces": traces, "scores": scores, "store": store, "manifest": manifest}
+    return {"traces": traces, "scores": scores, "store": store, "manifest": manifest, "config": cfg}

@@ -131,3 +131,30 @@ class ResultsStore:
         target = self.path / "traces.jsonl"
         write_traces(target, self.read_traces())
         return target
+
+
+def collect_runs(results_dir: str | Path = "results", estimator: str = "readout") -> tuple[pd.DataFrame, list[dict]]:
+    """All finished runs under `results_dir/<model>/<dataset>/`: their scores (one estimator) in one
+    table with `model`/`dataset` from each manifest, and the manifests (the cross-run chapters' input). Unreadable runs are skipped
+    with a message naming the folder."""
+    import pandas as pd
+
+    frames, manifests = [], []
+    for manifest_path in sorted(Path(results_dir).glob("*/*/manifest.json")):
+        store = ResultsStore(manifest_path.parent)
+        try:
+            manifest = json.loads(manifest_path.read_text())
+            scores = store.read_scores()
+        except Exception as e:  # noqa: BLE001 - one bad run must not hide the others
+            print(f"skipping {manifest_path.parent}: {type(e).__name__}: {e}")
+            continue
+        if manifest.get("status") != "done" or not len(scores):
+            print(f"skipping {manifest_path.parent}: status {manifest.get('status')!r}, {len(scores)} score rows")
+            continue
+        scores = scores[scores["estimator"] == estimator]
+        if not len(scores):
+            continue
+        scores = scores.assign(model=manifest["model"], dataset=manifest["dataset"])
+        frames.append(scores)
+        manifests.append(manifest)
+    return (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()), manifests

@@ -111,31 +111,3 @@ def plot_narrowing(axes, probs: np.ndarray, gold: int, labels: list[str]):
         ax.set(xticks=range(len(p)), xticklabels=labels, ylim=(0, 1), title=f"k = {k}\n$h_k$ = {h:.2f} nats")
         ax.tick_params(labelsize=8)
     return axes
-
-
-def collect_runs(results_dir: str | Path = "results", estimator: str = "readout") -> tuple[pd.DataFrame, list[dict]]:
-    """All finished runs under `results_dir/<model>/<dataset>/`: their scores (one estimator) in one
-    table with `model`/`dataset` from each manifest, and the manifests. Unreadable runs are skipped
-    with a message naming the folder."""
-    from siakit.experiment.store import ResultsStore
-
-    frames, manifests = [], []
-    for manifest_path in sorted(Path(results_dir).glob("*/*/manifest.json")):
-        store = ResultsStore(manifest_path.parent)
-        try:
-            manifest = json.loads(manifest_path.read_text())
-            scores = store.read_scores()
-        except Exception as e:  # noqa: BLE001 - one bad run must not hide the others
-            print(f"skipping {manifest_path.parent}: {type(e).__name__}: {e}")
-            continue
-        if manifest.get("status") != "done" or not len(scores):
-            print(f"skipping {manifest_path.parent}: status {manifest.get('status')!r}, {len(scores)} score rows")
-            continue
-        scores = scores[scores["estimator"] == estimator]
-        if not len(scores):
-            continue
-        scores = scores.assign(model=manifest["model"], dataset=manifest["dataset"],
-                               family=model_family(manifest["model"]))
-        frames.append(scores)
-        manifests.append(manifest)
-    return (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()), manifests

@@ -91,7 +91,7 @@ def write_runs_index(root: Path, jobs) -> Path:
                if s else "–")
         lines.append(f"| {link} | {record.get('status', 'not run')} | {_fmt(s.get('n_traces'), 'd')} | {acc} "
                      f"| {_fmt(s.get('h_final_correct'))} | {_fmt(s.get('h_final_incorrect'))} "
-                     f"| {_fmt(s.get('auroc_final'))} | {_fmt(s.get('lock_in_rate'))} "
+                     f"| {_fmt(s.get('auroc_h_u1'))} | {_fmt(s.get('lock_in_rate'))} "
                      f"| {_fmt(timings.get('generate_s'), '.0f')} / {_fmt(timings.get('score_s'), '.0f')} "
                      f"| {_fmt(record.get('seconds'), '.0f')} |")
     failed = [r["name"] for r in summary.get("notebooks", []) if r.get("status") == "failed"]

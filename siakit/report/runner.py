@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from siakit.experiment.config import RunConfig
 from siakit.report.pages import note_cell, set_title, write_summary
 
 GENERATED = Path("book/generated")  # every build output of the runner, gitignored
@@ -40,8 +41,8 @@ CHAPTERS = [
     ("30_early_exit", "notebooks/30_early_exit.md", "Early exit"),
 ]
 AFTER_RUNS = {"20_figures", "30_early_exit"}  # these read the runs' results, so they go last
-RUN_KEYS = {"model", "dataset", "datasets", "n", "estimator", "max_new_tokens", "temperature", "seed",
-            "device", "results_dir", "dtype", "candidate_samples"}
+PAGE_KEYS = {"n_show", "n_boot"}  # parameters of the experiment page itself, not of the run
+RUN_KEYS = set(RunConfig.keys()) | {"datasets"} | PAGE_KEYS  # a run entry: RunConfig's fields, one form
 TOP_KEYS = {"defaults", "runs", "chapters"}
 KERNEL = {"name": "python3", "display_name": "Python 3", "language": "python"}
 
@@ -52,7 +53,7 @@ class Job:
     kind: str                # "chapter" or "run"
     source: Path             # MyST text notebook (relative to the root)
     parameters: dict = field(default_factory=dict)  # papermill parameters
-    title: str = ""          # page title: the run's "model on dataset", or a missing chapter's title
+    title: str = ""          # page title: the run's "model on dataset" (chapters keep their own)
 
     @property
     def output(self) -> Path:
@@ -96,6 +97,7 @@ def load_runs(path: Path, root: Path) -> list[Job]:
             raise ValueError(f"{where}: give 'dataset' or a non-empty list 'datasets'")
         for dataset in datasets:
             params = {**defaults, **{k: v for k, v in entry.items() if k != "datasets"}, "dataset": dataset}
+            RunConfig.from_dict({k: v for k, v in params.items() if k not in PAGE_KEYS}, where=where)
             name = page_name(params["model"], dataset)
             if name in seen:
                 raise ValueError(f"{where}: run {name} appears twice")
@@ -124,12 +126,9 @@ def _source_notebook(job: Job, root: Path):
     import nbformat
 
     path = root / job.source
-    if path.exists():
-        nb = jupytext.read(path)
-    else:
-        nb = nbformat.v4.new_notebook()
-        nb.cells.append(nbformat.v4.new_markdown_cell(f"# {job.title}"))
-        note_cell(nb, "note", f"This chapter (`{job.source}`) is not written yet; the build shows this placeholder.")
+    if not path.exists():
+        raise FileNotFoundError(f"notebook source not found: {path}")
+    nb = jupytext.read(path)
     nb.metadata["kernelspec"] = dict(KERNEL)
     if job.kind == "run":
         set_title(nb, job.title)
@@ -155,15 +154,19 @@ def execute(job: Job, root: Path, cell_timeout_s: int | None = None) -> dict:
         os.environ.update(TQDM_DISABLE="1", HF_HUB_DISABLE_PROGRESS_BARS="1")
         papermill.execute_notebook(str(source_in), str(out), parameters=job.parameters, kernel_name="python3",
                                    cwd=str(root), progress_bar=True, execution_timeout=cell_timeout_s)
-        # a missing chapter renders as a placeholder page and gets no done marker (retried next time)
-        record.update(status="ok" if (root / job.source).exists() else "placeholder", error=None)
+        record.update(status="ok", error=None)
     except BaseException as e:  # noqa: BLE001 - any failure is recorded on the page; Ctrl-C still stops
         short = f"{type(e).__name__}: {str(e).strip().splitlines()[-1] if str(e).strip() else ''}"
         if getattr(e, "ename", None):  # papermill's PapermillExecutionError carries the cell's exception
             short = f"{e.ename}: {e.evalue}"
         record.update(status="failed", error=short)
         try:
-            failed = nbformat.read(out, as_version=4) if out.exists() else _source_notebook(job, root)
+            if out.exists():
+                failed = nbformat.read(out, as_version=4)
+            elif (root / job.source).exists():
+                failed = _source_notebook(job, root)
+            else:  # no source at all: a bare page that names it
+                failed = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(f"# {job.title}")])
             detail = traceback.format_exception_only(type(e), e)[-1] if not out.exists() else short
             note_cell(failed, "error", "This notebook failed while the book was built; the error is below "
                        "and, where a cell failed, under that cell.\n\n```text\n" + detail.replace("`", "'")

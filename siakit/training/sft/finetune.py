@@ -20,7 +20,11 @@ from pathlib import Path
 
 import torch
 
+from siakit.analysis.summary import summarize_run
 from siakit.files import atomic_write_text, json_safe
+
+# Bumped when the per-stage summary's keys change, so a cached summary.json is recomputed.
+SUMMARY_SCHEMA = 2
 import torch.nn.functional as F
 
 from siakit.training.sft.data import Example, gsm8k_solutions, sft_examples
@@ -128,27 +132,6 @@ def _stage(out: Path, name: str, params: dict, make, load, save):
     return value
 
 
-def trace_metrics(scores, traces) -> dict:
-    """Accuracy, answer parse rate, final entropy by correctness, AUROC of -h_K, lock-in by correctness."""
-    import numpy as np
-
-    from siakit.analysis.signatures import auroc, trace_signatures
-
-    sigs = trace_signatures(scores)
-    ok = sigs["correct"].fillna(False).astype(bool)
-    out = {"n": len(traces), "accuracy": float(np.mean([bool(t.correct) for t in traces])),
-           "parsed": float(np.mean([t.answer is not None for t in traces])),
-           "new_tokens": float(np.mean([t.meta.get("n_new_tokens", np.nan) for t in traces])),
-           "n_steps": float(sigs["K"].mean()), "n_options": float(sigs["n_options"].mean()),
-           "auroc_final": auroc(-sigs["h_final"].to_numpy(), ok.to_numpy()),
-           "auroc_surprisal_final": auroc(-sigs["s_final"].to_numpy(), ok.to_numpy())}
-    for name, part in (("correct", sigs[ok]), ("incorrect", sigs[~ok])):
-        out[f"n_{name}"] = int(len(part))
-        out[f"h_final_{name}"] = float(part["h_final"].mean()) if len(part) else None
-        out[f"locked_{name}"] = float(part["locked"].mean()) if len(part) else None
-    return out
-
-
 def run_sft(cfg: SFTConfig, out: str | Path, progress: bool = True) -> dict:
     """The whole before/after comparison into `out`; returns the summary dict."""
     import pandas as pd
@@ -222,8 +205,8 @@ def run_sft(cfg: SFTConfig, out: str | Path, progress: bool = True) -> dict:
             part = [t for t in traces if t.dataset == ds]
             ids = {t.id for t in part}
             df = scores[(scores.stage == stage) & scores.id.isin(ids)]
-            results[f"{stage}/{ds}"] = trace_metrics(df, part)
-    summary = json_safe({"model": cfg.model, "params": params, "seed": cfg.seed, "versions": versions(),
+            results[f"{stage}/{ds}"] = summarize_run(df, part, seed=cfg.seed)
+    summary = json_safe({"model": cfg.model, "params": params, "summary_schema": SUMMARY_SCHEMA, "seed": cfg.seed, "versions": versions(),
                          "estimator": "readout", "cue": before[0].cue if before else None, "units": "nats",
                          "n_train_examples": len(train), "heldout_nll": {"before": nll_before, "after": nll_after},
                          "train_loss": log["losses"], "results": results,
@@ -240,7 +223,8 @@ def load_or_run(cfg: SFTConfig, out: str | Path, progress: bool = True) -> dict:
     path = Path(out) / "summary.json"
     if path.exists() and (Path(out) / "scores.parquet").exists():
         summary = json.loads(path.read_text())
-        if summary.get("params") == json.loads(json.dumps(json_safe(asdict(cfg)))):
+        if summary.get("params") == json.loads(json.dumps(json_safe(asdict(cfg)))) and \
+                summary.get("summary_schema") == SUMMARY_SCHEMA:
             return summary
     return run_sft(cfg, out, progress)
 

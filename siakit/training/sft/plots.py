@@ -53,7 +53,7 @@ def before_after(summary: dict):
     """Accuracy, AUROC of -h_K, and final entropy of correct / incorrect traces, per dataset."""
     res = summary["results"]
     datasets = sorted({k.split("/", 1)[1] for k in res})
-    names = ["accuracy", "auroc_final", "h_final_correct", "h_final_incorrect"]
+    names = ["accuracy", "auroc_h_u1", "h_final_correct", "h_final_incorrect"]
     labels = ["accuracy", "AUROC of $-h_K$", "final $h$, correct", "final $h$, incorrect"]
     fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 2.8), squeeze=False)
     for ax, ds in zip(axes[0], datasets):

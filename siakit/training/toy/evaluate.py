@@ -2,7 +2,7 @@
 
 `evaluate` samples one trace per evaluation problem, scores every prefix through `readout.score`
 (the project's scorer when present), adds the exact Bayes entropy of each of the model's OWN prefixes
-(`bayes_entropy`: how much its prefix actually tells about the true answer, the coupling of PAPER.md
+(`bayes_entropy`: how much its prefix actually tells about the true answer, the coupling of the theory chapter
 section 3.1) and reduces the table to curves over k by correctness, AUROC of -h_k and lock-in.
 """
 from __future__ import annotations
@@ -14,7 +14,8 @@ import pandas as pd
 import torch
 
 from siakit.models.loading import LoadedModel
-from siakit.analysis.signatures import auroc, trace_signatures
+from siakit.analysis.signatures import auroc
+from siakit.analysis.summary import summarize_run
 from siakit.training.toy.humans import unknown_counts
 from siakit.training.toy.readout import score
 from siakit.training.toy.rollout import rollout
@@ -39,13 +40,10 @@ def curve_metrics(df: pd.DataFrame, K: int) -> dict:
         out[f"bayes_own_{name}"] = _mean_by_k(part, "bayes_entropy", K) if "bayes_entropy" in df else None
     out["auroc"] = [auroc(-g["entropy"].to_numpy(), g["correct"].fillna(False).astype(bool).to_numpy())
                     for _, g in df.groupby("k")][:K + 1]
-    sigs = trace_signatures(df)
-    ok = sigs["correct"].fillna(False).astype(bool)
-    for name, part in (("correct", sigs[ok]), ("incorrect", sigs[~ok])):
-        out[f"n_{name}"] = int(len(part))
-        out[f"h_final_{name}"] = float(part["h_final"].mean()) if len(part) else None
-        out[f"locked_{name}"] = float(part["locked"].mean()) if len(part) else None
-        out[f"lock_u_{name}"] = float(part["lock_u"].mean()) if part["locked"].any() else None
+    run = summarize_run(df, n_boot=0)  # the run summary every page shares, under its keys
+    for key in ("n_correct", "n_incorrect", "h_final_correct", "h_final_incorrect", "locked_correct",
+                "locked_incorrect", "lock_u_correct", "lock_u_incorrect"):
+        out[key] = run[key]
     return out
 
 

@@ -22,7 +22,6 @@ from siakit.files import atomic_write_text, json_safe
 from siakit.training.toy.evaluate import evaluate, human_bayes_curves
 from siakit.training.toy.gpt import GPT, GPTConfig, save_gpt
 from siakit.training.toy.humans import human_traces
-from siakit.training.toy.readout import scorer_available
 from siakit.training.toy.rl import RLConfig, reinforce
 from siakit.training.toy.text import Codec, build_tokenizer
 from siakit.training.toy.train import TrainConfig, train_mle
@@ -42,7 +41,7 @@ class ToyConfig:
     device: str = "cpu"        # "cuda" for the paper preset on a GPU
     threads: int = 1           # torch CPU threads: tiny matrices gain nothing from more, and lose a
                                # lot when other processes share the cores
-    backend: str = "auto"      # readout: "scorer" (siakit.scorer.score), "exact" (our loop), "auto"
+    backend: str = "auto"      # readout: "scorer" (siakit.scorer; "auto" is the same) or "exact" (our loop)
 
 
 PRESETS = {
@@ -122,8 +121,7 @@ def run_toy(cfg: ToyConfig, out: str | Path, progress: bool = True) -> dict:
 
     summary = {
         "preset": cfg.name, "seed": cfg.seed, "params": asdict(cfg), "versions": versions(),
-        "n_params": model.n_params(), "readout": "siakit.scorer.score" if (
-            cfg.backend == "scorer" or (cfg.backend == "auto" and scorer_available())) else "exact-loop",
+        "n_params": model.n_params(), "readout": "exact-loop" if cfg.backend == "exact" else "siakit.scorer",
         "cue": " answer", "estimator": "readout", "units": "nats",
         "checkpoints": [r["step"] for r in records],
         "bayes_curve": bayes_curve(world).tolist(),

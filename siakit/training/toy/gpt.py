@@ -140,10 +140,3 @@ class GPT(nn.Module):
 def save_gpt(model: GPT, path, **extra) -> None:
     torch.save({"config": asdict(model.config), "state_dict": model.state_dict(), **extra}, path)
 
-
-def load_gpt(path) -> tuple[GPT, dict]:
-    """A saved GPT (eval mode) and the extra entries saved with it."""
-    blob = torch.load(path, map_location="cpu", weights_only=False)
-    model = GPT(GPTConfig(**blob.pop("config")))
-    model.load_state_dict(blob.pop("state_dict"))
-    return model.eval(), blob

@@ -49,24 +49,16 @@ def readout_exact(model, codec: Codec, traces: list[Trace], batch_size: int = 51
     return df.drop(columns="gold")
 
 
-def scorer_available() -> bool:
-    try:
-        import siakit.scorer.score  # noqa: F401
-    except ModuleNotFoundError as e:
-        if e.name == "siakit.scorer.score":
-            return False
-        raise
-    return True
-
 
 def score(lm, codec: Codec, traces: list[Trace], backend: str = "auto", **kwargs) -> pd.DataFrame:
     """Readout entropies of `traces` under the toy model `lm` (a LoadedModel).
 
-    backend: "scorer" (the project's scorer), "exact" (`readout_exact`) or "auto" (scorer if present).
+    backend: "scorer" (the project's scorer; "auto" is the same) or "exact" (`readout_exact`, a plain
+    loop that checks the scorer).
     """
     if backend not in ("auto", "scorer", "exact"):
         raise ValueError(f"backend: expected 'auto', 'scorer' or 'exact', got {backend!r}")
-    if backend == "exact" or (backend == "auto" and not scorer_available()):
+    if backend == "exact":
         return readout_exact(lm.model, codec, traces)
     from siakit.scorer.score import score_traces
 

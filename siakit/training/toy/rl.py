@@ -1,7 +1,7 @@
 """RL-style reinforcement of a toy model: REINFORCE with reward 1[correct] and a KL penalty.
 
 The objective is the KL-regularised one whose optimum is p*(c|q) ∝ p_ref(c|q) exp(r(q, c) / beta)
-(PAPER.md section 3.5, our formalisation): per episode the shaped reward is
+(the RL tilt of the theory chapter, our formalisation): per episode the shaped reward is
 `r - beta * (log p(c|q) - log p_ref(c|q))`, summed over the tokens the model wrote (slots 1 and 2),
 with a leave-one-out baseline over the `samples` episodes of each question (RLOO). The world's
 tokens (looked-up values, the forced `answer`) are not actions, so they carry no gradient.

@@ -1,0 +1,72 @@
+"""The one run summary: every page that reports a run (the experiment page, the runs index, the
+cross-run figures, the SFT and toy chapters) computes its numbers here, under one vocabulary.
+
+    >>> s = summarize_run(scores)                 # scores: one row per (trace id, k) of one estimator
+    >>> s["accuracy"], s["auroc_h_u1"], s["lock_in_rate"]
+    (0.25, 0.61, 0.12)
+
+Keys (all plain floats/ints/None, JSON-ready; NaN becomes None):
+- `n_traces`, `n_correct`, `n_incorrect`; `accuracy` with a 95% bootstrap interval over questions
+  (`accuracy_low`, `accuracy_high`);
+- `h_final_correct` / `h_final_incorrect` (mean h_K, nats), `s_final_correct` / `s_final_incorrect`;
+- `auroc_h_u05`, `auroc_h_u1`: AUROC of -h at u = 1/2 and u = 1 (u = 1 is -h_K itself), and
+  `auroc_s_u1` for -s_K; 0.5 is chance, None with a single class;
+- `lock_in_rate`, `locked_to_gold_rate`, `monotone_rate`, and lock-in by group (`locked_correct`,
+  `locked_incorrect`, `lock_u_correct`, `lock_u_incorrect`);
+- `n_steps` (mean K), `n_options` (mean |A|); with `traces`: `parsed` (share with an answer) and
+  `new_tokens` (mean generated tokens).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from siakit.analysis.signatures import bootstrap_ci, separability, trace_signatures
+
+
+def _num(x):
+    """A plain JSON number, or None for NaN/missing."""
+    if x is None:
+        return None
+    x = float(x)
+    return None if math.isnan(x) else x
+
+
+def _group_mean(sigs: pd.DataFrame, mask, column: str):
+    part = sigs.loc[mask, column]
+    return _num(part.mean()) if len(part) else None
+
+
+def summarize_run(scores: pd.DataFrame, traces=None, n_points: int = 11, n_boot: int = 1000,
+                  seed: int = 0) -> dict:
+    """Summary numbers of one run's scores (one estimator); see the module docstring for the keys."""
+    if not len(scores):
+        return {"n_traces": 0}
+    sigs = trace_signatures(scores)
+    ok = sigs["correct"].fillna(False).astype(bool).to_numpy()
+    acc, low, high = (bootstrap_ci(ok.astype(float), n_boot=n_boot, seed=seed) if n_boot > 0
+                      else (float(ok.mean()), None, None))
+    sep = separability(scores, n_points=n_points, n_boot=0)
+    out = {"n_traces": int(len(sigs)), "n_correct": int(ok.sum()), "n_incorrect": int((~ok).sum()),
+           "accuracy": _num(acc), "accuracy_low": _num(low), "accuracy_high": _num(high),
+           "n_steps": _num(sigs["K"].mean()), "n_options": _num(sigs["n_options"].mean()),
+           "auroc_h_u05": _num(sep["auroc_entropy"].iloc[n_points // 2]),
+           "auroc_h_u1": _num(sep["auroc_entropy"].iloc[-1]),
+           "auroc_s_u1": _num(sep["auroc_surprisal"].iloc[-1]) if "auroc_surprisal" in sep else None,
+           "lock_in_rate": _num(sigs["locked"].mean()),
+           "locked_to_gold_rate": _num(sigs["locked_to_gold"].mean()),
+           "monotone_rate": _num(sigs["monotone"].mean())}
+    for name, mask in (("correct", ok), ("incorrect", ~ok)):
+        out[f"h_final_{name}"] = _group_mean(sigs, mask, "h_final")
+        out[f"s_final_{name}"] = _group_mean(sigs, mask, "s_final")
+        out[f"locked_{name}"] = _group_mean(sigs, mask, "locked")
+        locked = mask & sigs["locked"].fillna(False).astype(bool).to_numpy()
+        out[f"lock_u_{name}"] = _group_mean(sigs, locked, "lock_u") if locked.any() else None
+    if traces is not None:
+        traces = list(traces)
+        out["parsed"] = _num(np.mean([t.answer is not None for t in traces])) if traces else None
+        tokens = [t.meta.get("n_new_tokens") for t in traces if t.meta.get("n_new_tokens") is not None]
+        out["new_tokens"] = _num(np.mean(tokens)) if tokens else None
+    return out

@@ -1,0 +1,102 @@
+"""One run configuration, used in the same form everywhere: a runs YAML entry, the experiment
+notebook's papermill parameters, `run_experiment` and the `siakit run` flags.
+
+    >>> cfg = RunConfig.from_dict({"model": "smollm2-135m-instruct", "dataset": "gsm8k", "n": 4})
+    >>> cfg.n, cfg.score_config().candidate_mentions
+    (4, 8)
+    >>> RunConfig.from_dict({"modle": "x"}, where="runs.yml: runs[0]")   # ValueError naming 'modle'
+
+Each field's `help` is its documentation; `siakit run` builds one flag per field from it.
+"""
+from __future__ import annotations
+
+from dataclasses import MISSING, asdict, dataclass, field, fields
+
+from siakit.scorer.score import ScoreConfig
+
+
+def _f(default, help: str):
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass
+class RunConfig:
+    model: str = _f("smollm2-135m-instruct", "embedded name, .gguf file, local model folder or Hugging Face id")
+    dataset: str = _f("gsm8k", "gsm8k | svamp | arc-easy | arc-challenge | jsonl:PATH")
+    n: int = _f(16, "problems: the first n of the split in file order (raising n extends a stored run)")
+    split: str = _f("test", "dataset split (GSM8K also has train)")
+    estimator: str = _f("readout", "readout | vocab | sampling, or several comma-separated")
+    max_new_tokens: int = _f(256, "generation length cap per trace (tokens)")
+    temperature: float = _f(0.0, "generation temperature; 0 is greedy decoding")
+    seed: int = _f(0, "seeds generation, scoring samples and every bootstrap")
+    device: str = _f("cpu", "cpu | cuda | cuda:N")
+    dtype: str | None = _f(None, "None is float32; bfloat16 or float16 on a GPU")
+    batch_size: int = _f(8, "generation batch size (problems per generate call)")
+    score_batch: int = _f(4, "traces per stored score shard: a killed run loses at most one shard")
+    results_dir: str = _f("results", "results store root: <results_dir>/<model>/<dataset>/")
+    method: str = _f("auto", "scorer forward method (all give the same numbers; auto = packed)")
+    candidate_samples: int = _f(0, "numeric readout: answers of M continuations sampled from the question "
+                                   "join the candidate set (0 = none)")
+    candidate_mentions: int = _f(8, "numeric readout: numbers written in the question and trace join the "
+                                    "candidate set, up to this many (0 = off)")
+    samples: int = _f(16, "sampling estimator: continuations M per prefix")
+
+    # Fields that do not change any number of a run (where it is written, how it is batched on a
+    # float32 CPU); the resume check ignores them. `n` is handled separately (it extends a run).
+    NOT_RESULTS = ("n", "device", "batch_size", "score_batch", "results_dir", "model", "dataset")
+
+    @classmethod
+    def keys(cls) -> list[str]:
+        return [f.name for f in fields(cls)]
+
+    @classmethod
+    def from_dict(cls, values: dict, where: str = "run configuration") -> "RunConfig":
+        """A RunConfig from plain values; an unknown key is an error that names it and `where`."""
+        unknown = sorted(set(values) - set(cls.keys()))
+        if unknown:
+            raise ValueError(f"{where}: unknown key(s) {unknown}; known: {', '.join(cls.keys())}")
+        return cls(**values)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def estimators(self) -> str | list[str]:
+        """`estimator` as scored: one name, or a list for several (JSON-stable for the resume check)."""
+        names = [x.strip() for x in str(self.estimator).split(",") if x.strip()]
+        return names[0] if len(names) == 1 else names
+
+    def score_overrides(self) -> dict:
+        """The scorer parameters this run sets away from ScoreConfig's defaults (recorded in the
+        manifest as `score`, exactly as `siakit run` always has)."""
+        base = ScoreConfig()
+        mine = {"method": self.method, "candidate_samples": self.candidate_samples,
+                "candidate_mentions": self.candidate_mentions, "samples": self.samples, "seed": self.seed}
+        return {k: v for k, v in mine.items() if v != getattr(base, k)}
+
+    def score_config(self) -> ScoreConfig:
+        return ScoreConfig(estimator=tuple(self.estimators()) if isinstance(self.estimators(), list)
+                           else self.estimators(), **self.score_overrides())
+
+    def result_parameters(self) -> dict:
+        """What the results store compares on resume (everything that changes a number but `n`)."""
+        return {"n": self.n, "split": self.split, "estimator": self.estimators(),
+                "max_new_tokens": self.max_new_tokens, "temperature": self.temperature, "seed": self.seed,
+                "dtype": self.dtype, "score": self.score_overrides()}
+
+
+# Older spellings of `siakit run` flags, still accepted.
+FLAG_ALIASES = {"results_dir": ["--results"], "temperature": ["--gen-temperature"]}
+
+
+def add_run_flags(parser) -> None:
+    """One `--flag` per RunConfig field, typed and documented from the dataclass."""
+    for f in fields(RunConfig):
+        flags = ["--" + f.name.replace("_", "-")] + FLAG_ALIASES.get(f.name, [])
+        default = f.default if f.default is not MISSING else None
+        kind = {"int": int, "float": float}.get(str(f.type).split(" ")[0], str)
+        extra = {"required": True} if f.name in ("model", "dataset") else {"default": default}
+        parser.add_argument(*flags, dest=f.name, type=kind, help=f.metadata.get("help", ""), **extra)
+
+
+def from_flags(args) -> RunConfig:
+    return RunConfig(**{name: getattr(args, name) for name in RunConfig.keys()})
