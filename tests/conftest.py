@@ -61,6 +61,3 @@ def execute_chapter(notebook: Path, workdir: Path, parameters: dict, cwd: Path |
     return cells, text
 
 
-def count_figures(cells) -> int:
-    """Number of PNG outputs among executed cells."""
-    return sum("image/png" in o.get("data", {}) for c in cells for o in c.get("outputs", []))

@@ -21,7 +21,7 @@ def test_few_shot_prompt_for_base_models():
     assert prompt.endswith("Question: What is 2 + 3?\nAnswer:\n")
     assert prompt.count("The answer is") == 3  # two exemplars + the instruction
     arc = build_prompt(ARC, chat=False)
-    assert "A. the Moon\nB. the Sun\nC. the Moon" not in arc and "C. Mars" in arc
+    assert "Question: Which is a star?\nA. the Moon\nB. the Sun\nC. Mars\nAnswer:\n" in arc
     assert options_for(ARC) == [" A", " B", " C"] and options_for(MATH) is None
     assert CUE.strip() == "The answer is"
 

@@ -160,7 +160,6 @@ def test_rollout_is_complete_and_uses_true_lookups():
 
 
 def test_scorer_agrees_with_exact_readout():
-    pytest.importorskip("siakit.scorer.score")
     from siakit.models.loading import LoadedModel
     from siakit.training.toy.evaluate import own_traces
     from siakit.training.toy.readout import readout_exact, score
