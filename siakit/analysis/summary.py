@@ -6,11 +6,12 @@ cross-run figures, the SFT and toy chapters) computes its numbers here, under on
     (0.25, 0.61, 0.12)
 
 Keys (all plain floats/ints/None, JSON-ready; NaN becomes None):
-- `n_traces`, `n_correct`, `n_incorrect`; `accuracy` with a 95% bootstrap interval over questions
+- `n_traces`, `n_correct`, `n_incorrect`; `accuracy` with its 95% Wilson interval
   (`accuracy_low`, `accuracy_high`);
 - `h_final_correct` / `h_final_incorrect` (mean h_K, nats), `s_final_correct` / `s_final_incorrect`;
-- `auroc_h_u05`, `auroc_h_u1`: AUROC of -h at u = 1/2 and u = 1 (u = 1 is -h_K itself), and
-  `auroc_s_u1` for -s_K; 0.5 is chance, None with a single class;
+- `auroc_h_u05`, `auroc_h_u1`: AUROC of -h at u = 1/2 and u = 1 (u = 1 is -h_K itself), each with
+  a 95% bootstrap interval over traces (`_low`, `_high`; `n_boot` seeded resamples), and `auroc_s_u1`
+  for -s_K; 0.5 is chance, None with a single class;
 - `lock_in_rate`, `locked_to_gold_rate`, `monotone_rate`, and lock-in by group (`locked_correct`,
   `locked_incorrect`, `lock_u_correct`, `lock_u_incorrect`);
 - `n_steps` (mean K), `n_options` (mean |A|); with `traces`: `parsed` (share with an answer) and
@@ -23,7 +24,21 @@ import math
 import numpy as np
 import pandas as pd
 
-from siakit.analysis.signatures import bootstrap_ci, separability, trace_signatures
+from siakit.analysis.signatures import separability, trace_signatures
+
+
+def wilson_interval(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval of a proportion k / n (never collapses to a point at 0 or n).
+
+        >>> [round(x, 3) for x in wilson_interval(0, 16)]
+        [0.0, 0.194]
+    """
+    if n <= 0:
+        return float("nan"), float("nan")
+    p, d = k / n, 1 + z ** 2 / n
+    centre = (p + z ** 2 / (2 * n)) / d
+    half = z * math.sqrt(p * (1 - p) / n + z ** 2 / (4 * n ** 2)) / d
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def _num(x):
@@ -39,21 +54,23 @@ def _group_mean(sigs: pd.DataFrame, mask, column: str):
     return _num(part.mean()) if len(part) else None
 
 
-def summarize_run(scores: pd.DataFrame, traces=None, n_points: int = 11, n_boot: int = 1000,
-                  seed: int = 0) -> dict:
+def summarize_run(scores: pd.DataFrame, traces=None, n_points: int = 11, n_boot: int = 200, seed: int = 0) -> dict:
     """Summary numbers of one run's scores (one estimator); see the module docstring for the keys."""
     if not len(scores):
         return {"n_traces": 0}
     sigs = trace_signatures(scores)
     ok = sigs["correct"].fillna(False).astype(bool).to_numpy()
-    acc, low, high = (bootstrap_ci(ok.astype(float), n_boot=n_boot, seed=seed) if n_boot > 0
-                      else (float(ok.mean()), None, None))
-    sep = separability(scores, n_points=n_points, n_boot=0)
+    acc, (low, high) = float(ok.mean()), wilson_interval(int(ok.sum()), len(ok))
+    sep = separability(scores, n_points=n_points, n_boot=n_boot, seed=seed)
     out = {"n_traces": int(len(sigs)), "n_correct": int(ok.sum()), "n_incorrect": int((~ok).sum()),
            "accuracy": _num(acc), "accuracy_low": _num(low), "accuracy_high": _num(high),
            "n_steps": _num(sigs["K"].mean()), "n_options": _num(sigs["n_options"].mean()),
            "auroc_h_u05": _num(sep["auroc_entropy"].iloc[n_points // 2]),
+           "auroc_h_u05_low": _num(sep["auroc_entropy_low"].iloc[n_points // 2]),
+           "auroc_h_u05_high": _num(sep["auroc_entropy_high"].iloc[n_points // 2]),
            "auroc_h_u1": _num(sep["auroc_entropy"].iloc[-1]),
+           "auroc_h_u1_low": _num(sep["auroc_entropy_low"].iloc[-1]),
+           "auroc_h_u1_high": _num(sep["auroc_entropy_high"].iloc[-1]),
            "auroc_s_u1": _num(sep["auroc_surprisal"].iloc[-1]) if "auroc_surprisal" in sep else None,
            "lock_in_rate": _num(sigs["locked"].mean()),
            "locked_to_gold_rate": _num(sigs["locked_to_gold"].mean()),

@@ -2,14 +2,11 @@
 
 Each `plot_*` draws on a matplotlib `Axes` from the tables of `siakit.analysis.signatures` /
 `siakit.analysis.early_exit` and returns the axes; an empty group is skipped and said so in the axes title,
-never an error. `collect_runs(results_dir)` gathers every stored run for the cross-run chapter.
+never an error. (`siakit.experiment.store.collect_runs` gathers the stored runs they draw.)
 
     fig, ax = plt.subplots(); plot_mean_curves(ax, mean_curves(scores))   # h_k vs u, bands by correctness
 """
 from __future__ import annotations
-
-import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -37,9 +34,13 @@ def _empty(ax, message: str):
     return ax
 
 
-def plot_mean_curves(ax, bands: pd.DataFrame, ylabel: str = "$h_k$ (nats)", groups=("correct", "incorrect")):
-    """Mean curve and 95% bootstrap band per group over normalised time u = k/K (`mean_curves` table)."""
+def plot_mean_curves(ax, bands: pd.DataFrame, ylabel: str = "$h_k$ (nats)", groups=("correct", "incorrect"),
+                     log_A: float | None = None):
+    """Mean curve and 95% bootstrap band per group over normalised time u = k/K (`mean_curves` table);
+    `log_A`: draw the maximum entropy log|A| (nats) as a reference line."""
     shown = []
+    if log_A is not None:
+        ax.axhline(log_A, color="0.5", linestyle=":", linewidth=1, label=f"$\\log|A|$ = {log_A:.2f}")
     for group in groups:
         g = bands[bands["group"] == group]
         if len(g):
@@ -50,7 +51,7 @@ def plot_mean_curves(ax, bands: pd.DataFrame, ylabel: str = "$h_k$ (nats)", grou
     ax.set(xlabel="normalised step $u = k/K$", ylabel=ylabel,
            title="no traces in: " + ", ".join(missing) if missing else "")
     if shown:
-        ax.legend(fontsize=8)
+        ax.legend()
     else:
         _empty(ax, "no traces")
     return ax
@@ -67,7 +68,7 @@ def plot_separability(ax, sep: pd.DataFrame, label: str = ""):
             ax.plot(sep["u"], sep[f"auroc_{name}"], color=color, label=f"{label}$-{symbol}$")
             ax.fill_between(sep["u"], sep[f"auroc_{name}_low"], sep[f"auroc_{name}_high"], color=color,
                             alpha=0.15, linewidth=0)
-    ax.legend(fontsize=8)
+    ax.legend()
     return ax
 
 
@@ -88,7 +89,7 @@ def plot_by_group(ax, sigs: pd.DataFrame, column: str, xlabel: str, bins: int = 
             drawn = True
     ax.set(xlabel=xlabel, ylabel="traces")
     if drawn:
-        ax.legend(fontsize=8)
+        ax.legend()
     else:
         _empty(ax, empty or f"no trace has a value of {column}")
     return ax
@@ -109,5 +110,5 @@ def plot_narrowing(axes, probs: np.ndarray, gold: int, labels: list[str]):
         h = float(-(p[p > 0] * np.log(p[p > 0])).sum())
         ax.bar(range(len(p)), p, color=["tab:green" if i == gold else "0.7" for i in range(len(p))])
         ax.set(xticks=range(len(p)), xticklabels=labels, ylim=(0, 1), title=f"k = {k}\n$h_k$ = {h:.2f} nats")
-        ax.tick_params(labelsize=8)
+
     return axes

@@ -205,7 +205,7 @@ def run_sft(cfg: SFTConfig, out: str | Path, progress: bool = True) -> dict:
             part = [t for t in traces if t.dataset == ds]
             ids = {t.id for t in part}
             df = scores[(scores.stage == stage) & scores.id.isin(ids)]
-            results[f"{stage}/{ds}"] = summarize_run(df, part, seed=cfg.seed)
+            results[f"{stage}/{ds}"] = summarize_run(df, part)
     summary = json_safe({"model": cfg.model, "params": params, "summary_schema": SUMMARY_SCHEMA, "seed": cfg.seed, "versions": versions(),
                          "estimator": "readout", "cue": before[0].cue if before else None, "units": "nats",
                          "n_train_examples": len(train), "heldout_nll": {"before": nll_before, "after": nll_after},

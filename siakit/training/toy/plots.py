@@ -8,6 +8,8 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
+from siakit.report import style
+
 
 def _nan(xs):
     return np.array([np.nan if x is None else x for x in xs], dtype=float)
@@ -19,9 +21,9 @@ def entropy_curves(summary: dict):
     curves = summary["model_curves"]
     bayes = np.array(summary["bayes_curve"])
     k = np.arange(len(bayes))
-    ncols = min(3, len(curves))
+    ncols = min(2, len(curves))
     nrows = -(-len(curves) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.4 * ncols, 2.7 * nrows), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=style.size(nrows), sharey=True, squeeze=False)
     for ax in axes.flat[len(curves):]:
         ax.axis("off")
     for ax, c in zip(axes.flat, curves):
@@ -29,14 +31,14 @@ def entropy_curves(summary: dict):
         ax.plot(k, _nan(c["bayes_own"]), ":", color="grey", label="Bayes, own prefixes")
         ax.plot(k, _nan(c["correct"]), "o-", color="tab:green", ms=3, label=f"model, correct (n={c['n_correct']})")
         ax.plot(k, _nan(c["incorrect"]), "o-", color="tab:red", ms=3, label=f"model, incorrect (n={c['n_incorrect']})")
-        ax.set_title(f"step {c['step']}", fontsize=9)
+        ax.set_title(f"step {c['step']}")
         ax.set_xlabel("k (steps in prefix)")
         ax.set_xticks(k)
     for row in axes:
         row[0].set_ylabel("mean $h_k$ (nats)")
     axes[0][0].set_ylim(bottom=0)
-    axes.flat[len(curves) - 1].legend(fontsize=7, loc="upper right")
-    fig.tight_layout()
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=2)
     return fig
 
 
@@ -44,32 +46,32 @@ def training(summary: dict):
     """Held-out NLL per token (with the data law's floor), KL per trace and accuracy over MLE steps."""
     steps = np.array(summary["checkpoints"])
     x = np.maximum(steps, 1)  # log axis: step 0 (initialisation) drawn at 1
-    fig, (a, b, c) = plt.subplots(1, 3, figsize=(11, 2.8))
+    fig, axes = plt.subplots(2, 2, figsize=style.size(2))
+    (a, b), (c, off) = axes
+    off.axis("off")
     a.plot(x, summary["heldout_nll"], "o-", label="tiny GPT")
     a.axhline(summary["heldout_nll_data"], color="k", ls="--", label="data law (floor)")
     a.set(xscale="log", xlabel="training step (0 drawn at 1)", ylabel="held-out NLL (nats/token)")
-    a.legend(fontsize=8)
+    a.legend()
     b.plot(x, np.maximum(summary["heldout_kl"], 1e-3), "o-")
     b.set(xscale="log", yscale="log", xlabel="training step", ylabel="KL(data || model) per trace (nats)")
     c.plot(x, summary["accuracy"], "o-", label="own traces")
     c.axhline(summary["bayes_human"]["accuracy"], color="k", ls="--", label="human traces")
     c.set(xscale="log", xlabel="training step", ylabel="accuracy", ylim=(0, 1))
-    c.legend(fontsize=8)
-    fig.tight_layout()
+    c.legend()
     return fig
 
 
 def separability(summary: dict):
     """AUROC of -h_k for correctness at each k, one line per checkpoint (0.5 = chance)."""
-    fig, ax = plt.subplots(figsize=(4.5, 3))
+    fig, ax = plt.subplots(figsize=style.size(1, 0.85))
     cmap = plt.get_cmap("viridis")
     n = len(summary["checkpoints"])
     for i, (step, auc) in enumerate(zip(summary["checkpoints"], summary["separability"])):
         ax.plot(np.arange(len(auc)), _nan(auc), "o-", ms=3, color=cmap(i / max(n - 1, 1)), label=f"step {step}")
     ax.axhline(0.5, color="k", lw=0.8)
     ax.set(xlabel="k (steps in prefix)", ylabel="AUROC of $-h_k$ for correctness", ylim=(0.3, 1.0))
-    ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
+    style.legend_outside(ax)
     return fig
 
 
@@ -77,13 +79,13 @@ def rl_before_after(summary: dict):
     """Mean h_k by correctness before and after RL, and the headline numbers side by side."""
     rl = summary["rl"]
     k = np.arange(len(summary["bayes_curve"]))
-    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3))
+    fig, (a, b) = plt.subplots(2, 1, figsize=style.size(2))
     for tag, r, ls in (("MLE", rl["before"], "--"), ("RL", rl["after"], "-")):
         a.plot(k, _nan(r["h_correct"]), ls, color="tab:green", marker="o", ms=3, label=f"{tag}, correct")
         a.plot(k, _nan(r["h_incorrect"]), ls, color="tab:red", marker="o", ms=3, label=f"{tag}, incorrect")
     a.set(xlabel="k (steps in prefix)", ylabel="mean $h_k$ (nats)", xticks=k)
     a.set_ylim(bottom=0)
-    a.legend(fontsize=8)
+    style.legend_outside(a)
     names = ["accuracy", "final $h_K$", "AUROC at $K$", "share locked in"]
 
     def nums(r):
@@ -94,7 +96,7 @@ def rl_before_after(summary: dict):
     x = np.arange(len(names))
     b.bar(x - 0.2, nums(rl["before"]), 0.4, label="MLE checkpoint")
     b.bar(x + 0.2, nums(rl["after"]), 0.4, label="after RL")
-    b.set_xticks(x, names, fontsize=8)
-    b.legend(fontsize=8)
-    fig.tight_layout()
+    b.set_xticks(x, names)
+    b.set(ylabel="value (accuracy, share, AUROC; $h$ in nats)")
+    style.legend_outside(b)
     return fig

@@ -1,0 +1,47 @@
+"""The one run summary: its numbers against direct computations (the oracle)."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from siakit.analysis.signatures import auroc
+from siakit.analysis.summary import summarize_run, wilson_interval
+
+
+def scores(n=12, K=3, seed=0):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        correct = i % 3 == 0
+        for k in range(K + 1):
+            rows.append({"id": f"t{i}", "k": k, "entropy": float(rng.random() * (0.3 if correct else 1.0)),
+                         "gold_logprob": -float(rng.random()), "n_options": 4, "n_steps": K, "correct": correct,
+                         "option_probs": None, "leading_option": None, "options": None, "gold": "1"})
+    return pd.DataFrame(rows)
+
+
+def test_wilson_interval_matches_the_closed_form():
+    low, high = wilson_interval(3, 10)
+    # (p + z^2/2n -+ z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n), z = 1.96
+    assert low == pytest.approx(0.10779, abs=1e-4) and high == pytest.approx(0.60323, abs=1e-4)
+    assert wilson_interval(0, 16)[0] == 0.0 and wilson_interval(0, 16)[1] > 0.15  # never a point at 0
+    assert np.isnan(wilson_interval(0, 0)[0])
+
+
+def test_summary_numbers_equal_direct_computation():
+    frame = scores()
+    s = summarize_run(frame, n_boot=50)
+    final = frame[frame.k == frame.n_steps].set_index("id")
+    ok = final["correct"].to_numpy()
+    assert s["n_traces"] == 12 and s["n_correct"] == 4 and s["accuracy"] == pytest.approx(4 / 12)
+    assert (s["accuracy_low"], s["accuracy_high"]) == pytest.approx(wilson_interval(4, 12))
+    assert s["auroc_h_u1"] == pytest.approx(auroc(-final["entropy"].to_numpy(), ok))
+    assert s["auroc_h_u1_low"] <= s["auroc_h_u1"] <= s["auroc_h_u1_high"]
+    assert s["h_final_correct"] == pytest.approx(final.loc[ok, "entropy"].mean())
+    assert s["s_final_incorrect"] == pytest.approx(-final.loc[~ok, "gold_logprob"].mean())
+
+
+def test_a_single_class_gives_no_auroc_and_a_json_ready_summary():
+    frame = scores().assign(correct=True)
+    s = summarize_run(frame, n_boot=10)
+    assert s["auroc_h_u1"] is None and s["n_incorrect"] == 0 and s["h_final_incorrect"] is None
+    assert all(v is None or isinstance(v, (int, float)) for v in s.values())
