@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from siakit.data.answers import extract_answer, grade
-from siakit.data.problems import Problem, is_multiple_choice, load_problems
+from siakit.data.problems import Problem, load_problems
 from siakit.data.prompts import CUE, STOP_STRINGS, build_prompt, cut_at_stop, options_for
 from siakit.data.traces import Trace, split_steps, write_traces
 from siakit.progress import progress_bar
@@ -75,7 +75,7 @@ def generate_traces(lm, problems: Sequence[Problem], config: GenerateConfig | No
             text = text if lm.chat else cut_at_stop(text)
             labels = [label for label, _ in problem.choices] if problem.choices else None
             answer = extract_answer(text, labels)
-            multiple_choice = is_multiple_choice(problem.dataset) or bool(problem.choices)
+            multiple_choice = bool(problem.choices)  # from the problem: the file is not re-read per trace
             batch_traces.append(Trace(
                 id=problem.id, prompt=prompt, steps=split_steps(text), dataset=problem.dataset,
                 model=lm.name, cue=config.cue, options=options_for(problem), gold=problem.gold,

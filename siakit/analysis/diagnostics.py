@@ -1,0 +1,63 @@
+"""Diagnostics of a run before any signature is read: is there anything to measure at all?
+
+    >>> d = run_diagnostics(traces, scores, max_new_tokens=160)
+    >>> d["share_cut"], d["leader_agrees"], d["share_short"]      # (0.75, 0.4, 0.1)
+
+- `cut`: traces that used every one of `max_new_tokens` (cut off by the cap: their answer is graded
+  from unfinished text); signatures exclude them by default (`usable_ids`), with the count shown;
+- `answer_counts`: how often each written answer occurs (ARC letters: a model repeating the option
+  list and answering "D" every time shows up here);
+- `leader_agrees`: the share of traces whose readout leader at k = K is the answer the trace wrote
+  (low agreement means the readout is not reading what the model wrote);
+- `short`: traces with K <= 2 steps (too few for a curve).
+"""
+from __future__ import annotations
+
+from collections import Counter
+
+import pandas as pd
+
+from siakit.data.answers import normalize_number
+
+
+def is_cut(trace, max_new_tokens: int | None) -> bool:
+    """Whether generation stopped at the token cap (the trace's `meta.n_new_tokens` reached it).
+
+        >>> is_cut(Trace(..., meta={"n_new_tokens": 160}), 160)
+        True
+    """
+    n = (trace.meta or {}).get("n_new_tokens")
+    return bool(max_new_tokens) and n is not None and int(n) >= int(max_new_tokens)
+
+
+def usable_ids(traces, max_new_tokens: int | None, include_cut: bool = False) -> set[str]:
+    """Ids of the traces the signatures read: all, or all but those cut at the cap."""
+    return {str(t.id) for t in traces if include_cut or not is_cut(t, max_new_tokens)}
+
+
+def _same(a, b) -> bool:
+    if a is None or b is None:
+        return False
+    a, b = str(a).strip(), str(b).strip()
+    na, nb = normalize_number(a), normalize_number(b)
+    return (na is not None and na == nb) or a.upper() == b.upper()
+
+
+def run_diagnostics(traces, scores: pd.DataFrame, max_new_tokens: int | None = None) -> dict:
+    """The run's diagnostics (see the module docstring); plain values, JSON-ready."""
+    traces = list(traces)
+    n = len(traces)
+    cut = [str(t.id) for t in traces if is_cut(t, max_new_tokens)]
+    short = [str(t.id) for t in traces if len(t.steps) <= 2]
+    answers = Counter("none" if t.answer is None else str(t.answer) for t in traces)
+    agree, compared = 0, 0
+    if len(scores) and "leading_option" in scores:
+        final = scores.sort_values("k").groupby("id").tail(1).set_index("id")["leading_option"]
+        for t in traces:
+            if str(t.id) in final.index and t.answer is not None:
+                compared += 1
+                agree += _same(final[str(t.id)], t.answer)
+    return {"n_traces": n, "n_cut": len(cut), "share_cut": len(cut) / n if n else None, "cut_ids": cut,
+            "n_short": len(short), "share_short": len(short) / n if n else None,
+            "answer_counts": dict(answers.most_common()),
+            "leader_agrees": agree / compared if compared else None, "n_leader_compared": compared}
