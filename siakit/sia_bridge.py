@@ -91,7 +91,9 @@ def reinforce_tilt(joint, head, beta: float) -> np.ndarray:
     reward is head(a | q, c) itself: T ∝ T exp(head(a | q, c) / beta). Both weights grow with
     head(a | q, c), but they are different laws. joint `[Q, A, C1..CK]`, head `[Q, C1..CK, A']`.
 
-    reinforce_tilt(two_step_example(), ..., beta) keeps P(Q, A): only traces move.
+    Only traces move; P(Q, A) is kept. One step that ignores A, a head that answers c:
+    reinforce_tilt(np.full((1, 2, 2), 0.25), [[[1, 0], [0, 1]]], 1.0)[0, 0] -> [0.3655, 0.1345]
+    (= 0.5 * (e, 1) / (e + 1)).
     """
     if not beta > 0:
         raise ValueError(f"beta: must be > 0, got {beta}")
