@@ -16,7 +16,7 @@ def test_theory_chapter_executes(tmp_path):
                                               "n_symbols": 2, "n_steps": 3, "n_sampled": 120})
     assert "own-law entropy curve non-increasing in 100.0% of 50" in text
     assert "transfer bound violated in 0;" in text
-    assert "accuracy non-decreasing as beta falls: tilt A in 100.0%, tilt B in 100.0%" in text
+    assert "accuracy non-decreasing as beta falls: tilt A in 100.0%, tilt B in 100.0% of 25 worlds" in text
     # the Fano counterexample: a readout (0.4, 0.2, 0.2, 0.2) that is always right
     assert "'Fano bound' at h_k: 0.60 (exact), 0.58 (weak form); the model's actual error: 0" in text
     # the worked example's hand values
