@@ -6,7 +6,7 @@ STAMP := $(VENV)/.siakit-installed
 TORCH_SPEC ?= torch==2.13.0
 RUNS ?= runs/default.yml
 
-.PHONY: install test book clean
+.PHONY: install test book publish clean
 
 install: $(STAMP)
 
@@ -28,6 +28,13 @@ test: $(STAMP)
 
 book: $(STAMP)
 	$(PY) -m siakit book --runs $(RUNS)
+
+# Publish by hand: push the built book to the gh-pages branch of `origin` (GitHub Pages: "Deploy from a
+# branch", gh-pages). The workflow .github/workflows/book.yml does the same on every push to main.
+publish: $(STAMP)
+	@test -f _build/html/index.html || { echo "no _build/html/index.html: run make book first"; exit 1; }
+	$(PY) scripts/check_book_html.py _build/html
+	$(VENV)/bin/ghp-import --no-jekyll --push --force --message "Publish the book" _build/html
 
 clean:
 	rm -rf _build

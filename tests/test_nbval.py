@@ -29,7 +29,7 @@ def test_chapter_prints_the_stored_numbers(chapter, tmp_path):
     nb = jupytext.read(ROOT / "notebooks" / f"{chapter}.md")
     stored = json.loads((ROOT / "tests" / "nbval" / f"{chapter}.json").read_text())
     marked = marked_cells(nb)
-    assert len(marked) == len(stored) >= 1, "marked cells and stored outputs must correspond"
+    assert len(marked) == len(stored) >= 3, "marked cells and stored outputs must correspond"
     for index, record in zip(marked, stored):
         assert first_line(nb.cells[index].source) == record["first_line"]
         nb.cells[index].outputs = [nbformat.from_dict(o) for o in record["outputs"]]

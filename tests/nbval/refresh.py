@@ -12,17 +12,17 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-MARK = "# NBVAL_CHECK_OUTPUT"
+MARK = "# NBVAL_CHECK_OUTPUT"  # alone on its line: nbval matches the whole comment
 
 
 def marked_cells(nb) -> list[int]:
     """Indices of the code cells whose source carries the nbval marker."""
-    return [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and MARK in c.source]
+    return [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and MARK in c.source.splitlines()]
 
 
 def first_line(source: str) -> str:
     """The cell's first line after the marker: how a stored output finds its cell again."""
-    return next((line for line in source.splitlines() if line.strip() and MARK not in line), "")
+    return next((line for line in source.splitlines() if line.strip() and not line.startswith("#")), "")
 
 
 def refresh(source: Path) -> Path:

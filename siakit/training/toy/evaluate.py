@@ -30,6 +30,19 @@ def _mean_by_k(df: pd.DataFrame, column: str, K: int) -> list[float | None]:
     return [None if k not in means.index else float(means[k]) for k in range(K + 1)]
 
 
+def bayes_gap(df: pd.DataFrame) -> pd.Series:
+    """Mean over prefixes of |h_k - H_Bayes(A | Q, C_{1:k})| (nats): per prefix, THEN averaged, so
+    errors of opposite sign do not cancel (|mean h - mean Bayes| would let them). Needs the columns
+    `entropy` and `bayes_entropy` (`add_bayes`); returns the mean per k plus `all` (every prefix).
+
+    bayes_gap(pd.DataFrame({"k": [0, 0], "entropy": [1.0, 0.0], "bayes_entropy": [0.5, 0.5]}))
+    -> k=0: 0.5, all: 0.5   (while |mean - mean| would be 0)
+    """
+    gap = (df["entropy"].astype(float) - df["bayes_entropy"].astype(float)).abs()
+    by_k = gap.groupby(df["k"]).mean()
+    return pd.concat([by_k, pd.Series({"all": float(gap.mean())})])
+
+
 def curve_metrics(df: pd.DataFrame, K: int) -> dict:
     """Accuracy, mean h_k by correctness, AUROC of -h_k per k, final entropy and lock-in by correctness."""
     correct = df["correct"].fillna(False).astype(bool)
@@ -38,6 +51,8 @@ def curve_metrics(df: pd.DataFrame, K: int) -> dict:
     for name, part in (("all", df), ("correct", df[correct]), ("incorrect", df[~correct])):
         out[f"h_{name}"] = _mean_by_k(part, "entropy", K)
         out[f"bayes_own_{name}"] = _mean_by_k(part, "bayes_entropy", K) if "bayes_entropy" in df else None
+    if "bayes_entropy" in df:
+        out["bayes_abs_gap"] = float(bayes_gap(df)["all"])  # mean |h_k - Bayes| over prefixes, nats
     out["auroc"] = [auroc(-g["entropy"].to_numpy(), g["correct"].fillna(False).astype(bool).to_numpy())
                     for _, g in df.groupby("k")][:K + 1]
     run = summarize_run(df, n_boot=0)  # the run summary every page shares, under its keys
