@@ -13,7 +13,17 @@ def progress_bar(iterable=None, enabled: bool = True, **kwargs):
 
     progress_bar(range(3), enabled=False) -> a silent iterator over 0, 1, 2
     """
-    from tqdm.auto import tqdm
+    import warnings
 
     quiet = os.environ.get("TQDM_DISABLE", "").lower() in ("1", "true", "yes")
-    return tqdm(iterable, disable=(not enabled) or quiet, **kwargs)
+    if quiet or not enabled:  # the plain class: tqdm.auto would warn in a kernel without ipywidgets
+        from tqdm.std import tqdm
+
+        return tqdm(iterable, disable=True, **kwargs)
+    from tqdm import TqdmWarning
+
+    with warnings.catch_warnings():  # "IProgress not found": a text bar is fine, say nothing
+        warnings.simplefilter("ignore", TqdmWarning)
+        from tqdm.auto import tqdm
+
+        return tqdm(iterable, **kwargs)
