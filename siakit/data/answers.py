@@ -206,3 +206,15 @@ def numbers_in(text: str) -> list[str]:
         if value is not None:
             out.append(value)
     return out
+
+
+# Labels, not quantities: "Step 2", "step 2:", "Step #2", and list markers "2." / "2)" opening a line.
+_LABEL_RE = re.compile(r"(?i:\bstep)\s*#?\s*\d+|(?m:^[ \t]*\d+[.)](?=\s))")
+
+
+def mentioned_numbers(text: str) -> list[str]:
+    """`numbers_in`, without step labels and list markers (they are not candidate answers).
+
+    mentioned_numbers("Step 1: 3 + 5 = 8.\\n2. Then 8 * 2 = 16") -> ["3", "5", "8", "8", "2", "16"]
+    """
+    return numbers_in(_LABEL_RE.sub(lambda m: " " * len(m.group()), text))
