@@ -35,7 +35,10 @@ def test_normalize_number(text, expected):
     ("\\boxed{\\frac{1}{2}} hmm 3", "0.5"),                            # LaTeX fraction in a box
     ("\\boxed{\\text{none}} hmm 3", "3"),                              # unparsable box -> last number
     ("I get 5 apples, then 7 apples.", "7"),                          # no cue: last number
-    ("The answer is 50%.", "50"),
+    ("The answer is 50%.", "50%"),                                    # a percentage keeps its sign
+    ("It rose by 2.5% increase in the electronics", None),            # a percentage in passing
+    ("So 25 students enrolled in hip-hop dance, and the rest in jazz", None),  # a number in passing
+    ("The answer is 120.\n\nThe answer is 12", "12"),                   # complete text: the last cue
     ("The answer isn't 5, it's 6", "6"),                              # "isn't" is not a cue
     ("10 - 3 = 7", "7"),
     ("She pays $18.00 in total", "18"),
@@ -46,6 +49,16 @@ def test_normalize_number(text, expected):
 ])
 def test_extract_numeric(text, expected):
     assert extract_answer(text) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("The answer is 120.\n\nThe answer is 12", "120"),   # cut at the length cap: "12" may be "120"
+    ("So, 950 + 950 = 1800", None),                     # no cue, and the closing sentence is cut
+    ("The answer is 7. Let me check: 3 + 4 =", "7"),
+    ("\\boxed{6}", None),
+])
+def test_extract_from_truncated_text(text, expected):
+    assert extract_answer(text, truncated=True) == expected
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -88,7 +101,7 @@ def test_extract_choice_rejects_empty_labels():
     ("41", "42", False, False), ("0.333333333333", "1/3", False, True), ("0.33", "1/3", False, False),
     ("no", "3", False, False), (None, "3", False, False), ("1000000", "1,000,000", False, True),
     ("b", "B", True, True), ("(C)", "C", True, True), ("C", "B", True, False), (None, "A", True, False),
-    (" D ", "D", True, True),
+    (" D ", "D", True, True), ("60%", "0.6", False, True), ("60%", "60", False, True), ("60", "0.6", False, False),
 ])
 def test_grade(answer, gold, mc, expected):
     assert grade(answer, gold, multiple_choice=mc) is expected
