@@ -29,10 +29,10 @@ def _add_score_options(parser) -> None:
     parser.add_argument("--method", default=d.method, choices=METHODS, help="forward method (default auto)")
     parser.add_argument("--cue", default=None, help="answer cue (default: each trace's own cue)")
     parser.add_argument("--candidate-samples", type=int, default=d.candidate_samples,
-                        help="numeric readout without options: sampled answers added to gold + own answer")
+                        help="numeric readout without options: answers of M continuations sampled from the question alone join every S_k")
     parser.add_argument("--candidate-mentions", type=int, default=d.candidate_mentions,
-                        help="numeric readout without options: numbers written in the question and trace "
-                             "join the candidates, up to this many in all (0 = off)")
+                        help="numeric readout without options: the N most recently mentioned distinct numbers of "
+                             "the question and steps C_1..C_k join S_k (0 = off)")
     parser.add_argument("--samples", type=int, default=d.samples, help="sampling estimator: M per prefix")
     parser.add_argument("--sample-max-new-tokens", type=int, default=d.max_new_tokens,
                         help="sampling estimator and candidate samples: length cap of a continuation")

@@ -44,7 +44,7 @@ class ScoreConfig:
     candidate_samples: int = 0     # numeric readout without options: answers of M continuations
                                    # sampled from the question alone join every S_k (0 = none)
     candidate_max_new_tokens: int = 256  # length cap of those continuations (GSM8K fits in ~150)
-    candidate_mentions: int = 16   # numeric readout without options: the this-many most recently
+    candidate_mentions: int = 8    # numeric readout without options: the this-many most recently
                                    # mentioned distinct numbers of Q + C_{1:k} join S_k (0 = none)
     terminated: bool = True        # options read with their end: p(o then end of answer), so " 2"
                                    # does not hold " 24" (False: the old prefix-greedy product)
