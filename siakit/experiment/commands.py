@@ -38,6 +38,9 @@ def _add_score_options(parser) -> None:
                         help="sampling estimator and candidate samples: length cap of a continuation")
     parser.add_argument("--temperature", type=float, default=d.temperature, help="sampling temperature")
     parser.add_argument("--miller-madow", action="store_true", help="sampling: Miller-Madow correction")
+    parser.add_argument("--no-terminated", action="store_true",
+                        help="readout: score options without their end of answer (the old form, where "
+                             "p(' 2') holds p(' 24'); default: terminated)")
     parser.add_argument("--seed", type=int, default=d.seed)
     parser.add_argument("--pack-tokens", type=int, default=d.pack_tokens, help="tokens per packed pass")
     parser.add_argument("--truncate", action="store_true",
@@ -52,7 +55,7 @@ def _score_kwargs(args) -> dict:
             "candidate_mentions": args.candidate_mentions, "samples": args.samples, "max_new_tokens": args.sample_max_new_tokens,
             "candidate_max_new_tokens": args.sample_max_new_tokens, "temperature": args.temperature,
             "miller_madow": args.miller_madow, "seed": args.seed, "pack_tokens": args.pack_tokens,
-            "truncate": args.truncate}
+            "truncate": args.truncate, **({"terminated": False} if args.no_terminated else {})}
 
 
 def register(subparsers) -> None:
