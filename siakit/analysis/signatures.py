@@ -19,6 +19,8 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from siakit.analysis.saturation import drop_slope, shuffled_slopes
+
 LOCK_FRACTION = 0.1  # lock-in threshold as a share of log|A| (the "10% of log|A|" of PAPER.md section 5)
 RISE_EPS = 0.02      # a rise h_k - h_{k-1} > RISE_EPS nats counts as a monotonicity violation
 REQUIRED = ("id", "k", "entropy", "n_options", "n_steps", "correct")
@@ -73,37 +75,6 @@ def lock_in(h: np.ndarray, threshold) -> int | None:
     return None if last == len(h) - 1 else last + 1
 
 
-def shuffled_slopes(h: np.ndarray, n_perm: int = 200, seed: int = 0) -> np.ndarray:
-    """The saturation slope of `h`'s own values h_0..h_K put in shuffled order: the null of "no
-    order in time", under which regression to the mean alone gives a positive slope. All (K+1)!
-    orders when that is <= n_perm, else `n_perm` seeded random orders. `h` [K+1] finite ->
-    [n_orders]. For exchangeable (e.g. i.i.d.) values the observed slope has exactly this law.
-
-    >>> shuffled_slopes(np.array([1.0, 0.5, 0.0])).round(2).tolist()    # 3! = 6 orders
-    [0.0, 1.5, 3.0, 3.0, 1.5, 0.0]
-    """
-    import itertools
-    import math
-
-    h = np.asarray(h, float)
-    n = len(h)
-    if n < 3:
-        return np.array([])
-    if math.factorial(n) <= n_perm:
-        orders = [list(o) for o in itertools.permutations(range(n))]
-    else:
-        rng = np.random.default_rng(seed)
-        orders = [rng.permutation(n) for _ in range(n_perm)]
-    return np.array([_slope(h[list(order)]) for order in orders], float)
-
-
-def _slope(h: np.ndarray) -> float:
-    """Least-squares slope of the drop h_{k-1} - h_k against h_{k-1} (NaN: under 3 points or no spread)."""
-    if len(h) < 3 or np.ptp(h[:-1]) <= 1e-12:
-        return float("nan")
-    return float(np.polyfit(h[:-1], -np.diff(h), 1)[0])
-
-
 def curve_signatures(h: np.ndarray, n_options, lock_fraction: float = LOCK_FRACTION,
                      eps: float = RISE_EPS, n_perm: int = 200, seed: int = 0) -> dict:
     """Shape signatures of one entropy curve `h` of shape [K+1] (nats), |A| = `n_options` (one number,
@@ -137,7 +108,7 @@ def curve_signatures(h: np.ndarray, n_options, lock_fraction: float = LOCK_FRACT
     diffs = np.diff(h)  # changes between consecutive defined prefixes
     total = h[0] - h[-1]
     mid = np.interp(0.5, u, h) if len(h) > 1 else h[0]
-    slope = _slope(h)
+    slope = drop_slope(h)
     null = shuffled_slopes(h, n_perm, seed)
     null_mean = float(np.nanmean(null)) if len(null) and np.isfinite(null).any() else float("nan")
     return {

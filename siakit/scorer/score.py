@@ -15,8 +15,10 @@ a transformers model whose attention cannot take a custom mask (flash-attention)
 KV-cache path, and the `method` column says `kv-fallback`; a protocol module without mask support
 falls back to `naive` (`naive-fallback`). Methods come from the one registry, `siakit.scorer.methods`.
 
-Exact semantics (tokenization, prefix boundaries, probes): see `siakit.scorer.layout`; the estimators'
-arithmetic: see `siakit.scorer.estimators`. Log-softmax is always taken in float32.
+Exact semantics (tokenization, prefix boundaries, probes): see `siakit.scorer.layout`; the end of an
+answer (terminated options): `siakit.scorer.termination`; the answer sets S_k known at each prefix:
+`siakit.scorer.candidates`; the estimators' arithmetic: `siakit.scorer.estimators`. Log-softmax is
+always taken in float32.
 """
 from __future__ import annotations
 
