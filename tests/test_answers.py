@@ -1,6 +1,7 @@
 """Answer extraction, number normalisation and grading on hand-written edge cases."""
 import math
 
+import pandas as pd
 import pytest
 
 from siakit.data.answers import extract_answer, grade, grade_summary, gsm8k_gold, normalize_number
@@ -136,3 +137,23 @@ def test_grade_summary_counts_unparsable_as_incorrect():
     assert math.isnan(grade_summary([], [])["accuracy"])
     with pytest.raises(ValueError, match="2 answers but 1 golds"):
         grade_summary(["1", "2"], ["1"])
+
+
+def test_grading_cross_check_against_math_verify():
+    pytest.importorskip("math_verify")
+    from siakit.data.grading_check import compare_grading
+    from siakit.data.traces import Trace
+
+    traces = [Trace(id="pct", prompt="", steps=["So 3 of 5 is 60%.", " The answer is 60%."], gold="0.6",
+                    answer="60", correct=False),
+              Trace(id="passing", prompt="", steps=["Sales rose by 2.5% increase in the electronics"], gold="2.5",
+                    answer="2.5", correct=True),
+              Trace(id="cut", prompt="", steps=["The answer is 120.", "\nThe answer is 12"], gold="12", answer="12",
+                    correct=True, meta={"n_new_tokens": 256}),
+              Trace(id="mc", prompt="", steps=["B"], options=[" A", " B"], gold="B")]
+    t = compare_grading(traces, max_new_tokens=256).set_index("id")
+    assert list(t.index) == ["pct", "passing", "cut"]  # multiple choice is skipped
+    assert t.at["pct", "correct"] and t.at["pct", "mv_correct"] and t.at["pct", "changed"]  # adopted
+    assert pd.isna(t.at["passing", "answer"]) and not t.at["passing", "correct"] and t.at["passing", "mv_correct"]
+    assert t.at["cut", "truncated"] and t.at["cut", "answer"] == "120" and not t.at["cut", "correct"]
+    assert t["changed"].sum() == 3 and (~t["agree"]).sum() == 2
