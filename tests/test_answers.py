@@ -1,6 +1,7 @@
 """Answer extraction, number normalisation and grading on hand-written edge cases."""
 import math
 
+import pandas as pd
 import pytest
 
 from siakit.data.answers import extract_answer, grade, grade_summary, gsm8k_gold, normalize_number
@@ -35,7 +36,10 @@ def test_normalize_number(text, expected):
     ("\\boxed{\\frac{1}{2}} hmm 3", "0.5"),                            # LaTeX fraction in a box
     ("\\boxed{\\text{none}} hmm 3", "3"),                              # unparsable box -> last number
     ("I get 5 apples, then 7 apples.", "7"),                          # no cue: last number
-    ("The answer is 50%.", "50"),
+    ("The answer is 50%.", "50%"),                                    # a percentage keeps its sign
+    ("It rose by 2.5% increase in the electronics", None),            # a percentage in passing
+    ("So 25 students enrolled in hip-hop dance, and the rest in jazz", None),  # a number in passing
+    ("The answer is 120.\n\nThe answer is 12", "12"),                   # complete text: the last cue
     ("The answer isn't 5, it's 6", "6"),                              # "isn't" is not a cue
     ("10 - 3 = 7", "7"),
     ("She pays $18.00 in total", "18"),
@@ -46,6 +50,16 @@ def test_normalize_number(text, expected):
 ])
 def test_extract_numeric(text, expected):
     assert extract_answer(text) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("The answer is 120.\n\nThe answer is 12", "120"),   # cut at the length cap: "12" may be "120"
+    ("So, 950 + 950 = 1800", None),                     # no cue, and the closing sentence is cut
+    ("The answer is 7. Let me check: 3 + 4 =", "7"),
+    ("\\boxed{6}", None),
+])
+def test_extract_from_truncated_text(text, expected):
+    assert extract_answer(text, truncated=True) == expected
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -88,7 +102,7 @@ def test_extract_choice_rejects_empty_labels():
     ("41", "42", False, False), ("0.333333333333", "1/3", False, True), ("0.33", "1/3", False, False),
     ("no", "3", False, False), (None, "3", False, False), ("1000000", "1,000,000", False, True),
     ("b", "B", True, True), ("(C)", "C", True, True), ("C", "B", True, False), (None, "A", True, False),
-    (" D ", "D", True, True),
+    (" D ", "D", True, True), ("60%", "0.6", False, True), ("60%", "60", False, True), ("60", "0.6", False, False),
 ])
 def test_grade(answer, gold, mc, expected):
     assert grade(answer, gold, multiple_choice=mc) is expected
@@ -123,3 +137,23 @@ def test_grade_summary_counts_unparsable_as_incorrect():
     assert math.isnan(grade_summary([], [])["accuracy"])
     with pytest.raises(ValueError, match="2 answers but 1 golds"):
         grade_summary(["1", "2"], ["1"])
+
+
+def test_grading_cross_check_against_math_verify():
+    pytest.importorskip("math_verify")
+    from siakit.data.grading_check import compare_grading
+    from siakit.data.traces import Trace
+
+    traces = [Trace(id="pct", prompt="", steps=["So 3 of 5 is 60%.", " The answer is 60%."], gold="0.6",
+                    answer="60", correct=False),
+              Trace(id="passing", prompt="", steps=["Sales rose by 2.5% increase in the electronics"], gold="2.5",
+                    answer="2.5", correct=True),
+              Trace(id="cut", prompt="", steps=["The answer is 120.", "\nThe answer is 12"], gold="12", answer="12",
+                    correct=True, meta={"n_new_tokens": 256}),
+              Trace(id="mc", prompt="", steps=["B"], options=[" A", " B"], gold="B")]
+    t = compare_grading(traces, max_new_tokens=256).set_index("id")
+    assert list(t.index) == ["pct", "passing", "cut"]  # multiple choice is skipped
+    assert t.at["pct", "correct"] and t.at["pct", "mv_correct"] and t.at["pct", "changed"]  # adopted
+    assert pd.isna(t.at["passing", "answer"]) and not t.at["passing", "correct"] and t.at["passing", "mv_correct"]
+    assert t.at["cut", "truncated"] and t.at["cut", "answer"] == "120" and not t.at["cut", "correct"]
+    assert t["changed"].sum() == 3 and (~t["agree"]).sum() == 2

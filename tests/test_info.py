@@ -181,3 +181,33 @@ def test_invalid_inputs_raise():
         entropy_continuity_bound(1.5, 3)
     with pytest.raises(ValueError, match="x"):
         binary_entropy(1.2)
+
+
+# ---------------------------------------------------------------- against scipy (an outside oracle)
+def test_against_scipy_on_random_distributions():
+    scipy_stats = pytest.importorskip("scipy.stats")
+    rng = np.random.default_rng(0)
+    for n in (2, 3, 5, 17):
+        for _ in range(20):
+            p, q = rng.dirichlet(np.full(n, 0.5)), rng.dirichlet(np.ones(n))
+            p[rng.integers(n)] = 0.0  # an exact zero: 0 log 0 = 0
+            p /= p.sum()
+            assert entropy(p) == pytest.approx(scipy_stats.entropy(p), abs=1e-12)
+            assert entropy(p, base=2) == pytest.approx(scipy_stats.entropy(p, base=2), abs=1e-12)
+            assert kl(p, q) == pytest.approx(scipy_stats.entropy(p, q), abs=1e-12)
+            assert cross_entropy(p, q) == pytest.approx(scipy_stats.entropy(p) + scipy_stats.entropy(p, q), abs=1e-12)
+            counts = rng.integers(0, 9, size=n)
+            counts[0] += 1
+            assert plugin_entropy(counts) == pytest.approx(scipy_stats.entropy(counts), abs=1e-12)
+    for _ in range(20):
+        joint = rng.dirichlet(np.ones(12)).reshape(3, 4)
+        hx, hy = scipy_stats.entropy(joint.sum(1)), scipy_stats.entropy(joint.sum(0))
+        hxy = scipy_stats.entropy(joint.ravel())
+        assert mutual_information(joint) == pytest.approx(hx + hy - hxy, abs=1e-12)
+        assert conditional_entropy(joint) == pytest.approx(hxy - hx, abs=1e-12)
+        xyz = rng.dirichlet(np.ones(24)).reshape(2, 3, 4)  # [X, Y, Z]
+        h = lambda a: scipy_stats.entropy(np.asarray(a).ravel())  # noqa: E731
+        cmi = h(xyz.sum(1)) + h(xyz.sum(0)) - h(xyz) - h(xyz.sum((0, 1)))
+        assert conditional_mutual_information(xyz) == pytest.approx(cmi, abs=1e-12)
+        batch = rng.dirichlet(np.ones(5), size=4)
+        np.testing.assert_allclose(entropy(batch), scipy_stats.entropy(batch, axis=1), atol=1e-12)

@@ -106,13 +106,20 @@ def test_packs_of_different_lengths_match_single_traces(family):
     assert np.abs(np.concatenate(kvtree_rows[0]) - np.stack(one_pack.option_logprobs)).max() <= TOL
 
 
-def test_readout_matches_a_hand_computation():
-    """h_k and s_k from plain forward passes over `context_k + cue + option`, written out by hand."""
+@pytest.mark.parametrize("terminated", [True, False])
+def test_readout_matches_a_hand_computation(terminated):
+    """h_k and s_k from plain forward passes over `context_k + cue + option`, written out by hand;
+    terminated, each option also pays log(1 - p(CONT)) after its last token, CONT read off the raw
+    tokens here independently of siakit.scorer.termination."""
     lm = tiny_model("qwen2")
     tok, model = lm.tokenizer, lm.model
+    raw = tok.convert_ids_to_tokens(list(range(len(tok))))
+    cont = [i for i, r in enumerate(raw) if i not in tok.all_special_ids and not r.startswith("\u0120")
+            and tok.decode([i])[:1].isalnum()]
+    assert tok.convert_tokens_to_ids("8") in cont and tok.convert_tokens_to_ids("\u01208") not in cont
     trace = Trace(id="h", prompt="Question: 3 + 5?", steps=["\nStep 1: 3 + 5 = 8."], options=[" 8", " 120"],
                   gold="120")
-    frame = score_traces(lm, [trace], progress=False)
+    frame = score_traces(lm, [trace], progress=False, terminated=terminated)
     full = tok(trace.prompt + trace.steps[0], return_offsets_mapping=True)
     offsets = full["offset_mapping"]
     for k, end in enumerate([len(trace.prompt), len(trace.prompt + trace.steps[0])]):
@@ -126,8 +133,13 @@ def test_readout_matches_a_hand_computation():
             with torch.no_grad():
                 lp = model(seq).logits[0].float().log_softmax(-1)
             start = len(context) + len(cue)
-            logps.append(sum(lp[start + i - 1, t].item() for i, t in enumerate(opt)))
+            total = sum(lp[start + i - 1, t].item() for i, t in enumerate(opt))
+            if terminated:
+                total += float(np.log1p(-lp[-1].double().exp()[cont].sum().item()))
+            logps.append(total)
+        assert frame.option_logprobs[k] == pytest.approx(logps, abs=TOL)
         p = np.exp(logps) / np.exp(logps).sum()
+        assert frame.coverage[k] == pytest.approx(np.exp(logps).sum(), rel=1e-4)
         assert frame.entropy[k] == pytest.approx(-(p * np.log(p)).sum(), abs=TOL)
         assert frame.gold_logprob[k] == pytest.approx(np.log(p[1]), abs=TOL)
         assert frame.option_probs[k] == pytest.approx(list(p), abs=TOL)

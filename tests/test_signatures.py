@@ -28,7 +28,8 @@ def make_scores(traces: dict) -> pd.DataFrame:
                          "gold_logprob": float(np.log(p[gold])), "option_probs": list(p), "n_options": 3,
                          "estimator": "readout", "cue": "\nThe answer is", "model": "m", "method": "packed",
                          "dataset": "arc-easy", "n_steps": K, "correct": correct,
-                         "options": [" A", " B", " C"], "leading_option": " ABC"[1 + int(np.argmax(p))]})
+                         "options": [" A", " B", " C"], "leading_option": " ABC"[1 + int(np.argmax(p))],
+                         "gold": "ABC"[gold], "candidates": "given"})
     return pd.DataFrame(rows)
 
 
@@ -138,15 +139,82 @@ def test_early_exit_on_a_constructed_case():
     assert nats["accuracy"].iloc[0] == pytest.approx(2 / 3)  # 0.5 nats: same exits as above here
 
 
-def test_fixed_exit_baseline():
+def test_fixed_exit_baseline_cuts_at_a_token_budget():
     from siakit.analysis.early_exit import simulate_fixed_exit
 
-    table = simulate_fixed_exit(make_scores({**FALLING, **RISING}), fractions=[0.0, 0.5, 1.0]).set_index("threshold")
-    # f = 0: both stop at k = 0 where A leads (uniform ties go to A; "rise" starts at A) -> both right
+    # "fall": K = 3, prefix tokens 0/10/20/30 (after the prompt); "rise": K = 2, 0/10/20
+    table = simulate_fixed_exit(make_scores({**FALLING, **RISING}), budgets=[0, 15, 20, 100]).set_index("threshold")
+    # budget 0: both stop at k = 0 where A leads (uniform ties go to A, the first option) -> both right
     assert table.at[0.0, "accuracy"] == 1.0 and table.at[0.0, "tokens_saved"] == 1.0
-    # f = 0.5: "fall" (K=3) stops at k=1 (A leads), "rise" (K=2) at k=1 (uniform -> A): both right
-    assert table.at[0.5, "tokens_saved"] == pytest.approx((20 + 10) / (30 + 20))
-    assert table.at[1.0, "accuracy"] == 0.5 and table.at[1.0, "exit_rate"] == 0.0  # own answers
+    # budget 15: both cut at k = 1 (10 tokens); "fall" leads with A (right), "rise" is uniform -> A (right)
+    assert table.at[15.0, "accuracy"] == 1.0 and table.at[15.0, "tokens_saved"] == pytest.approx((15 + 5) / 50)
+    # budget 20: "rise" (20 tokens) finishes and keeps its own (wrong) answer; "fall" cut at k = 2
+    assert table.at[20.0, "accuracy"] == 0.5 and table.at[20.0, "exit_rate"] == 0.5
+    assert table.at[100.0, "accuracy"] == 0.5 and table.at[100.0, "exit_rate"] == 0.0  # own answers
+
+
+def test_early_exit_refuses_sets_that_knew_the_answer():
+    scores = make_scores(FALLING)
+    with pytest.raises(ValueError, match="prefix only"):
+        simulate_early_exit(scores.drop(columns="candidates"))
+    with pytest.raises(ValueError, match="posthoc"):
+        simulate_early_exit(scores.assign(candidates="posthoc"))
+
+
+def test_early_exit_uses_each_prefix_set_and_skips_undefined_h():
+    """|S_k| grows with k: the relative threshold is tau * log|S_k| at each k; NaN h_k never exits."""
+    rows = []
+    for k, (h, n, lead) in enumerate([(np.nan, 1, "7"), (0.5, 2, "7"), (0.5, 4, "9"), (0.01, 4, "9")]):
+        rows.append({"id": "t", "k": k, "n_prefix_tokens": 10 * k, "entropy": h, "n_options": n,
+                     "n_steps": 3, "correct": True, "gold": "9", "leading_option": lead, "candidates": "prefix"})
+    scores = pd.DataFrame(rows)
+    # tau = 0.5: thresholds nan-skip, 0.35 (log 2 * .5), 0.69 (log 4 * .5): exits at k = 2, leader 9 = gold
+    table = simulate_early_exit(scores, thresholds=[0.5, 0.8]).set_index("threshold")
+    assert table.at[0.5, "accuracy"] == 1.0 and table.at[0.5, "mean_exit_u"] == pytest.approx(2 / 3)
+    # tau = 0.8: 0.55 at k = 1 > 0.5 -> exits at k = 1 with 7 leading: wrong
+    assert table.at[0.8, "accuracy"] == 0.0 and table.at[0.8, "mean_exit_u"] == pytest.approx(1 / 3)
+
+
+def test_saturation_against_the_shuffled_null():
+    rng = np.random.default_rng(0)
+    noise = [curve_signatures(0.7 + 0.1 * rng.standard_normal(8), 3) for _ in range(400)]
+    raw = np.array([s["saturation_slope"] for s in noise])
+    excess = np.array([s["saturation_excess"] for s in noise])
+    assert raw.mean() > 0.9 and (raw > 0).mean() > 0.95  # the raw slope: positive by construction
+    assert abs(excess.mean()) < 0.05 and 0.35 < (excess > 0).mean() < 0.65  # the null removes it
+    line = curve_signatures(np.linspace(1, 0, 8), 3)["saturation_excess"]
+    halving = curve_signatures(1.1 * 0.5 ** np.arange(8), 3)["saturation_excess"]
+    assert line < halving < 0  # drops that shrink near 0 sit above a straight line
+
+
+def test_drop_share_needs_a_positive_total_drop():
+    assert np.isnan(curve_signatures(np.array([0.2, 0.9, 0.5]), 3)["drop_share_first_half"])  # total < 0
+    assert np.isnan(curve_signatures(np.array([0.5, 0.1, 0.5]), 3)["drop_share_first_half"])  # total = 0
+
+
+def test_ties_never_favour_the_gold():
+    from siakit.analysis.signatures import gold_leads
+
+    probs = pd.DataFrame({"option_probs": [[0.5, 0.5], [0.6, 0.4]], "gold_logprob": np.log([0.5, 0.6])})
+    assert gold_leads(probs).tolist() == [False, True]  # without leading_option a tie is no lead
+    named = pd.DataFrame({"leading_option": ["A", None], "gold": ["B", "B"]})
+    assert gold_leads(named).tolist() == [False, False]
+
+
+def test_signatures_over_sets_that_change_with_k():
+    rows = []
+    sets = [([" 3", " 5"], [0.5, 0.5]), ([" 3", " 5", " 8"], [0.1, 0.1, 0.8]), ([" 5", " 8"], [0.005, 0.995])]
+    for k, (opts, p) in enumerate(sets):
+        p = np.asarray(p)
+        rows.append({"id": "v", "k": k, "n_prefix_tokens": 10 * k, "entropy": entropy(p), "n_options": len(opts),
+                     "options": opts, "option_probs": list(p), "gold_logprob": float(np.log(p[-1])), "n_steps": 2,
+                     "correct": True, "gold": "8", "leading_option": opts[int(np.argmax(p))].strip(),
+                     "coverage": 0.5 + 0.2 * k, "candidates": "prefix"})
+    sig = trace_signatures(pd.DataFrame(rows)).iloc[0]
+    assert sig["leader_switches"] == 1 and sig["gold_leads_final"] and sig["locked_to_gold"]
+    assert sig["lock_threshold"] == pytest.approx(0.1 * np.log(2)) and sig["coverage_final"] == pytest.approx(0.9)
+    # the union (3, 5, 8): TV path 0.5 * (0.4 + 0.4 + 0.8) + 0.5 * (0.1 + 0.095 + 0.195)
+    assert sig["tv_path_length"] == pytest.approx(0.8 + 0.195)
 
 
 def test_matched_comparison_interpolates_the_baseline():

@@ -5,6 +5,11 @@ first prefix k with h_k < tau and answers with its leading option at k; if h nev
 it runs to the end and keeps its own graded answer (so tau = 0 reproduces the measured accuracy).
 Tokens saved are the reasoning tokens after the exit point, n_prefix_tokens(K) - n_prefix_tokens(k).
 
+Everything the rule decides with is known at the exit step: h_k, the leader and the threshold
+tau * log|S_k| all come from S_k, the candidate set of the prefix (`siakit.scorer.candidates`; fixed
+options such as ARC's A-D are known from the start). Only then is the leader graded against the gold.
+A table scored with a set that knew more (`candidates` not "prefix"/"given") is refused.
+
     h = [1.0, 0.3, 0.05], leader at k=1 is gold, tau = 0.5  ->  exit at k = 1, correct, saves the
     tokens of step 2.
 """
@@ -19,8 +24,9 @@ from siakit.analysis.signatures import check_scores, gold_leads
 DEFAULT_FRACTIONS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
 
 
-def exit_step(h: np.ndarray, threshold: float) -> int | None:
-    """First k with h_k < threshold (h has shape [K+1], nats), or None if it never happens.
+def exit_step(h: np.ndarray, threshold) -> int | None:
+    """First k with h_k < threshold (h has shape [K+1], nats; threshold a number or [K+1]), or None if
+    it never happens. NaN never counts as below.
 
     >>> exit_step(np.array([1.0, 0.3, 0.05]), 0.5)
     1
@@ -31,30 +37,66 @@ def exit_step(h: np.ndarray, threshold: float) -> int | None:
     return int(below[0]) if len(below) else None
 
 
-def simulate_early_exit(scores: pd.DataFrame, thresholds=DEFAULT_FRACTIONS, relative: bool = True) -> pd.DataFrame:
-    """Accuracy against reasoning tokens saved, one row per threshold.
+def check_prefix_only(scores: pd.DataFrame) -> None:
+    """Refuse tables whose candidate sets used more than the prefix (an early exit would then decide
+    with the gold or the final answer). Tables without a `candidates` column (older runs) are refused
+    too: their numeric sets were built from the gold."""
+    if "candidates" not in scores.columns:
+        raise ValueError("early exit needs candidate sets built from the prefix only: this scores table "
+                         "has no `candidates` column (an older run, whose numeric sets held the gold); "
+                         "score it again")
+    bad = sorted(set(scores["candidates"].dropna().astype(str)) - {"prefix", "given"})
+    if bad or scores["candidates"].isna().any():
+        raise ValueError(f"early exit needs candidates 'prefix' or 'given', got {bad or ['<missing>']}")
 
-    `relative=True`: each threshold is a share of the trace's log|A| (traces may have different |A|);
-    otherwise thresholds are in nats. Columns: threshold, relative, accuracy (early-exit answers),
-    baseline_accuracy (full traces), exit_rate (share of traces that stopped early, k < K),
-    tokens_saved (share of all reasoning tokens not generated), mean_exit_u (mean k/K at the stop),
-    n_traces. Without `n_prefix_tokens`, steps stand in for tokens.
+
+def prefix_only_sets(scores: pd.DataFrame) -> bool:
+    """True when every row's candidate set was built from its prefix or given up front (so decisions
+    at step k use only what is known at step k).
+
+    >>> prefix_only_sets(pd.DataFrame({"candidates": ["prefix", "given"]}))
+    True
     """
-    scores = check_scores(scores)
+    try:
+        check_prefix_only(scores)
+    except ValueError:
+        return False
+    return True
+
+
+def _traces(scores: pd.DataFrame):
+    """Per trace: h [K+1], log|S_k| [K+1], gold leads [K+1], own correctness, reasoning tokens [K+1]."""
     leads = gold_leads(scores).to_numpy()
-    traces = []
+    out = []
     for _, g in scores.groupby("id", sort=False):
         idx = g.index.to_numpy()
         tokens = g["n_prefix_tokens"].to_numpy(float) if "n_prefix_tokens" in g else np.arange(len(g), dtype=float)
-        traces.append((g["entropy"].to_numpy(float), np.log(max(int(g["n_options"].iloc[0]), 1)),
-                       leads[idx], bool(g["correct"].fillna(False).iloc[0]), tokens - tokens[0]))
+        log_a = np.log(np.maximum(g["n_options"].to_numpy(float), 1))
+        out.append((g["entropy"].to_numpy(float), log_a, leads[idx], bool(g["correct"].fillna(False).iloc[0]),
+                    tokens - tokens[0]))
+    return out
+
+
+def simulate_early_exit(scores: pd.DataFrame, thresholds=DEFAULT_FRACTIONS, relative: bool = True) -> pd.DataFrame:
+    """Accuracy against reasoning tokens saved, one row per threshold.
+
+    `relative=True`: each threshold is a share of log|S_k| at the prefix being tested; otherwise
+    thresholds are in nats. An undefined h_k (NaN, |S_k| < 2) never triggers an exit. Columns:
+    threshold, relative, accuracy (early-exit answers), baseline_accuracy (full traces), exit_rate
+    (share of traces that stopped early, k < K), tokens_saved (share of all reasoning tokens not
+    generated), mean_exit_u (mean k/K at the stop), n_traces. Without `n_prefix_tokens`, steps stand
+    in for tokens.
+    """
+    scores = check_scores(scores)
+    check_prefix_only(scores)
+    traces = _traces(scores)
     rows = []
     for t in thresholds:
         right = saved = total = exits = 0.0
         exit_u = []
         for h, log_a, lead, correct, tokens in traces:
             K = len(h) - 1
-            k = exit_step(h, t * log_a if relative else t)
+            k = exit_step(h, t * log_a if relative else np.full(K + 1, t))
             if k is None or k == K:  # ran to the end: the trace's own answer
                 right += correct
                 exit_u.append(1.0)
@@ -74,32 +116,43 @@ def simulate_early_exit(scores: pd.DataFrame, thresholds=DEFAULT_FRACTIONS, rela
     return pd.DataFrame(rows)
 
 
-def simulate_fixed_exit(scores: pd.DataFrame, fractions=(0.0, 0.25, 0.5, 0.75, 1.0)) -> pd.DataFrame:
-    """The entropy-blind baseline: stop every trace at k = floor(f * K) and answer with the leader there
-    (f = 1 keeps the trace's own answer). Columns: threshold (= f), accuracy, exit_rate, tokens_saved,
-    n_traces. It places the entropy-based exit against truncation at the same token budget.
+def default_budgets(scores: pd.DataFrame, n: int = 6) -> list[float]:
+    """Token budgets for the fixed baseline: 0 and the pooled quantiles of full reasoning lengths
+    (one budget list for all traces; no trace's own length enters its own cut)."""
+    tokens = scores.groupby("id", sort=False)["n_prefix_tokens"].agg(lambda t: t.max() - t.min())
+    qs = np.quantile(tokens.to_numpy(float), np.linspace(0, 1, n)[1:]) if len(tokens) else []
+    return sorted({0.0, *(float(np.ceil(q)) for q in qs)})
+
+
+def simulate_fixed_exit(scores: pd.DataFrame, budgets=None) -> pd.DataFrame:
+    """The entropy-blind baseline: every trace may spend at most `budgets` reasoning tokens (one fixed
+    budget for all traces, not a share of each trace's own length). A trace longer than the budget
+    answers with its leader at the last step boundary within the budget, having generated the budget;
+    a shorter one finishes and keeps its own answer. Columns: threshold (= budget, tokens), accuracy,
+    exit_rate, tokens_saved (share of all reasoning tokens not generated), n_traces. Default budgets:
+    `default_budgets`.
     """
     scores = check_scores(scores)
-    leads = gold_leads(scores).to_numpy()
+    check_prefix_only(scores)
+    if "n_prefix_tokens" not in scores.columns:
+        raise ValueError("the fixed-budget baseline needs the `n_prefix_tokens` column")
+    traces = _traces(scores)
+    budgets = default_budgets(scores) if budgets is None else budgets
     rows = []
-    for f in fractions:
+    for budget in budgets:
         right = saved = total = exits = 0.0
-        n = 0
-        for _, g in scores.groupby("id", sort=False):
-            idx = g.index.to_numpy()
-            tokens = (g["n_prefix_tokens"].to_numpy(float) if "n_prefix_tokens" in g
-                      else np.arange(len(g), dtype=float))
-            tokens = tokens - tokens[0]
-            K, n = len(g) - 1, n + 1
-            k = int(np.floor(f * K))
-            if k >= K:
-                right += bool(g["correct"].fillna(False).iloc[0])
+        for h, log_a, lead, correct, tokens in traces:
+            K = len(h) - 1
+            if tokens[K] <= budget:
+                right += correct
             else:
-                right += bool(leads[idx[k]])
+                k = int(np.flatnonzero(tokens <= budget)[-1])  # k = 0 always qualifies (tokens[0] = 0)
+                right += bool(lead[k])
                 exits += 1
-                saved += tokens[K] - tokens[k]
+                saved += tokens[K] - budget
             total += tokens[K]
-        rows.append({"threshold": float(f), "accuracy": right / n if n else np.nan,
+        n = len(traces)
+        rows.append({"threshold": float(budget), "accuracy": right / n if n else np.nan,
                      "exit_rate": exits / n if n else np.nan,
                      "tokens_saved": saved / total if total > 0 else 0.0, "n_traces": n})
     return pd.DataFrame(rows)
@@ -120,9 +173,8 @@ def matched_comparison(entropy_rule: pd.DataFrame, fixed_rule: pd.DataFrame) -> 
 
 
 def shared_answer_set(scores: pd.DataFrame) -> bool:
-    """True when every trace was scored over the same options (e.g. ARC's A-D). Numeric readouts build
-    each trace's candidate set from its gold and own answers, so there the leading option at an early
-    exit is chosen among candidates that include the gold answer: an optimistic, oracle-aided accuracy.
+    """True when every trace was scored over the same options (e.g. ARC's A-D). Kept for old callers:
+    whether an early exit is fair is now `prefix_only_sets` (sets built from the prefix are fair too).
 
     >>> shared_answer_set(pd.DataFrame({"id": ["a", "b"], "options": [[" A", " B"], [" A", " B"]]}))
     True

@@ -19,6 +19,8 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from siakit.analysis.saturation import drop_slope, shuffled_slopes
+
 LOCK_FRACTION = 0.1  # lock-in threshold as a share of log|A| (the "10% of log|A|" of "How to read this book")
 RISE_EPS = 0.02      # a rise h_k - h_{k-1} > RISE_EPS nats counts as a monotonicity violation
 REQUIRED = ("id", "k", "entropy", "n_options", "n_steps", "correct")
@@ -55,57 +57,75 @@ def auroc(score: np.ndarray, positive: np.ndarray) -> float:
     return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-def lock_in(h: np.ndarray, threshold: float) -> int | None:
+def lock_in(h: np.ndarray, threshold) -> int | None:
     """First step k after which h stays strictly below `threshold` (h_j < threshold for all j >= k).
 
-    `h` has shape [K+1] (nats). None if the final entropy is not below the threshold.
+    `h` has shape [K+1] (nats); `threshold` a number or one per k [K+1]. None if the final entropy is
+    not below the threshold. An undefined h_k (NaN: fewer than two candidates) is not below.
     >>> lock_in(np.array([1.0, 0.05, 0.5, 0.05, 0.01]), 0.1)
     3
     >>> lock_in(np.array([1.0, 0.9]), 0.1) is None
     True
     """
-    above = np.flatnonzero(np.asarray(h) >= threshold)
+    h = np.asarray(h, float)
+    above = np.flatnonzero(~(h < threshold))
     if len(above) == 0:
         return 0
     last = int(above[-1])
     return None if last == len(h) - 1 else last + 1
 
 
-def curve_signatures(h: np.ndarray, n_options: int, lock_fraction: float = LOCK_FRACTION,
-                     eps: float = RISE_EPS) -> dict:
-    """Shape signatures of one entropy curve `h` of shape [K+1] (nats), |A| = `n_options`.
+def curve_signatures(h: np.ndarray, n_options, lock_fraction: float = LOCK_FRACTION,
+                     eps: float = RISE_EPS, n_perm: int = 200, seed: int = 0) -> dict:
+    """Shape signatures of one entropy curve `h` of shape [K+1] (nats), |A| = `n_options` (one number,
+    or |S_k| per prefix [K+1]: the lock threshold is then a share of each log|S_k|).
 
     Returns lock-in (step, normalised time u = k/K), final entropy, total drop h_0 - h_K, area under
     the curve over u in [0, 1] (nats), largest rise, number of rises > eps, the share of the total
-    drop that happens by u = 1/2 (saturation), and the slope of the per-step drop h_{k-1} - h_k
-    against h_{k-1} (positive: drops shrink as entropy approaches 0).
+    drop that happens by u = 1/2 (NaN unless the total drop is positive), and saturation: the slope
+    of the per-step drop h_{k-1} - h_k against h_{k-1} (`saturation_slope`), the mean of that slope
+    over the curve's own values in shuffled order (`saturation_null`, `shuffled_slopes`), and their
+    difference `saturation_excess`. The raw slope is positive by construction (regression to the
+    mean: +1.1 on i.i.d. noise); the excess is 0 in expectation when the order of the prefixes
+    carries nothing. An orderly falling curve has drops tied to its time, not its level, and so a
+    NEGATIVE excess (a straight line: about -1.1); one whose drops shrink as h -> 0 sits above the
+    straight line (geometric decay by half: about -0.6). Compare groups by the excess, not the slope.
+    Undefined prefixes (h_k NaN: fewer than two candidates) are left out; u keeps each k's k/K.
     >>> s = curve_signatures(np.array([1.0, 0.5, 0.1, 0.0]), n_options=4)
     >>> s["lock_step"], s["total_drop"], s["n_rises"], round(s["drop_share_first_half"], 3)
     (2, 1.0, 0, 0.7)
     """
-    h = np.asarray(h, float)
-    K = len(h) - 1
-    u = np.arange(K + 1) / max(K, 1)
-    threshold = max(lock_fraction * np.log(max(n_options, 1)), 1e-12)  # |A| = 1: h = 0 locks at once
-    step = lock_in(h, threshold)
-    diffs = np.diff(h)  # h_k - h_{k-1}, shape [K]
+    h_all = np.asarray(h, float)
+    K = len(h_all) - 1
+    n_opt = np.broadcast_to(np.asarray(n_options, float), h_all.shape)
+    thresholds = np.maximum(lock_fraction * np.log(np.maximum(n_opt, 1)), 1e-12)  # |A| = 1: locks at once
+    step = lock_in(h_all, thresholds)
+    ok = np.isfinite(h_all)
+    u_all = np.arange(K + 1) / max(K, 1)
+    h, u = h_all[ok], u_all[ok]
+    if len(h) == 0:
+        h, u = np.array([np.nan]), np.array([0.0])
+    diffs = np.diff(h)  # changes between consecutive defined prefixes
     total = h[0] - h[-1]
-    mid = np.interp(0.5, u, h) if K > 0 else h[0]
-    slope = float("nan")
-    if K >= 2 and np.ptp(h[:-1]) > 1e-12:
-        slope = float(np.polyfit(h[:-1], -diffs, 1)[0])
+    mid = np.interp(0.5, u, h) if len(h) > 1 else h[0]
+    slope = drop_slope(h)
+    null = shuffled_slopes(h, n_perm, seed)
+    null_mean = float(np.nanmean(null)) if len(null) and np.isfinite(null).any() else float("nan")
     return {
-        "K": K, "h_0": float(h[0]), "h_final": float(h[-1]), "lock_threshold": float(threshold),
+        "K": K, "h_0": float(h[0]), "h_final": float(h_all[-1]),
+        "lock_threshold": float(thresholds[-1]),
         "lock_step": np.nan if step is None else step,
         "lock_u": np.nan if step is None else step / max(K, 1),
         "locked": step is not None,
         "total_drop": float(total),
-        "auc": float(np.trapezoid(h, u)) if K > 0 else float(h[0]),
+        "auc": float(np.trapezoid(h, u)) if len(h) > 1 else float(h[0]),
         "largest_rise": float(max(diffs.max(initial=0.0), 0.0)),
         "n_rises": int((diffs > eps).sum()),
         "monotone": bool((diffs <= eps).all()),
-        "drop_share_first_half": float((h[0] - mid) / total) if abs(total) > 1e-9 else np.nan,
+        "drop_share_first_half": float((h[0] - mid) / total) if total > 1e-9 else np.nan,
         "saturation_slope": slope,
+        "saturation_null": null_mean,
+        "saturation_excess": slope - null_mean,
     }
 
 
@@ -136,22 +156,51 @@ def distribution_profile(probs: np.ndarray) -> dict:
 
 
 def gold_leads(scores: pd.DataFrame) -> pd.Series:
-    """Per row: is the gold answer the leading option? (uses a `gold` column when present, else
-    p(a*) = exp(gold_logprob) equal to the largest option probability, up to 1e-9)."""
+    """Per row: is the gold answer the leading option? Uses `leading_option` against `gold` when both
+    are present (the scorer breaks ties by the set's own order, never by the gold); else the gold's
+    probability exp(gold_logprob) must beat every other option STRICTLY (a tie is not a lead, so
+    ties never favour the gold)."""
     if "gold" in scores.columns and "leading_option" in scores.columns:
-        return scores["leading_option"].astype(str).str.strip() == scores["gold"].astype(str).str.strip()
+        lead = scores["leading_option"]
+        return lead.notna() & (lead.astype(str).str.strip() == scores["gold"].astype(str).str.strip())
     if "gold_logprob" not in scores.columns or "option_probs" not in scores.columns:
         return pd.Series(False, index=scores.index)
-    top = scores["option_probs"].map(lambda p: float(np.max(p)) if p is not None and len(p) else np.nan)
-    return np.exp(scores["gold_logprob"].astype(float)) >= top - 1e-9
+
+    def strict(row):
+        p = row["option_probs"]
+        if p is None or not len(p) or not np.isfinite(row["gold_logprob"]):
+            return False
+        p = np.sort(np.asarray(p, float))[::-1]
+        g = np.exp(float(row["gold_logprob"]))
+        return bool(g >= p[0] - 1e-9 and (len(p) < 2 or p[1] < p[0] - 1e-9))
+
+    return scores.apply(strict, axis=1).astype(bool)
+
+
+def _union_probs(g: pd.DataFrame) -> np.ndarray | None:
+    """A trace's answer distributions [K+1, |U|] over the union of its per-prefix sets (an option
+    missing from S_k has probability 0 there), or None without usable option columns."""
+    if "option_probs" not in g or not all(p is not None and len(p) for p in g["option_probs"]):
+        return None
+    if "options" not in g or g["options"].isna().any():
+        return np.stack([np.asarray(p, float) for p in g["option_probs"]]) \
+            if len({len(p) for p in g["option_probs"]}) == 1 else None
+    union = list(dict.fromkeys(str(o) for opts in g["options"] for o in opts))
+    where = {o: i for i, o in enumerate(union)}
+    out = np.zeros((len(g), len(union)))
+    for r, (opts, p) in enumerate(zip(g["options"], g["option_probs"])):
+        out[r, [where[str(o)] for o in opts]] = np.asarray(p, float)
+    return out
 
 
 def trace_signatures(scores: pd.DataFrame, lock_fraction: float = LOCK_FRACTION,
-                     eps: float = RISE_EPS) -> pd.DataFrame:
+                     eps: float = RISE_EPS, seed: int = 0) -> pd.DataFrame:
     """One row per trace: `curve_signatures` + `distribution_profile` + gold surprisal ends + labels.
 
     Extra columns: `locked_to_gold` (the gold answer leads at the lock-in step), `gold_leads_final`,
-    `s_0`, `s_final` (gold surprisal, nats), `reasoning_tokens` (prefix tokens added by the K steps).
+    `s_0`, `s_final` (gold surprisal, nats), `reasoning_tokens` (prefix tokens added by the K steps),
+    `coverage_final` (total terminated probability of S_K) when the scorer wrote coverage.
+    The lock threshold is a share of log|S_k| per prefix (`n_options` per row).
     """
     scores = check_scores(scores)
     leads = gold_leads(scores).to_numpy()
@@ -159,13 +208,17 @@ def trace_signatures(scores: pd.DataFrame, lock_fraction: float = LOCK_FRACTION,
     for tid, g in scores.groupby("id", sort=False):
         idx = g.index.to_numpy()
         h = g["entropy"].to_numpy(float)
-        row = {"id": tid, "correct": g["correct"].iloc[0], "n_options": int(g["n_options"].iloc[0])}
+        n_opt = g["n_options"].to_numpy(float)
+        row = {"id": tid, "correct": g["correct"].iloc[0], "n_options": int(n_opt[-1])}
         for col in ("model", "dataset", "estimator"):
             if col in g:
                 row[col] = g[col].iloc[0]
-        row.update(curve_signatures(h, row["n_options"], lock_fraction, eps))
-        if "option_probs" in g and all(p is not None and len(p) for p in g["option_probs"]):
-            row.update(distribution_profile(np.stack([np.asarray(p, float) for p in g["option_probs"]])))
+        row.update(curve_signatures(h, n_opt, lock_fraction, eps, seed=seed))
+        probs = _union_probs(g)
+        if probs is not None:
+            row.update(distribution_profile(probs))
+        if "coverage" in g:
+            row["coverage_final"] = float(g["coverage"].iloc[-1])
         if "gold_logprob" in g:
             s = -g["gold_logprob"].to_numpy(float)
             row["s_0"], row["s_final"] = float(s[0]), float(s[-1])
@@ -180,7 +233,8 @@ def trace_signatures(scores: pd.DataFrame, lock_fraction: float = LOCK_FRACTION,
 def curves_on_grid(scores: pd.DataFrame, column: str = "entropy", n_points: int = 11):
     """Each trace's curve on a common normalised-time grid u = k/K in [0, 1] (linear interpolation).
 
-    `column` is `entropy` (h_k) or `surprisal` (s_k = -gold_logprob). Returns `(u, values, labels)`:
+    `column` is `entropy` (h_k), `surprisal` (s_k = -gold_logprob) or any numeric column (e.g.
+    `coverage`); NaN prefixes are skipped. Returns `(u, values, labels)`:
     u has shape [n_points], values [n_traces, n_points] (nats), labels a DataFrame (id, correct).
     A trace with K = 0 is constant in u.
     >>> u, v, _ = curves_on_grid(pd.DataFrame({"id": "a", "k": [0, 1, 2], "entropy": [1.0, 0.5, 0.0],
@@ -196,7 +250,8 @@ def curves_on_grid(scores: pd.DataFrame, column: str = "entropy", n_points: int 
     for tid, g in scores.groupby("id", sort=False):
         y = g[column].to_numpy(float)
         x = np.arange(len(y)) / max(len(y) - 1, 1)
-        values.append(np.interp(u, x, y))
+        ok = np.isfinite(y)  # undefined prefixes (fewer than two candidates) are interpolated over
+        values.append(np.interp(u, x[ok], y[ok]) if ok.any() else np.full(n_points, np.nan))
         labels.append({"id": tid, "correct": g["correct"].iloc[0]})
     return u, np.array(values).reshape(len(values), n_points), pd.DataFrame(labels, columns=["id", "correct"])
 
@@ -277,8 +332,8 @@ def separability(scores: pd.DataFrame, n_points: int = 11, n_boot: int = 200, se
 
 
 SUMMARY_COLUMNS = ("h_final", "lock_u", "locked", "locked_to_gold", "total_drop", "auc", "largest_rise",
-                   "n_rises", "monotone", "drop_share_first_half", "saturation_slope", "leader_switches",
-                   "tv_path_length", "eff_support_final", "s_final")
+                   "n_rises", "monotone", "drop_share_first_half", "saturation_excess", "leader_switches",
+                   "tv_path_length", "eff_support_final", "s_final", "coverage_final")
 
 
 def signature_summary(sigs: pd.DataFrame, columns=SUMMARY_COLUMNS, n_boot: int = 1000,

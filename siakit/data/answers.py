@@ -102,13 +102,46 @@ def _extract_choice(text: str, labels: list[str]) -> str | None:
     return tail.group(1) if tail else None
 
 
-def extract_answer(text: str, choices: list[str] | None = None) -> str | None:
-    """Final answer of a generated trace, normalised, or None when unparsable.
+def _number_at(text: str, start: int) -> tuple[str, int] | None:
+    """(normalised value, end index in `text`) of the first number in text[start:] on its line, or
+    None. A number directly followed by "%" (or " percent") keeps the sign: "25%"."""
+    line_end = text.find("\n", start)
+    line = text[start: len(text) if line_end < 0 else line_end]
+    clean = line.replace("$", " ").replace("\u2212", "-")  # same length: positions stay valid
+    m = _NUM_RE.search(clean)
+    if not m:
+        return None
+    value = normalize_number(m.group(0))
+    if value is None:  # pragma: no cover - the regex only admits valid decimals
+        return None
+    end = start + m.end()
+    if re.match(r"\s*(?:%|percent\b)", text[end:]):
+        value += "%"
+    return value, end
 
-    Numeric (choices=None): the last "The answer is X" / "answer: X" or \\boxed{X}, whichever comes
-    last; failing both, the last number in the text.
+
+# What may follow the last number when no cue or box marks the answer: up to three unit words
+# ("7 apples", "18 dollars per day") and an end of sentence, then nothing: the number closes the text.
+_CLOSING_RE = re.compile(r"\s*(?:[A-Za-z]+\s*){0,3}[.!]?\s*$")
+
+
+def extract_answer(text: str, choices: list[str] | None = None, truncated: bool = False) -> str | None:
+    """Final answer of a generated trace, normalised, or None when there is no answer.
+
+    Numeric (choices=None), the rules in order:
+      1. the last "The answer is X" / "answer: X" or \\boxed{X}, whichever comes last;
+      2. failing both, the last number of the text, but only when it closes the text: nothing after it
+         but at most three unit words and an end of sentence ("so 3 + 4 = 7 apples."). A number in
+         passing ("... 2.5% increase in the market", "25 students enrolled in dance, and the rest")
+         is no answer;
+      3. a percentage keeps its sign ("The answer is 60%." -> "60%", which `grade` accepts for a gold
+         of 60 or of 0.6);
+      4. `truncated=True` (generation stopped at its length cap): a number that touches the end of
+         the text may be cut ("... The answer is 12" of 120) and counts for nothing, and so does
+         rule 2 (the closing sentence is incomplete).
         "so 3*4=12. The answer is $12.00." -> "12"     "x = \\boxed{1,024}" -> "1024"
         "I get 5, then 7" -> "7"                      "I don't know" -> None
+        "It rose by 25% in the first year and" -> None
     Multiple choice (choices = option labels, e.g. ["A","B","C","D"]): the label after an answer cue
     ("The answer is (B)", "answer: B"), inside \\boxed{}, starting the last line ("B) microscope"),
     or standing alone at the very end ("... so C."). Only listed labels count, matched case-sensitively
@@ -122,19 +155,29 @@ def extract_answer(text: str, choices: list[str] | None = None) -> str | None:
         if not labels:
             raise ValueError("extract_answer: `choices` is empty; pass option labels like ['A','B']")
         return _extract_choice(text, labels)
+    tail = len(text.rstrip())
     marks = []  # (position, normalised answer) for every parsable cue or box
     for m in _CUE_RE.finditer(text):
-        value = normalize_number(m.group(1))
-        if value is not None:
-            marks.append((m.start(), value))
+        found = _number_at(text, m.start(1))
+        if found is not None and not (truncated and found[1] >= tail):
+            marks.append((m.start(), found[0]))
     for m in _BOXED_RE.finditer(text):
         value = normalize_number(_FRAC_RE.sub(r"\1/\2", m.group(1)).strip())
-        if value is not None:
+        if value is not None and not (truncated and m.end() >= tail):
             marks.append((m.start(), value))
     if marks:
         return max(marks)[1]
-    numbers = _NUM_RE.findall(text.replace("$", ""))
-    return normalize_number(numbers[-1]) if numbers else None
+    if truncated:
+        return None
+    clean = text.replace("$", " ")
+    numbers = list(_NUM_RE.finditer(clean))
+    if not numbers:
+        return None
+    last = numbers[-1]
+    rest = text[last.end():]
+    if rest.lstrip().startswith("%") or not _CLOSING_RE.match(rest):
+        return None
+    return normalize_number(last.group(0))
 
 
 def _close(a: str, b: str) -> bool:
@@ -144,8 +187,10 @@ def _close(a: str, b: str) -> bool:
 
 def grade(answer: str | None, gold: str, multiple_choice: bool = False) -> bool:
     """True when `answer` equals `gold`: labels case-insensitively, numbers after normalisation.
+    A percentage answer ("60%") matches a gold of 60 or of 0.6 (as math-verify grades it).
 
         ("$1,000", "1000") -> True    ("25.0", "25") -> True    (None, "3") -> False
+        ("60%", "0.6") -> True        ("60%", "60") -> True      ("60", "0.6") -> False
         ("b", "B", multiple_choice=True) -> True    ("(C)", "B", multiple_choice=True) -> False
     A gold that is not a number (numeric mode) raises ValueError: that is a data bug, not a miss.
     """
@@ -157,7 +202,13 @@ def grade(answer: str | None, gold: str, multiple_choice: bool = False) -> bool:
     if gold_n is None:
         raise ValueError(f"grade: gold {gold!r} is not a number (use multiple_choice=True for labels)")
     answer_n = normalize_number(answer)
-    return answer_n is not None and _close(answer_n, gold_n)
+    if answer_n is None:
+        return False
+    if _close(answer_n, gold_n):
+        return True
+    if str(answer).strip().endswith("%"):
+        return _close(_format_decimal(Decimal(answer_n) / 100), gold_n)
+    return False
 
 
 def gsm8k_gold(answer_field: str) -> str:
@@ -206,3 +257,15 @@ def numbers_in(text: str) -> list[str]:
         if value is not None:
             out.append(value)
     return out
+
+
+# Labels, not quantities: "Step 2", "step 2:", "Step #2", and list markers "2." / "2)" opening a line.
+_LABEL_RE = re.compile(r"(?i:\bstep)\s*#?\s*\d+|(?m:^[ \t]*\d+[.)](?=\s))")
+
+
+def mentioned_numbers(text: str) -> list[str]:
+    """`numbers_in`, without step labels and list markers (they are not candidate answers).
+
+    mentioned_numbers("Step 1: 3 + 5 = 8.\\n2. Then 8 * 2 = 16") -> ["3", "5", "8", "8", "2", "16"]
+    """
+    return numbers_in(_LABEL_RE.sub(lambda m: " " * len(m.group()), text))

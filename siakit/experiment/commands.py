@@ -30,15 +30,18 @@ def _add_score_options(parser) -> None:
     parser.add_argument("--method", default=d.method, choices=METHODS, help="forward method (default auto)")
     parser.add_argument("--cue", default=None, help="answer cue (default: each trace's own cue)")
     parser.add_argument("--candidate-samples", type=int, default=d.candidate_samples,
-                        help="numeric readout without options: sampled answers added to gold + own answer")
+                        help="numeric readout without options: answers of M continuations sampled from the question alone join every S_k")
     parser.add_argument("--candidate-mentions", type=int, default=d.candidate_mentions,
-                        help="numeric readout without options: numbers written in the question and trace "
-                             "join the candidates, up to this many in all (0 = off)")
+                        help="numeric readout without options: the N most recently mentioned distinct numbers of "
+                             "the question and steps C_1..C_k join S_k (0 = off)")
     parser.add_argument("--samples", type=int, default=d.samples, help="sampling estimator: M per prefix")
     parser.add_argument("--sample-max-new-tokens", type=int, default=d.max_new_tokens,
                         help="sampling estimator and candidate samples: length cap of a continuation")
     parser.add_argument("--temperature", type=float, default=d.temperature, help="sampling temperature")
     parser.add_argument("--miller-madow", action="store_true", help="sampling: Miller-Madow correction")
+    parser.add_argument("--no-terminated", action="store_true",
+                        help="readout: score options without their end of answer (the old form, where "
+                             "p(' 2') holds p(' 24'); default: terminated)")
     parser.add_argument("--seed", type=int, default=d.seed)
     parser.add_argument("--pack-tokens", type=int, default=d.pack_tokens, help="tokens per packed pass")
     parser.add_argument("--truncate", action="store_true",
@@ -53,7 +56,7 @@ def _score_kwargs(args) -> dict:
             "candidate_mentions": args.candidate_mentions, "samples": args.samples, "max_new_tokens": args.sample_max_new_tokens,
             "candidate_max_new_tokens": args.sample_max_new_tokens, "temperature": args.temperature,
             "miller_madow": args.miller_madow, "seed": args.seed, "pack_tokens": args.pack_tokens,
-            "truncate": args.truncate}
+            "truncate": args.truncate, **({"terminated": False} if args.no_terminated else {})}
 
 
 def register(subparsers) -> None:

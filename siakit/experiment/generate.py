@@ -71,16 +71,20 @@ def generate_traces(lm, problems: Sequence[Problem], config: GenerateConfig | No
         new_tokens = output[:, inputs["input_ids"].shape[1]:]
         batch_traces = []
         for problem, prompt, tokens in zip(batch, prompts, new_tokens):
-            text = tokenizer.decode(tokens, skip_special_tokens=True)
-            text = text if lm.chat else cut_at_stop(text)
+            raw = tokenizer.decode(tokens, skip_special_tokens=True)
+            text = raw if lm.chat else cut_at_stop(raw)
+            n_new = int((tokens != tokenizer.pad_token_id).sum())
+            # stopped by the length cap (no EOS, no few-shot stop): the last number may be cut short
+            truncated = (n_new >= config.max_new_tokens and tokenizer.eos_token_id not in tokens.tolist()
+                         and text == raw)
             labels = [label for label, _ in problem.choices] if problem.choices else None
-            answer = extract_answer(text, labels)
+            answer = extract_answer(text, labels, truncated=truncated)
             multiple_choice = bool(problem.choices)  # from the problem: the file is not re-read per trace
             batch_traces.append(Trace(
                 id=problem.id, prompt=prompt, steps=split_steps(text), dataset=problem.dataset,
                 model=lm.name, cue=config.cue, options=options_for(problem), gold=problem.gold,
                 answer=answer, correct=grade(answer, problem.gold, multiple_choice),
-                meta={"n_new_tokens": int((tokens != tokenizer.pad_token_id).sum()),
+                meta={"n_new_tokens": n_new, "truncated": truncated,
                       "batch_seconds": round(seconds, 3), "temperature": config.temperature,
                       "seed": config.seed + b, "question": problem.question}))
         traces += batch_traces

@@ -1,10 +1,13 @@
 """Answer sets and the three estimators' arithmetic: readout, vocab, sampling (all in nats).
 
-- `readout`: option probabilities p_o = exp(sum of o's token log-probs after context_k + cue),
-  renormalised over the options; h_k = -sum p_o log p_o, s_k = -log p_gold.
+- `readout`: terminated option probabilities p_o = p(o, then the end of the answer | context_k + cue)
+  (`siakit.scorer.termination`), renormalised over the set S_k of prefix k
+  (`siakit.scorer.candidates`): h_k = -sum p_o log p_o; the gold against S_k + {gold}:
+  s_k = -log p_gold; coverage = sum_{o in S_k} p_o before renormalising (`prefix_readout`).
 - `vocab`: the full next-token entropy at the first answer slot after the cue (a crude proxy).
 - `sampling`: M continuations sampled from context_k to the end, answers extracted, plug-in (or
   Miller-Madow) entropy of the empirical answer distribution; unparsable answers form one outcome.
+  s_k is add-one smoothed so it stays finite when the gold is never sampled (`empirical_summary`).
 
     >>> readout_summary(np.log([0.2, 0.6]), gold=0)["entropy"]   # renormalised to [0.25, 0.75]
     0.5623...
@@ -73,11 +76,46 @@ def readout_summary(option_logprob, gold: int | None) -> dict:
             "gold_logprob": float(logp[gold]) if gold is not None else math.nan}
 
 
+def prefix_readout(option_logprob, members: list[int], gold: int | None) -> dict:
+    """The readout of one prefix: `option_logprob` [|U|] terminated log-probs of the union U,
+    `members` the indices of S_k in U, `gold` the gold's index in U (or None).
+
+    entropy h_k (nats) and probs over S_k renormalised; leading = the index in U of S_k's most
+    probable option (ties: the first in S_k's order, which never depends on the gold); coverage =
+    sum_{o in S_k} p_o (unnormalised, in [0, 1]); gold_logprob = log p(gold) renormalised over
+    S_k + {gold}. Fewer than two options leave nothing to choose between: entropy is NaN when
+    |S_k| < 2, gold_logprob NaN when |S_k + {gold}| < 2 (leading is still S_k's only member, None
+    when S_k is empty).
+
+    prefix_readout(np.log([0.2, 0.6, 0.1]), [0, 1], gold=2) -> entropy of [.25, .75], leading 1,
+    coverage 0.8, gold_logprob log(0.1 / 0.9)
+    """
+    lp = np.asarray(option_logprob, dtype=float)
+    members = list(members)
+    out = {"entropy": math.nan, "probs": [], "leading": None, "coverage": 0.0, "gold_logprob": math.nan}
+    if members:
+        sub = lp[members]
+        log_z = np.logaddexp.reduce(sub)
+        p = np.exp(sub - log_z)
+        out.update(probs=p.tolist(), leading=members[int(np.argmax(sub))], coverage=float(np.exp(log_z)))
+        if len(members) >= 2:
+            out["entropy"] = max(float(-(p * (sub - log_z)).sum()), 0.0)
+    if gold is not None:
+        scored = members if gold in members else members + [gold]
+        if len(scored) >= 2:
+            out["gold_logprob"] = float(lp[gold] - np.logaddexp.reduce(lp[scored]))
+    return out
+
+
 def empirical_summary(answers: list[str | None], gold: str | None, miller_madow: bool = False) -> dict:
     """Empirical answer distribution of sampled continuations: plug-in entropy (nats), optionally with
-    the Miller-Madow correction (m - 1) / (2M); gold log-frequency (-inf when never sampled).
+    the Miller-Madow correction (m - 1) / (2M). The gold's log-probability is add-one (Laplace)
+    smoothed over the observed outcomes plus the gold, log((c_gold + 1) / (M + m')) with m' the
+    number of distinct outcomes counting the gold, so s_k is finite when the gold is never sampled
+    (log(1 / (M + m + 1)) then) and mean curves stay finite.
 
-    empirical_summary(["8", "8", "12", None], "8") -> options ["8", "12", "<none>"], probs [.5, .25, .25]
+    empirical_summary(["8", "8", "12", None], "8") -> options ["8", "12", "<none>"], probs [.5, .25, .25],
+    gold_logprob log(3 / 7)
     """
     from siakit.theory.info import miller_madow_entropy, plugin_entropy
 
@@ -88,14 +126,20 @@ def empirical_summary(answers: list[str | None], gold: str | None, miller_madow:
     counts = np.array([keys.count(o) for o in options], dtype=float)
     entropy = abs(float((miller_madow_entropy if miller_madow else plugin_entropy)(counts)))  # no -0.0
     probs = counts / counts.sum()
-    gi = options.index(_normalize(gold)) if gold is not None and _normalize(gold) in options else None
+    gold_lp = math.nan
+    if gold is not None:
+        g = _normalize(gold)
+        count = float(counts[options.index(g)]) if g in options else 0.0
+        outcomes = len(options) + (g not in options)
+        gold_lp = float(np.log((count + 1) / (counts.sum() + outcomes)))
     return {"entropy": entropy, "probs": probs.tolist(), "options": options,
             "leading": int(np.argmax(counts)), "n_unparsed": keys.count(UNPARSED),
-            "gold_logprob": float(np.log(probs[gi])) if gi is not None else -math.inf}
+            "gold_logprob": gold_lp}
 
 
 def trace_seed(seed: int, trace_id: str, k: int) -> int:
-    """A seed per (trace, prefix), stable across runs, processes and resumptions."""
+    """A seed per (trace, prefix), stable across runs, processes and resumptions (`trace_id` may be
+    any text: the candidate samples are seeded by the prompt, so one question gets one sample set)."""
     return (seed * 1_000_003 + zlib.crc32(str(trace_id).encode()) * 1009 + k) % (2 ** 31)
 
 

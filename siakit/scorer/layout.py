@@ -13,9 +13,14 @@ Exact semantics (the contract every scoring method follows, so any number can be
    token whose character end exceeds the end of step k. `n_prefix_tokens = len(context_k)`.
 3. The cue and each option are tokenized on their own (`add_special_tokens=False`) and appended
    after `context_k`, at positions continuing it: the probe for prefix k is `cue`, then each option
-   `o` as a branch `cue + o[:-1]` (the last option token is predicted, never fed).
+   `o` as a branch `cue + o` (terminated options, the default) or `cue + o[:-1]` (unterminated: the
+   last option token is predicted, never fed).
 4. The first token of every option is read at the "anchor" (the last cue token, or the last context
    token when the cue is empty); option token t >= 2 is read at branch token t - 1.
+5. Terminated options (`cont` set): one more read at the branch token o[-1], the log-probability
+   that the answer ends there, log(1 - sum_{t in CONT} p(t | ctx, cue, o)); see
+   `siakit.scorer.termination`. An option's log-probability is the sum of its token reads and that
+   end read.
 
 Packing several layouts into one forward pass: `siakit.scorer.packing`; their attention masks:
 `siakit.scorer.masks`.
@@ -23,6 +28,8 @@ Packing several layouts into one forward pass: `siakit.scorer.packing`; their at
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+from siakit.scorer.termination import continuation_ids
 
 
 @dataclass
@@ -32,11 +39,21 @@ class TraceLayout:
     bounds: list[int]           # bounds[k] = len(context_k), k = 0..K (non-decreasing, bounds[K] = N)
     cue: list[int]              # cue token ids (may be empty)
     options: list[list[int]]    # token ids of each option (empty list: no options, vocab only)
+    cont: tuple | None = field(default=None, repr=False)  # CONT token ids (terminated options);
+                                # None = options read without their end (the old, prefix-greedy form)
+
+    @property
+    def terminated(self) -> bool:
+        return self.cont is not None
+
+    def branch_len(self, option: list[int]) -> int:
+        """Branch tokens fed for `option`: all of it when terminated, all but its last otherwise."""
+        return len(option) if self.terminated else len(option) - 1
 
     @property
     def n_probe_tokens(self) -> int:
         """Probe tokens fed per prefix: the cue plus every option branch but its last token."""
-        return len(self.cue) + sum(len(o) - 1 for o in self.options)
+        return len(self.cue) + sum(self.branch_len(o) for o in self.options)
 
     @property
     def n_tokens(self) -> int:
@@ -46,7 +63,7 @@ class TraceLayout:
     @property
     def max_position(self) -> int:
         """Largest position id used (the context length the model must support, minus one)."""
-        longest_branch = max((len(o) - 1 for o in self.options), default=0)
+        longest_branch = max((self.branch_len(o) for o in self.options), default=0)
         return max(len(self.ids) - 1, self.bounds[-1] + len(self.cue) + longest_branch - 1)
 
 
@@ -85,8 +102,9 @@ def prefix_bounds(offsets: list[tuple[int, int]], n_lead: int, ends: list[int]) 
     return bounds
 
 
-def layout_trace(tokenizer, trace, cue: str, options: list[str] | None) -> TraceLayout:
-    """The `TraceLayout` of `trace` (its prompt, steps) with the given cue and option strings."""
+def layout_trace(tokenizer, trace, cue: str, options: list[str] | None, terminated: bool = True) -> TraceLayout:
+    """The `TraceLayout` of `trace` (its prompt, steps) with the given cue and option strings;
+    `terminated`: options are read with their end (the default, see `siakit.scorer.termination`)."""
     ids, offsets, n_lead = encode_text(tokenizer, trace.prompt + "".join(trace.steps))
     ends, pos = [len(trace.prompt)], len(trace.prompt)
     for step in trace.steps:
@@ -103,4 +121,5 @@ def layout_trace(tokenizer, trace, cue: str, options: list[str] | None) -> Trace
     if not cue_ids and bounds[0] == 0:
         raise ValueError(f"trace {trace.id}: empty prompt, no BOS token and an empty cue: nothing to "
                          "condition the answer on at k=0")
-    return TraceLayout(id=str(trace.id), ids=ids, bounds=bounds, cue=cue_ids, options=option_ids)
+    cont = continuation_ids(tokenizer) if terminated and option_ids else None
+    return TraceLayout(id=str(trace.id), ids=ids, bounds=bounds, cue=cue_ids, options=option_ids, cont=cont)

@@ -25,6 +25,7 @@ from siakit.scorer.layout import TraceLayout
 from siakit.scorer.masks import tree_mask
 from siakit.scorer.packing import build_pack, pack_reads, pack_tensors
 from siakit.scorer.reads import FlatRead, reduce_reads
+from siakit.scorer.termination import END
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,14 @@ class MethodOptions:
 
 def _shapes(layouts):
     return [(len(lay.bounds), len(lay.options)) for lay in layouts]
+
+
+def _cont(layouts):
+    """The CONT ids shared by `layouts` (one tokenizer per call), or None when none is terminated."""
+    conts = {lay.cont for lay in layouts if lay.cont is not None}
+    if len(conts) > 1:
+        raise ValueError("layouts of one call come from different tokenizers (different CONT sets)")
+    return next(iter(conts), None)
 
 
 def _packs(layouts, rows: bool):
@@ -55,7 +64,8 @@ def _gather(logits_parts, reads, layouts):
                 where[(b, pos)] = base + b * n_keep + c
         base += n_batch * n_keep
     rows = [FlatRead(where[(r.batch, r.index)], r.target, r.doc, r.k, r.option) for r in reads]
-    return reduce_reads(torch.cat(flat), rows, len(layouts), _shapes(layouts), [lay.id for lay in layouts])
+    return reduce_reads(torch.cat(flat), rows, len(layouts), _shapes(layouts), [lay.id for lay in layouts],
+                        _cont(layouts))
 
 
 def run_tree(adapter, layouts: list[TraceLayout], opts: MethodOptions = MethodOptions()):
@@ -121,7 +131,8 @@ class Row:
 
 def probe_rows(lay: TraceLayout) -> list[Row]:
     """Plain causal sequences equivalent to the tree: per prefix one row for the anchor and every
-    option's first token, plus one row per multi-token option for its later tokens."""
+    option's first token, plus one row per option for its later tokens and its end read (terminated;
+    unterminated: one row per multi-token option, its last token never fed)."""
     rows = []
     for k, b in enumerate(lay.bounds):
         start = max(b - 1, 0)  # re-feed the last context token so the anchor always lies in the row
@@ -130,9 +141,11 @@ def probe_rows(lay: TraceLayout) -> list[Row]:
         reads = [(anchor, -1, -1)] + [(anchor, opt[0], o) for o, opt in enumerate(lay.options)]
         rows.append(Row(k, start, head, reads))
         for o, opt in enumerate(lay.options):
-            if len(opt) > 1:
-                rows.append(Row(k, start, head + opt[:-1],
-                                [(anchor + t, opt[t], o) for t in range(1, len(opt))]))
+            later = [(anchor + t, opt[t], o) for t in range(1, len(opt))]
+            if lay.terminated:  # the whole option fed; its end read at its last token
+                rows.append(Row(k, start, head + opt, later + [(anchor + len(opt), END, o)]))
+            elif len(opt) > 1:
+                rows.append(Row(k, start, head + opt[:-1], later))
     return rows
 
 
@@ -151,7 +164,8 @@ def run_naive(adapter, layouts: list[TraceLayout], opts: MethodOptions = MethodO
             base = sum(x.shape[0] for x in logits)
             logits.append(out)
             reads += [FlatRead(base + keep.index(row.start + i), tgt, d, row.k, o) for i, tgt, o in row.reads]
-    return reduce_reads(torch.cat(logits), reads, len(layouts), _shapes(layouts), [lay.id for lay in layouts])
+    return reduce_reads(torch.cat(logits), reads, len(layouts), _shapes(layouts), [lay.id for lay in layouts],
+                        _cont(layouts))
 
 
 def run_batched(adapter, layouts: list[TraceLayout], opts: MethodOptions = MethodOptions()):
@@ -187,7 +201,8 @@ def run_batched(adapter, layouts: list[TraceLayout], opts: MethodOptions = Metho
             for i, r in enumerate(chunk_rows):
                 reads += [FlatRead(base + i * len(keep) + keep.index(r.start + j), tgt, d, r.k, o)
                           for j, tgt, o in r.reads]
-    return reduce_reads(torch.cat(logits), reads, len(layouts), _shapes(layouts), [lay.id for lay in layouts])
+    return reduce_reads(torch.cat(logits), reads, len(layouts), _shapes(layouts), [lay.id for lay in layouts],
+                        _cont(layouts))
 
 
 def run_kv(adapter, layouts: list[TraceLayout], opts: MethodOptions = MethodOptions()):
@@ -211,7 +226,8 @@ def run_kv(adapter, layouts: list[TraceLayout], opts: MethodOptions = MethodOpti
                 base = sum(x.shape[0] for x in logits)
                 logits.append(out)
                 reads += [FlatRead(base + keep.index(i), tgt, d, row.k, o) for i, tgt, o in row.reads]
-    return reduce_reads(torch.cat(logits), reads, len(layouts), _shapes(layouts), [lay.id for lay in layouts])
+    return reduce_reads(torch.cat(logits), reads, len(layouts), _shapes(layouts), [lay.id for lay in layouts],
+                        _cont(layouts))
 
 
 @dataclass(frozen=True)

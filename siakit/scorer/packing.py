@@ -15,11 +15,13 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from siakit.scorer.layout import TraceLayout
+from siakit.scorer.termination import END
 
 
 class Read(NamedTuple):
     """One log-probability to read: `target` at sequence index `row` (option -1 = the anchor, whose
-    whole next-token distribution gives the vocab entropy; target is then -1)."""
+    whole next-token distribution gives the vocab entropy; target is then -1; target END = -2: the
+    option's end read, log(1 - p(CONT)) after its last token)."""
     row: int
     target: int
     doc: int      # which trace of the pack
@@ -65,8 +67,9 @@ class Pack:
 def build_pack(layouts: list[TraceLayout]) -> Pack:
     """Lay out `layouts` as one packed tree sequence.
 
-    For one trace with ids [a b c], bounds [1, 3], cue [q], one option [x y]: tokens are
-    `a b c | q x' | q x'` (x' = x fed as branch), positions 0 1 2 | 1 2 | 3 4.
+    For one trace with ids [a b c], bounds [1, 3], cue [q], one option [x y], unterminated: tokens
+    are `a b c | q x' | q x'` (x' = x fed as branch), positions 0 1 2 | 1 2 | 3 4; terminated, the
+    branch also feeds y (`q x' y'`) and reads the end of the answer at y'.
     """
     p = Pack()
     starts = []
@@ -94,6 +97,9 @@ def build_pack(layouts: list[TraceLayout]) -> Pack:
                 for t in range(1, len(opt)):
                     row = put(opt[t - 1], b + len(lay.cue) + t - 1, o + 1)
                     p.reads.append(Read(row, opt[t], d, k, o))
+                if lay.terminated:  # feed the last option token too: does the answer end after it?
+                    row = put(opt[-1], b + len(lay.cue) + len(opt) - 1, o + 1)
+                    p.reads.append(Read(row, END, d, k, o))
             block_id += 1
     return p
 

@@ -1,7 +1,8 @@
 """From kept logits to per-trace numbers: option log-probabilities and the anchor's vocab entropy.
 
     >>> opt, ent = reduce_reads(logits, reads, n_docs=1, shapes=[(K + 1, n_options)], ids_of_docs=["t1"])
-    >>> opt[0][k, o]     # sum of option o's token log-probs after context_k + cue (nats)
+    >>> opt[0][k, o]     # sum of option o's token log-probs after context_k + cue, plus its end read
+                         # log(1 - p(CONT)) when terminated (nats)
     >>> ent[0][k]        # entropy of the next-token distribution at the anchor (nats)
 """
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+
+from siakit.scorer.termination import END, end_logprob
 
 
 class NonFiniteLogits(FloatingPointError):
@@ -24,12 +27,12 @@ class FlatRead(NamedTuple):
     option: int   # option index, -1 for the anchor
 
 
-def reduce_reads(logits, reads: list[FlatRead], n_docs, shapes, ids_of_docs):
+def reduce_reads(logits, reads: list[FlatRead], n_docs, shapes, ids_of_docs, cont=None):
     """Turn kept logits into per-trace results.
 
     `logits` [n_rows, vocab] (any dtype; log-softmax is done in float32); `reads` FlatRead rows.
-    `shapes[d] = (K + 1, n_options)`. Returns (option_logprob: list of [K+1, n_options] float64
-    arrays, vocab_entropy: list of [K+1]).
+    `shapes[d] = (K + 1, n_options)`; `cont`: CONT token ids for the end reads (target END). Returns
+    (option_logprob: list of [K+1, n_options] float64 arrays, vocab_entropy: list of [K+1]).
     """
     import torch
 
@@ -48,9 +51,20 @@ def reduce_reads(logits, reads: list[FlatRead], n_docs, shapes, ids_of_docs):
         h = -(rows.exp() * rows).sum(-1).double().cpu().numpy()
         for (d, k), value in zip(a[:, 2:4].tolist(), h):
             ent[d][k] = value
-    o = r[~is_anchor]
+    is_end = (r[:, 1] == END) & ~is_anchor
+    o = r[~is_anchor & ~is_end]
     if o.shape[0]:
         values = logp[o[:, 0], o[:, 1]].double().cpu().numpy()
         for (d, k, j), value in zip(o[:, 2:5].tolist(), values):
+            opt[d][k, j] += value
+    if bool(is_end.any()):
+        if cont is None:
+            raise ValueError("end-of-answer reads need the CONT token ids (cont=None)")
+        mask = torch.zeros(logp.shape[-1], dtype=torch.bool, device=logp.device)
+        ids = torch.tensor([i for i in cont if i < logp.shape[-1]], dtype=torch.long, device=logp.device)
+        mask[ids] = True
+        e = r[is_end]
+        values = end_logprob(logp[e[:, 0]], mask).double().cpu().numpy()
+        for (d, k, j), value in zip(e[:, 2:5].tolist(), values):
             opt[d][k, j] += value
     return opt, ent

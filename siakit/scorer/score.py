@@ -15,17 +15,19 @@ a transformers model whose attention cannot take a custom mask (flash-attention)
 KV-cache path, and the `method` column says `kv-fallback`; a protocol module without mask support
 falls back to `naive` (`naive-fallback`). Methods come from the one registry, `siakit.scorer.methods`.
 
-Exact semantics (tokenization, prefix boundaries, probes): see `siakit.scorer.layout`; the estimators'
-arithmetic: see `siakit.scorer.estimators`. Log-softmax is always taken in float32.
+Exact semantics (tokenization, prefix boundaries, probes): see `siakit.scorer.layout`; the end of an
+answer (terminated options): `siakit.scorer.termination`; the answer sets S_k known at each prefix:
+`siakit.scorer.candidates`; the estimators' arithmetic: `siakit.scorer.estimators`. Log-softmax is
+always taken in float32.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields, replace
 
-from siakit.scorer.estimators import (ESTIMATORS, candidate_options, empirical_summary, extract,
-                               gold_index, readout_summary, sample_texts, trace_seed)
-from siakit.data.answers import numbers_in
+from siakit.scorer.candidates import prefix_sets, union_with_gold
+from siakit.scorer.estimators import (ESTIMATORS, empirical_summary, extract, gold_index, prefix_readout,
+                                      sample_texts, trace_seed)
 from siakit.models.adapter import ModelAdapter
 from siakit.scorer.methods import METHODS as REGISTRY, MethodOptions
 from siakit.scorer.layout import TraceLayout, layout_trace
@@ -42,11 +44,12 @@ class ScoreConfig:
     method: str = "auto"           # auto = packed (kvtree for traces over dense_max_tokens); see METHODS
     cue: str | None = None         # None: each trace's own cue (Trace.cue, default "\nThe answer is")
     candidate_samples: int = 0     # numeric readout without options: answers of M continuations
-                                   # sampled from the question join gold + own answer (0 = just those)
+                                   # sampled from the question alone join every S_k (0 = none)
     candidate_max_new_tokens: int = 256  # length cap of those continuations (GSM8K fits in ~150)
-    candidate_mentions: int = 8    # numeric readout without options: also the numbers written in the
-                                   # question and the trace, up to this many candidates in all; without
-                                   # them a correct trace has |A| = 1 and h_k = 0 (0 = off)
+    candidate_mentions: int = 8    # numeric readout without options: the this-many most recently
+                                   # mentioned distinct numbers of Q + C_{1:k} join S_k (0 = none)
+    terminated: bool = True        # options read with their end: p(o then end of answer), so " 2"
+                                   # does not hold " 24" (False: the old prefix-greedy product)
     samples: int = 16              # sampling estimator: continuations M per prefix
     max_new_tokens: int = 256      # sampling estimator: length cap of each continuation
     temperature: float = 1.0       # 1 = the model's own distribution (what h_k is defined under)
@@ -96,32 +99,46 @@ def _fit(lay: TraceLayout, limit: int | None, truncate: bool) -> TraceLayout:
     return replace(lay, ids=lay.ids[: bounds[-1]], bounds=bounds)
 
 
-def _options_for(lm, trace: Trace, cue: str, estimators, cfg: ScoreConfig) -> list[str]:
-    """The answer options scored after the cue (empty: none needed)."""
+@dataclass
+class Candidates:
+    options: list[str]          # U: every option scored at every prefix (strings as they follow the cue)
+    members: list[list[int]]    # per k, the indices of S_k in U
+    gold: int | None            # the gold's index in U (None: no gold)
+    kind: str                   # "given" (the trace's own options, every k) | "prefix" (S_k from the prefix)
+
+
+def _candidates(lm, trace: Trace, cue: str, estimators, cfg: ScoreConfig) -> Candidates | None:
+    """The answer options of `trace` (None: none needed). Given options are S_k at every k; else
+    S_k is built from the question, C_{1:k} and answers sampled from the question alone
+    (`siakit.scorer.candidates`)."""
+    n_prefixes = len(trace.steps) + 1
     if trace.options is not None:
-        return list(trace.options)
+        options = list(trace.options)
+        return Candidates(options, [list(range(len(options)))] * n_prefixes,
+                          gold_index(options, trace.gold) if options else None, "given")
     if "readout" not in estimators:
-        return []
+        return None
     sampled = []
     if cfg.candidate_samples > 0:
         base = layout_trace(lm.tokenizer, replace(trace, steps=[]), cue, None)
+        seed = trace_seed(cfg.seed, trace.prompt, -1)  # by the question, not the trace: same Q, same samples
         texts = sample_texts(lm, base.ids, cfg.candidate_samples, cfg.candidate_max_new_tokens,
-                             cfg.temperature, trace_seed(cfg.seed, trace.id, -1))
+                             cfg.temperature, seed)
         sampled = [extract(t, None) for t in texts]
-    mentioned = []
-    if cfg.candidate_mentions > 0 and trace.gold is not None:  # the set is built around the gold
-        text = str(trace.meta.get("question", "")) + "\n" + "".join(trace.steps)
-        mentioned = numbers_in(text)
-    limit = max(cfg.candidate_mentions, 2 + len(sampled)) if cfg.candidate_mentions > 0 else None
-    return candidate_options(trace.gold, trace.answer, sampled, mentioned, limit=limit)
+    question = str(trace.meta.get("question") or trace.prompt)
+    sets = prefix_sets(question, trace.steps, sampled, cfg.candidate_mentions)
+    options, members, gold = union_with_gold(sets, trace.gold)
+    return Candidates(options, members, gold, "prefix")
 
 
 def score_traces(lm, traces, estimator: str | tuple | None = None, method: str | None = None,
                  config: ScoreConfig | None = None, **overrides):
     """Score every prefix k = 0..K of every trace; returns a pandas DataFrame with one row per
-    (trace id, k, estimator): id, k, n_prefix_tokens, entropy (nats), gold_logprob (= -s_k),
-    option_probs, option_logprobs, n_options, options, leading_option, estimator, cue, model, method,
-    dataset, n_steps, correct, gold, answer (+ n_samples, n_unparsed for `sampling`).
+    (trace id, k, estimator): id, k, n_prefix_tokens, entropy (h_k, nats, over S_k), gold_logprob
+    (= -s_k, over S_k + {gold}), option_probs (S_k renormalised), option_logprobs (terminated, not
+    renormalised), n_options (|S_k|), options (S_k), leading_option, coverage (total terminated
+    probability of S_k), gold_in_set, candidates (given | prefix), terminated, estimator, cue, model,
+    method, dataset, n_steps, correct, gold, answer (+ n_samples, n_unparsed for `sampling`).
 
     `config` (a ScoreConfig) sets the parameters; `estimator`, `method` and keyword `overrides`
     replace its fields only when given.
@@ -143,40 +160,40 @@ def score_traces(lm, traces, estimator: str | tuple | None = None, method: str |
     adapter = lm.adapter
     run_method, fallback = _resolve_method(adapter, cfg.method)
     limit = adapter.context
-    prepared = []  # (trace, cue, options, gold index, layout)
+    prepared = []  # (trace, cue, Candidates or None, layout)
     for trace in traces:
         cue = trace.cue if cfg.cue is None else cfg.cue
-        options = _options_for(lm, trace, cue, estimators, cfg)
-        gold = gold_index(options, trace.gold) if options else None
+        cands = _candidates(lm, trace, cue, estimators, cfg)
         if "readout" in estimators:
-            if not options:
-                raise ValueError(f"trace {trace.id}: readout needs options (none given, no gold/answer "
-                                 "to build a candidate set from)")
-            if gold is None:
-                raise ValueError(f"trace {trace.id}: gold {trace.gold!r} is not among its options {options}")
-        lay = _fit(layout_trace(lm.tokenizer, trace, cue, options), limit, cfg.truncate)
-        prepared.append((trace, cue, options, gold, lay))
+            if cands is None or not cands.options:
+                raise ValueError(f"trace {trace.id}: readout needs options (none given, and no number in "
+                                 "the question or steps, no sampled answer and no gold to score)")
+            if cands.kind == "given" and trace.gold is not None and cands.gold is None:
+                raise ValueError(f"trace {trace.id}: gold {trace.gold!r} is not among its options {cands.options}")
+        options = cands.options if cands else None
+        lay = _fit(layout_trace(lm.tokenizer, trace, cue, options, cfg.terminated), limit, cfg.truncate)
+        prepared.append((trace, cue, cands, lay))
 
     forward = bool({"readout", "vocab"} & set(estimators))
     phases = int(forward) + int("sampling" in estimators)  # the bar counts traces once per phase
     bar = progress_bar(total=len(prepared) * phases, desc=f"score {lm.name}", unit="trace", enabled=cfg.progress)
     results: dict[str, tuple] = {}  # id -> (option_logprob [K+1, n], vocab_entropy [K+1], method name)
     if forward:
-        results = _forward_all(adapter, [p[4] for p in prepared], run_method, cfg,
+        results = _forward_all(adapter, [p[3] for p in prepared], run_method, cfg,
                                f"{run_method}-fallback" if fallback else None, bar)
     rows = []
-    for trace, cue, options, gold, lay in prepared:
+    for trace, cue, cands, lay in prepared:
         common = {"model": lm.name, "cue": cue, "dataset": trace.dataset, "n_steps": len(trace.steps),
                   "correct": trace.correct, "gold": trace.gold, "answer": trace.answer}
         for name in estimators:
             for k, n_prefix in enumerate(lay.bounds):
                 row = {"id": trace.id, "k": k, "n_prefix_tokens": n_prefix, "estimator": name, **common}
                 if name == "sampling":
-                    row.update(_sampling_row(lm, trace, lay, k, options, cfg))
+                    row.update(_sampling_row(lm, trace, lay, k, cfg))
                 else:
                     opt_lp, vocab_h, used = results[lay.id]
                     row["method"] = used
-                    row.update(_readout_row(opt_lp[k], vocab_h[k], options, gold, name, adapter))
+                    row.update(_readout_row(opt_lp[k], vocab_h[k], cands, k, name, adapter, cfg.terminated))
                 rows.append(row)
         bar.update(int("sampling" in estimators))
     bar.close()
@@ -184,24 +201,28 @@ def score_traces(lm, traces, estimator: str | tuple | None = None, method: str |
 
 
 _COLUMNS = ["id", "k", "n_prefix_tokens", "entropy", "gold_logprob", "option_probs", "option_logprobs",
-            "n_options", "options", "leading_option", "estimator", "cue", "model", "method", "dataset",
-            "n_steps", "correct", "gold", "answer"]
+            "n_options", "options", "leading_option", "coverage", "gold_in_set", "candidates", "terminated",
+            "estimator", "cue", "model", "method", "dataset", "n_steps", "correct", "gold", "answer"]
 _EXTRA = ["n_samples", "n_unparsed"]
 
 
-def _readout_row(opt_lp, vocab_h, options, gold, name, adapter) -> dict:
+def _readout_row(opt_lp, vocab_h, cands: Candidates | None, k: int, name, adapter, terminated: bool) -> dict:
     if name == "vocab":
         return {"entropy": float(vocab_h), "gold_logprob": math.nan, "option_probs": None,
                 "option_logprobs": None, "n_options": adapter.vocab_size, "options": None,
-                "leading_option": None}
-    summary = readout_summary(opt_lp, gold)
+                "leading_option": None, "coverage": math.nan, "gold_in_set": None, "candidates": None,
+                "terminated": None}
+    members = cands.members[k]
+    summary = prefix_readout(opt_lp, members, cands.gold)
     return {"entropy": summary["entropy"], "gold_logprob": summary["gold_logprob"],
-            "option_probs": summary["probs"], "option_logprobs": [float(x) for x in opt_lp],
-            "n_options": len(options), "options": list(options),
-            "leading_option": options[summary["leading"]].strip()}
+            "option_probs": summary["probs"], "option_logprobs": [float(opt_lp[i]) for i in members],
+            "n_options": len(members), "options": [cands.options[i] for i in members],
+            "leading_option": None if summary["leading"] is None else cands.options[summary["leading"]].strip(),
+            "coverage": summary["coverage"], "gold_in_set": cands.gold in members if cands.gold is not None else None,
+            "candidates": cands.kind, "terminated": terminated}
 
 
-def _sampling_row(lm, trace, lay, k, options, cfg) -> dict:
+def _sampling_row(lm, trace, lay, k, cfg) -> dict:
     choices = [o.strip() for o in trace.options] if trace.options else None
     texts = sample_texts(lm, lay.ids[: lay.bounds[k]], cfg.samples, cfg.max_new_tokens, cfg.temperature,
                          trace_seed(cfg.seed, trace.id, k))
