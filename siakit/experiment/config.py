@@ -10,6 +10,7 @@ Each field's `help` is its documentation; `siakit run` builds one flag per field
 """
 from __future__ import annotations
 
+import argparse
 from dataclasses import MISSING, asdict, dataclass, field, fields
 
 from siakit.scorer.score import ScoreConfig
@@ -40,6 +41,8 @@ class RunConfig:
     candidate_mentions: int = _f(8, "numeric readout: numbers written in the question and trace join the "
                                     "candidate set, up to this many (0 = off)")
     samples: int = _f(16, "sampling estimator: continuations M per prefix")
+    terminated: bool = _f(True, "score each option followed by the end of the answer (False: the old "
+                                "token-prefix form, where ' 2' also counts ' 24')")
 
     # Fields that do not change any number of a run (where it is written, how it is batched on a
     # float32 CPU); the resume check ignores them. `n` is handled separately (it extends a run).
@@ -70,7 +73,8 @@ class RunConfig:
         manifest as `score`, exactly as `siakit run` always has)."""
         base = ScoreConfig()
         mine = {"method": self.method, "candidate_samples": self.candidate_samples,
-                "candidate_mentions": self.candidate_mentions, "samples": self.samples, "seed": self.seed}
+                "candidate_mentions": self.candidate_mentions, "samples": self.samples, "seed": self.seed,
+                "terminated": self.terminated}
         return {k: v for k, v in mine.items() if v != getattr(base, k)}
 
     def score_config(self) -> ScoreConfig:
@@ -95,6 +99,10 @@ def add_run_flags(parser) -> None:
         default = f.default if f.default is not MISSING else None
         kind = {"int": int, "float": float}.get(str(f.type).split(" ")[0], str)
         extra = {"required": True} if f.name in ("model", "dataset") else {"default": default}
+        if str(f.type) == "bool":  # --terminated / --no-terminated
+            parser.add_argument(*flags, dest=f.name, action=argparse.BooleanOptionalAction, default=default,
+                                help=f.metadata.get("help", ""))
+            continue
         parser.add_argument(*flags, dest=f.name, type=kind, help=f.metadata.get("help", ""), **extra)
 
 
