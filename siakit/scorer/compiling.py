@@ -36,3 +36,11 @@ def compiled(adapter, backend: str):
     target.compile(backend=backend, mode=mode, dynamic=False)
     target._siakit_compiled = backend
     return adapter
+
+
+def uncompile(adapter) -> None:
+    """Undo `compiled` (the bench times compiled and eager variants on one model)."""
+    for target in (adapter.model, getattr(adapter.model, "base_model", None)):
+        if target is not None and getattr(target, "_siakit_compiled", None):
+            target._compiled_call_impl = None
+            del target._siakit_compiled
