@@ -181,8 +181,8 @@ def run_case(case: Case, device: str, repeats: int = 3, warmup: int = 1, peak: f
             if attn:
                 _set_attn(model, attn)
             fn = _runner(model, name)
-            if "mask" in variant.options:  # the form the tree pass really used
-                row["mask"] = resolve_mask(adapt(model), variant.options["mask"])
+            if variant.method in ("tree", "packed", "kvtree"):  # the mask form the tree pass really used
+                row["mask"] = resolve_mask(adapt(model), variant.options.get("mask", "dense"))
             for _ in range(warmup):
                 fn(layouts)
             if device.startswith("cuda"):
