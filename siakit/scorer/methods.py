@@ -246,15 +246,17 @@ def run_kv_grow(adapter, layouts: list[TraceLayout], opts: MethodOptions = Metho
     import torch
 
     dev = adapter.device
-    logits, reads = [], []
+    logits, reads, n_rows = [], [], [0]
 
     def feed(tokens, start, keep, cache):
-        """Feed `tokens` at positions start.. into `cache`; logits [len(keep), vocab] at `keep`."""
+        """Feed `tokens` at positions start.. into `cache`; return the flat row of the logits at keep[0]
+        (the logits [len(keep), vocab] are collected)."""
         out = adapter.call(torch.tensor([tokens], device=dev),
                            pos=torch.arange(start, start + len(tokens), device=dev)[None],
                            keep=torch.tensor(keep, device=dev), cache=cache)[0]
         logits.append(out)
-        return sum(x.shape[0] for x in logits) - out.shape[0]  # flat row of keep[0]
+        n_rows[0] += out.shape[0]
+        return n_rows[0] - out.shape[0]
 
     for d, lay in enumerate(layouts):
         cache, fed, last = adapter.new_cache(), 0, None  # last: flat row of the logits at fed - 1
