@@ -128,6 +128,11 @@ def test_compiled_forward_is_wired_and_agrees():
     assert _max_diff(got[0], ref[0]) <= TOL and _max_diff(got[1], ref[1]) <= TOL
     with pytest.raises(ValueError, match="unknown compile backend"):
         methods.run_tree(lm.adapter, lays, methods.MethodOptions(compile="tensorrt"))
+    fresh = tiny_model("llama")  # ScoreConfig.compile reaches the tree pass
+    got = score_traces(fresh, make_traces(), method="packed", compile="eager", progress=False)
+    want = score_traces(fresh, make_traces(), method="naive", progress=False)
+    assert getattr(fresh.model, "_siakit_compiled", None) == "eager"
+    assert np.nanmax(np.abs(got.entropy.to_numpy(float) - want.entropy.to_numpy(float))) <= TOL
 
 
 @pytest.mark.skipif(os.environ.get("SIAKIT_SLOW_TESTS") != "1", reason="compiles FlexAttention to C++ "
