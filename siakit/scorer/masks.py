@@ -73,21 +73,32 @@ def resolve_mask(adapter, mask: str = "auto") -> str:
     return mask
 
 
-def _compile_supported(device) -> bool:
-    """Whether `create_block_mask(..., _compile=True)` is used: on CUDA (where it avoids the dense L x L
-    mask that the eager path materialises), if this torch's create_block_mask takes `_compile`."""
+def _block_mask_builder(device):
+    """(create_block_mask, extra kwargs) for `device`. On CUDA the mask is built compiled, so no dense
+    L x L tensor exists even while building it: `_compile=True` where this torch takes it (2.5-2.13),
+    else `torch.compile(create_block_mask)` (the form newer torch recommends). On CPU the eager
+    builder (it evaluates the rule densely, which is cheap at CPU sizes and needs no C++ compile)."""
     import inspect
 
+    import torch
     from torch.nn.attention.flex_attention import create_block_mask
 
-    return device.type == "cuda" and "_compile" in inspect.signature(create_block_mask).parameters
+    if device.type != "cuda":
+        return create_block_mask, {}
+    if "_compile" in inspect.signature(create_block_mask).parameters:
+        return create_block_mask, {"_compile": True}
+    global _COMPILED_BUILDER
+    if _COMPILED_BUILDER is None:
+        _COMPILED_BUILDER = torch.compile(create_block_mask)
+    return _COMPILED_BUILDER, {}
+
+
+_COMPILED_BUILDER = None  # torch.compile(create_block_mask), made once on first use
 
 
 def flex_block_mask(meta: PackTensors, window: int | None = None, rows=None):
     """The same rule as a FlexAttention `BlockMask` (memory O(L^2 / 128^2); built compiled on CUDA, so
     no dense L x L tensor exists even while building it)."""
-    from torch.nn.attention.flex_attention import create_block_mask
-
     n_batch, n = meta.ids.shape
     offset = 0 if rows is None else int(rows[0])
     n_q = n if rows is None else rows.shape[0]
@@ -96,8 +107,8 @@ def flex_block_mask(meta: PackTensors, window: int | None = None, rows=None):
         return allowed(meta, b, q_idx + offset, kv_idx, window)
 
     device = meta.ids.device
-    extra = {"_compile": True} if _compile_supported(device) else {}
-    return create_block_mask(mask_mod, B=n_batch, H=None, Q_LEN=n_q, KV_LEN=n, device=device, **extra)
+    build, extra = _block_mask_builder(device)
+    return build(mask_mod, B=n_batch, H=None, Q_LEN=n_q, KV_LEN=n, device=device, **extra)
 
 
 def tree_mask(adapter, meta: PackTensors, rows=None, mask: str = "dense"):
