@@ -58,10 +58,17 @@ def pad_columns(meta: PackTensors, length: int) -> PackTensors:
                        branch=cat(meta.branch, zeros), n_trunk=meta.n_trunk)
 
 
+RECOMPILES = 64  # compiled shapes kept per function: every bucket of a long run (the default 8 would
+                 # silently fall back to eager after the 8th bucket)
+
+
 @contextlib.contextmanager
 def static_shapes():
-    """Compile each new shape as its own static kernel (no automatic dynamic shapes) inside the block."""
+    """Compile each new shape as its own static kernel (no automatic dynamic shapes) inside the block,
+    keeping up to RECOMPILES of them per compiled function."""
     import torch._dynamo
 
-    with torch._dynamo.config.patch(automatic_dynamic_shapes=False):
+    config = torch._dynamo.config
+    name = "recompile_limit" if hasattr(config, "recompile_limit") else "cache_size_limit"
+    with config.patch(automatic_dynamic_shapes=False, **{name: max(RECOMPILES, getattr(config, name))}):
         yield
