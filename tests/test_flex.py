@@ -91,8 +91,8 @@ def test_flex_tree_pass_equals_naive_in_float32(eager_flex):
     assert lm.adapter.mask_form == "flex"
     lays = _layouts(lm)
     ref = methods.run_naive(lm.adapter, lays)
-    for rows in (True, False):
-        got = methods.run_tree(lm.adapter, lays, methods.MethodOptions(mask="flex", rows=rows))
+    for rows, bucket in ((True, 128), (False, 128), (True, 0)):  # bucket 0: unpadded
+        got = methods.run_tree(lm.adapter, lays, methods.MethodOptions(mask="flex", rows=rows, bucket=bucket))
         assert _max_diff(got[0], ref[0]) <= TOL, f"rows={rows}: option log-probs"
         assert _max_diff(got[1], ref[1]) <= TOL, f"rows={rows}: vocab entropy"
 

@@ -44,6 +44,7 @@ class MethodOptions:
     max_tokens: int = 1 << 16    # batched: padded tokens per batch
     compile: str = ""            # "" off; "inductor": torch.compile the forward (tree methods; see compiling)
     bucket: int = 128            # flex / compiled tree pass: packs padded to bucket_length(L, bucket)
+                                 # (few compiled shapes); 0: no padding, one compile per distinct length
 
 
 def _shapes(layouts):
@@ -87,7 +88,7 @@ def run_tree(adapter, layouts: list[TraceLayout], opts: MethodOptions = MethodOp
     packs = _packs(layouts, opts.rows)
     meta = pack_tensors(packs, adapter.device)
     fixed = mask == "flex" or bool(opts.compile)  # compiled kernels: a few bucketed shapes, all static
-    if fixed:
+    if fixed and opts.bucket:
         meta = pad_columns(meta, bucket_length(meta.ids.shape[1], opts.bucket))
     reads = pack_reads(packs)
     keep = sorted({r.index for r in reads})
