@@ -13,6 +13,7 @@ import torch
 import torch.nn as nn
 
 from siakit.scorer import methods
+from siakit.scorer.methods import METHODS as REGISTRY
 from siakit.models.loading import LoadedModel
 from siakit.scorer.layout import layout_trace
 from siakit.scorer.score import score_traces
@@ -80,7 +81,9 @@ def test_every_method_equals_the_naive_loop(name):
     traces = make_traces()
     ref = score_traces(lm, traces, estimator=("readout", "vocab"), method="naive", progress=False)
     assert list(ref.groupby("id").k.max().loc[["many", "none", "one"]]) == [6, 0, 1]
-    methods = ["packed", "tree", "batched"] + (["kv", "kvtree"] if name != "protocol" else [])
+    # every registered method (the registry, so a new method is tested by adding it there)
+    methods = [m for m, spec in REGISTRY.items() if m != "naive" and not (name == "protocol" and spec.needs_cache)]
+    assert {"packed", "tree", "batched"} <= set(methods) and (name == "protocol" or "kv-grow" in methods)
     for method in methods:
         got = score_traces(lm, traces, estimator=("readout", "vocab"), method=method, progress=False,
                            pack_tokens=10_000)

@@ -3,12 +3,16 @@
 Random-weight models built from configs (no download) with the shapes of Llama-3.2-1B, Qwen2.5-1.5B and
 Gemma-2-2B, a tiny CPU config, or the embedded SmolLM2 (`smollm2`); synthetic traces of T tokens with K
 prefixes, a cue and answer options (random token ids: speed does not depend on content). For each
-method: median time over repeats after warm-up (CUDA events on a GPU), time per trace, tokens/s and
-achieved TFLOP/s on the minimal token count (the tree's: trace + probes, 2 x params x tokens), peak
-GPU memory, and the largest |entropy difference| (readout and vocab, nats) against `naive`.
+method: median time over repeats after warm-up (CUDA events on a GPU), time per trace, tokens/s,
+achieved TFLOP/s of the *useful* work (`siakit.scorer.flops`: non-embedding matmuls on the tree's
+tokens, the lm_head on the read rows, attention on the pairs the tree mask allows) and its fraction of
+the measured bf16 matmul peak, peak GPU memory, the largest |entropy difference| (readout and vocab,
+nats) against `naive`, and the ratios to the `causal` ceiling row: one plain causal pass over the same
+number of tokens in the same run (time and peak memory). A `mask` line per case shows what
+`mask="auto"` picks on this device.
 
     python -m siakit.scorer.bench --device cpu --preset tiny          # or: siakit bench ...
-    python -m siakit.scorer.bench --device cuda --json               # the GPU suite, ~5 min on one H100
+    python -m siakit.scorer.bench --device cuda --preset gpu --json  # the GPU suite, ~5-6 min on one H100
 
 Imports only torch, transformers, numpy and siakit's scorer core (GPU machines lack the book tools).
 """
@@ -19,79 +23,11 @@ import json
 import statistics
 import sys
 import time
-from dataclasses import asdict, dataclass
-from typing import NamedTuple
+from dataclasses import asdict
 
 import numpy as np
 
-# name -> (config class, kwargs): public shapes of the real models (weights random).
-SHAPES = {
-    "tiny": ("LlamaConfig", dict(vocab_size=4096, hidden_size=256, intermediate_size=704, num_hidden_layers=4,
-                                 num_attention_heads=4, num_key_value_heads=2, head_dim=64)),
-    "llama-1b": ("LlamaConfig", dict(vocab_size=128256, hidden_size=2048, intermediate_size=8192,
-                                     num_hidden_layers=16, num_attention_heads=32, num_key_value_heads=8,
-                                     head_dim=64, rope_theta=500000.0, tie_word_embeddings=True,
-                                     max_position_embeddings=131072)),
-    "qwen-1.5b": ("Qwen2Config", dict(vocab_size=151936, hidden_size=1536, intermediate_size=8960,
-                                      num_hidden_layers=28, num_attention_heads=12, num_key_value_heads=2,
-                                      tie_word_embeddings=True, max_position_embeddings=32768)),
-    "gemma2-2b": ("Gemma2Config", dict(vocab_size=256000, hidden_size=2304, intermediate_size=9216,
-                                       num_hidden_layers=26, num_attention_heads=8, num_key_value_heads=4,
-                                       head_dim=256, sliding_window=4096, max_position_embeddings=8192)),
-}
-class Variant(NamedTuple):
-    method: str                # a method of the scorer's one registry, `siakit.scorer.methods.METHODS`
-    options: dict              # its MethodOptions
-    attn: str | None = None    # attention implementation to switch to (None: the case's own)
-    packs: bool = False        # timed on `case.pack` traces per call (else one trace)
-
-
-# bench label -> Variant. Labels name a registered method and the layout it is timed in.
-VARIANTS = {
-    "naive": Variant("naive", {}),
-    "batched": Variant("batched", {}),
-    "kv": Variant("kv", {}),
-    "tree": Variant("tree", {"rows": False}),
-    "packed": Variant("packed", {"rows": False}, packs=True),      # one block-diagonal row
-    "packed-rows": Variant("packed", {"rows": True}, packs=True),  # a padded batch row per trace
-    "kvtree": Variant("kvtree", {"rows": True}),
-    "kvtree-rows": Variant("kvtree", {"rows": True}, packs=True),   # several traces' trunks at once
-    "tree-flex": Variant("tree", {"rows": False, "mask": "flex"}, attn="flex_attention"),
-}
-METHODS = tuple(VARIANTS)
-
-
-@dataclass
-class Case:
-    shape: str = "tiny"        # a SHAPES key or "smollm2" (the embedded real model)
-    T: int = 128               # trace tokens (prompt + steps)
-    K: int = 12                # prefixes scored
-    cue: int = 4               # cue tokens ("\nThe answer is" is 4 tokens for Llama-3 and SmolLM2)
-    options: int = 4           # answer options (ARC: 4 labels)
-    option_len: int = 1        # tokens per option
-    pack: int = 8              # traces per pass for packed / packed-rows
-    dtype: str = "float32"     # model dtype
-    methods: tuple = METHODS   # methods to time
-    reference: str = "naive"   # agreement is measured against this method
-    attn: str = "sdpa"         # attention implementation (tree-flex switches to flex_attention)
-
-
-PRESETS = {
-    "smoke": [Case(T=48, K=4, pack=2, methods=("naive", "batched", "kv", "tree", "packed", "kvtree"))],
-    "tiny": [Case(T=128, K=12, methods=("naive", "batched", "kv", "tree", "packed", "packed-rows", "kvtree")),
-             Case(T=1024, K=32, methods=("naive", "batched", "kv", "tree", "packed", "packed-rows", "kvtree"))],
-    "smollm2": [Case(shape="smollm2", T=128, K=12, methods=("naive", "batched", "kv", "tree", "kvtree"))],
-    "gpu": [Case(shape="llama-1b", T=1024, K=32, dtype="bfloat16",
-                 methods=("naive", "batched", "kv", "tree", "packed", "packed-rows", "kvtree", "kvtree-rows")),
-            Case(shape="llama-1b", T=1024, K=32, dtype="bfloat16", pack=32, methods=("packed-rows", "kvtree-rows")),
-            Case(shape="llama-1b", T=1024, K=32, dtype="float32", pack=4,
-                 methods=("naive", "tree", "packed-rows", "kvtree")),
-            Case(shape="qwen-1.5b", T=1024, K=32, dtype="bfloat16", methods=("naive", "packed-rows", "kvtree-rows")),
-            Case(shape="gemma2-2b", T=1024, K=32, dtype="bfloat16", attn="eager",
-                 methods=("naive", "packed-rows", "kvtree-rows")),
-            Case(shape="llama-1b", T=16384, K=64, dtype="bfloat16", pack=1, reference="kvtree",
-                 methods=("kvtree", "tree", "tree-flex"))],
-}
+from siakit.scorer.bench_cases import METHODS, PRESETS, SHAPES, VARIANTS, Case, Variant, targets  # noqa: F401
 
 
 def build_model(shape: str, dtype: str, device: str, attn: str = "sdpa"):
@@ -127,13 +63,47 @@ def synthetic_layouts(case: Case, n: int, vocab: int, seed: int = 0):
 
 
 def _runner(model, label: str):
-    """`fn(layouts)` for a bench label, resolved through the scorer's one method registry."""
+    """`fn(layouts)` for a bench label, resolved through the scorer's one method registry (`causal`:
+    the ceiling pass, which scores nothing and returns None)."""
     from siakit.models.adapter import adapt
     from siakit.scorer.methods import METHODS as REGISTRY, MethodOptions
 
     variant = VARIANTS[label]
-    adapter, method = adapt(model), REGISTRY[variant.method]
+    adapter = adapt(model)
+    if variant.method == "causal":
+        return lambda layouts: causal_pass(adapter, layouts)
+    method = REGISTRY[variant.method]
     return lambda layouts: method.run(adapter, layouts, MethodOptions(**variant.options))
+
+
+def causal_pass(adapter, layouts) -> None:
+    """One plain causal forward (no mask: the flash/SDPA causal kernel) over a batch row per layout of
+    `layout.n_tokens` tokens (the trace's ids, repeated to length: speed does not depend on content),
+    the lm_head on the last token only. The no-tree ceiling for the same token count."""
+    import torch
+
+    lengths = [lay.n_tokens for lay in layouts]
+    width = max(lengths)
+    if len(set(lengths)) > 1:
+        raise ValueError("causal ceiling: layouts of one case have equal token counts")
+    ids = torch.tensor([(lay.ids * (width // len(lay.ids) + 1))[:width] for lay in layouts], device=adapter.device)
+    with torch.no_grad():
+        adapter.call(ids, keep=torch.tensor([width - 1], device=adapter.device))
+    return None
+
+
+def mask_choice(model, device: str) -> dict:
+    """What `mask="auto"` picks for this model on `device`, and for the same model under flex_attention."""
+    from types import SimpleNamespace
+
+    from siakit.models.adapter import adapt
+    from siakit.scorer.masks import resolve_mask
+
+    adapter = adapt(model)
+    as_flex = SimpleNamespace(mask_form="flex", device=adapter.device)  # the same model under flex_attention
+    return {"kind": "mask", "device": device, "attn": model.config._attn_implementation,
+            "auto": resolve_mask(adapter, "auto") if adapter.accepts_custom_mask else "none",
+            "auto_under_flex_attention": resolve_mask(as_flex, "auto")}
 
 
 def _entropies(result):
@@ -182,8 +152,15 @@ def run_case(case: Case, device: str, repeats: int = 3, warmup: int = 1, peak: f
     """Yield one result dict per method of `case`."""
     import torch
 
+    from siakit.models.adapter import adapt
+    from siakit.scorer.compiling import uncompile
+    from siakit.scorer.flops import causal_flops, param_counts, useful_flops
+    from siakit.scorer.masks import resolve_mask
+
     model, n_params = build_model(case.shape, case.dtype, device, case.attn)
     vocab = model.config.vocab_size
+    counts = param_counts(model)
+    yield {**mask_choice(model, device), "shape": case.shape, "T": case.T, "K": case.K}
     timed = _timer(device)
     reference = None
     results = {}
@@ -195,12 +172,17 @@ def run_case(case: Case, device: str, repeats: int = 3, warmup: int = 1, peak: f
         layouts = synthetic_layouts(case, n_traces, vocab)
         row = {"kind": "method", "shape": case.shape, "device": device, "dtype": case.dtype, "T": case.T,
                "K": case.K, "pack": n_traces, "method": name, "n_params": n_params,
-               "n_tokens": sum(lay.n_tokens for lay in layouts)}
+               "n_params_body": counts["body"], "n_tokens": sum(lay.n_tokens for lay in layouts)}
+        variant = VARIANTS[name]
+        work = causal_flops(model, [lay.n_tokens for lay in layouts]) if variant.method == "causal" \
+            else useful_flops(model, layouts)
         try:
             attn = VARIANTS[name].attn
             if attn:
                 _set_attn(model, attn)
             fn = _runner(model, name)
+            if variant.method in ("tree", "packed", "kvtree"):  # the mask form the tree pass really used
+                row["mask"] = resolve_mask(adapt(model), variant.options.get("mask", "dense"))
             for _ in range(warmup):
                 fn(layouts)
             if device.startswith("cuda"):
@@ -211,14 +193,15 @@ def run_case(case: Case, device: str, repeats: int = 3, warmup: int = 1, peak: f
                 seconds, out = timed(lambda: fn(layouts))
                 times.append(seconds)
             median = statistics.median(times)
-            ent = _entropies(out)
+            ent = None if out is None else _entropies(out)
             if name == case.reference:
                 reference = ent
             row.update(median_s=median, per_trace_s=median / n_traces, tokens_per_s=row["n_tokens"] / median,
-                       tflops=2 * n_params * row["n_tokens"] / median / 1e12)
+                       flops=work, tflops=work / median / 1e12,
+                       tflops_all_params=2 * n_params * row["n_tokens"] / median / 1e12)  # 2026-11-26's convention
             row["frac_peak"] = row["tflops"] / peak if peak else None
             row["peak_mem_gb"] = torch.cuda.max_memory_allocated() / 2 ** 30 if device.startswith("cuda") else None
-            if reference is not None:  # readout (over the options) and vocab (full next token) entropies
+            if reference is not None and ent is not None:  # readout (over the options) and vocab entropies
                 row["max_abs_dentropy"] = float(np.abs(ent[0] - reference[0]).max())
                 row["max_abs_dentropy_vocab"] = float(np.abs(ent[1] - reference[1]).max())
         except Exception as e:  # one failing method must not lose the rest of the suite
@@ -226,14 +209,20 @@ def run_case(case: Case, device: str, repeats: int = 3, warmup: int = 1, peak: f
             if device.startswith("cuda"):
                 torch.cuda.empty_cache()
         finally:
+            uncompile(adapt(model))
             if VARIANTS[name].attn:
                 _set_attn(model, case.attn)
         results[name] = row
     ref_time = results.get("naive", {}).get("per_trace_s")
+    causal = results.get("causal", {})
     for name in case.methods:
         row = results[name]
         if ref_time and row.get("per_trace_s"):
             row["speedup_vs_naive"] = ref_time / row["per_trace_s"]
+        if causal.get("per_trace_s") and row.get("per_trace_s"):  # > 1: slower than the no-tree ceiling
+            row["time_vs_causal"] = row["per_trace_s"] / causal["per_trace_s"]
+        if causal.get("peak_mem_gb") and row.get("peak_mem_gb"):
+            row["mem_vs_causal"] = row["peak_mem_gb"] / causal["peak_mem_gb"]
         yield row
     del model
     if device.startswith("cuda"):
@@ -261,12 +250,17 @@ def environment(device: str) -> dict:
 
 
 _COLS = [("shape", "{}"), ("dtype", "{}"), ("T", "{}"), ("K", "{}"), ("pack", "{}"), ("method", "{}"),
-         ("per_trace_s", "{:.4f}"), ("speedup_vs_naive", "{:.1f}x"), ("tokens_per_s", "{:.0f}"),
-         ("tflops", "{:.2f}"), ("frac_peak", "{:.0%}"), ("peak_mem_gb", "{:.2f}"), ("max_abs_dentropy", "{:.1e}"),
-         ("max_abs_dentropy_vocab", "{:.1e}")]
+         ("mask", "{}"), ("per_trace_s", "{:.4f}"), ("speedup_vs_naive", "{:.1f}x"), ("time_vs_causal", "{:.2f}x"),
+         ("tokens_per_s", "{:.0f}"), ("tflops", "{:.2f}"), ("frac_peak", "{:.0%}"), ("peak_mem_gb", "{:.2f}"),
+         ("mem_vs_causal", "{:.2f}x"), ("max_abs_dentropy", "{:.1e}"), ("max_abs_dentropy_vocab", "{:.1e}")]
 
 
 def format_row(row: dict) -> str:
+    if row.get("kind") == "target":
+        return f"# target {row['target']}: {row['value']:.3g} ({row['row']}) -> {'met' if row['met'] else 'NOT met'}"
+    if row.get("kind") == "mask":
+        return (f"# {row['shape']} T={row['T']} K={row['K']} on {row['device']}: mask=auto picks "
+                f"{row['auto']} ({row['attn']}); under flex_attention it would pick {row['auto_under_flex_attention']}")
     if row.get("error"):
         return " | ".join(str(row[k]) for k, _ in _COLS[:6]) + f" | ERROR {row['error']}"
     return " | ".join("-" if row.get(k) is None else f.format(row[k]) for k, f in _COLS)
@@ -310,12 +304,16 @@ def _main(args) -> int:
         print(json.dumps(line) if args.json else f"# bf16 matmul peak: {peak:.0f} TFLOP/s", flush=True)
     if not args.json:
         print(" | ".join(k for k, _ in _COLS), flush=True)
+    rows = []
     for case in PRESETS[preset]:
         if args.dtype:
             case = Case(**{**asdict(case), "dtype": args.dtype})
         case_peak = peak if case.dtype == "bfloat16" else None
         for row in run_case(case, args.device, args.repeats, args.warmup, case_peak):
+            rows.append(row)
             emit(row)
+    for line in targets(rows):  # issue 16's GPU targets, where this run measured them
+        emit(line)
     return 0
 
 

@@ -8,7 +8,11 @@ A transformers model gets the mask in the form its attention implementation expe
 `mask_form`): a bool tensor for `sdpa`, an additive float tensor for `eager`, a `BlockMask` for
 `flex_attention`; models with sliding-window layers (Gemma-2/3) get a dict `{"full_attention": m,
 "sliding_attention": m_window}`, because transformers passes a 4-D mask through untouched and would
-otherwise drop the window.
+otherwise drop the window. A dense mask for a `flex_attention` model is additive: transformers turns a
+dense tensor on that path into a `score_mod` that *adds* it to the scores (a bool would add 0 / 1).
+
+`resolve_mask(adapter, "auto")` picks the form per device: the FlexAttention `BlockMask` only where it
+wins (`FLEX_WINS`: CUDA, for models loaded with `flex_attention`), the dense mask elsewhere.
 """
 from __future__ import annotations
 
@@ -45,10 +49,56 @@ def dense_mask(meta: PackTensors, rows=None, window: int | None = None):
     return allowed(meta, b[:, None, None], q[None, :, None], kv[None, None, :], window)[:, None]
 
 
-def flex_block_mask(meta: PackTensors, window: int | None = None, rows=None):
-    """The same rule as a FlexAttention `BlockMask` (memory O(L^2 / 128^2), no dense L x L tensor)."""
+# Device types where the FlexAttention BlockMask beats the dense mask for the tree pass. CUDA: the
+# H100 run of 2026-11-26 had tree-flex at 213 ms against 270 ms for the dense-mask tree (T=16k, K=64),
+# and FlexAttention skips whole 128 x 128 blocks. CPU: FlexAttention compiles a C++ kernel per shape
+# (tens of seconds) and runs slower than SDPA with a dense mask, so CPU stays dense.
+FLEX_WINS = ("cuda",)
+MASKS = ("auto", "dense", "flex")
+
+
+def resolve_mask(adapter, mask: str = "auto") -> str:
+    """The mask form actually used: `auto` -> flex where it wins (`FLEX_WINS`, a `flex_attention`
+    model), else dense. A BlockMask needs the `flex_attention` implementation.
+
+    resolve_mask(<sdpa model on cuda>, "auto") -> "dense"; resolve_mask(<flex model on cpu>, "auto") -> "dense"
+    """
+    if mask not in MASKS:
+        raise ValueError(f"unknown mask '{mask}'; use one of {MASKS}")
+    if mask == "auto":
+        return "flex" if adapter.mask_form == "flex" and adapter.device.type in FLEX_WINS else "dense"
+    if mask == "flex" and adapter.mask_form != "flex":
+        raise ValueError(f"mask='flex' needs a model loaded with attn_implementation='flex_attention' "
+                         f"(this one takes '{adapter.mask_form}' masks); use mask='dense' or 'auto'")
+    return mask
+
+
+def _block_mask_builder(device):
+    """(create_block_mask, extra kwargs) for `device`. On CUDA the mask is built compiled, so no dense
+    L x L tensor exists even while building it: `_compile=True` where this torch takes it (2.5-2.13),
+    else `torch.compile(create_block_mask)` (the form newer torch recommends). On CPU the eager
+    builder (it evaluates the rule densely, which is cheap at CPU sizes and needs no C++ compile)."""
+    import inspect
+
+    import torch
     from torch.nn.attention.flex_attention import create_block_mask
 
+    if device.type != "cuda":
+        return create_block_mask, {}
+    if "_compile" in inspect.signature(create_block_mask).parameters:
+        return create_block_mask, {"_compile": True}
+    global _COMPILED_BUILDER
+    if _COMPILED_BUILDER is None:
+        _COMPILED_BUILDER = torch.compile(create_block_mask)
+    return _COMPILED_BUILDER, {}
+
+
+_COMPILED_BUILDER = None  # torch.compile(create_block_mask), made once on first use
+
+
+def flex_block_mask(meta: PackTensors, window: int | None = None, rows=None):
+    """The same rule as a FlexAttention `BlockMask` (memory O(L^2 / 128^2); built compiled on CUDA, so
+    no dense L x L tensor exists even while building it)."""
     n_batch, n = meta.ids.shape
     offset = 0 if rows is None else int(rows[0])
     n_q = n if rows is None else rows.shape[0]
@@ -56,7 +106,9 @@ def flex_block_mask(meta: PackTensors, window: int | None = None, rows=None):
     def mask_mod(b, h, q_idx, kv_idx):
         return allowed(meta, b, q_idx + offset, kv_idx, window)
 
-    return create_block_mask(mask_mod, B=n_batch, H=None, Q_LEN=n_q, KV_LEN=n, device=meta.ids.device)
+    device = meta.ids.device
+    build, extra = _block_mask_builder(device)
+    return build(mask_mod, B=n_batch, H=None, Q_LEN=n_q, KV_LEN=n, device=device, **extra)
 
 
 def tree_mask(adapter, meta: PackTensors, rows=None, mask: str = "dense"):
@@ -72,7 +124,7 @@ def tree_mask(adapter, meta: PackTensors, rows=None, mask: str = "dense"):
     else:
         full = dense_mask(meta, rows)
         slide = dense_mask(meta, rows, window) if window is not None else None
-        if adapter.mask_form == "additive":
+        if adapter.mask_form in ("additive", "flex"):  # flex: a dense tensor is added to the scores
             dtype = adapter.dtype
 
             def additive(m):

@@ -1,7 +1,7 @@
 """The one registry of ways to compute every prefix's readout of a trace; all give the same numbers.
 
     >>> METHODS["packed"].run(adapter, layouts, MethodOptions(rows=True))   # (option_logprob, vocab_entropy)
-    >>> sorted(METHODS)                     # ['batched', 'kv', 'kvtree', 'naive', 'packed', 'tree']
+    >>> sorted(METHODS)                     # ['batched', 'kv', 'kv-grow', 'kvtree', 'naive', 'packed', 'tree']
 
 Each `run_*(adapter, layouts, opts)` returns `(option_logprob, vocab_entropy)`: per trace, a
 [K+1, n_options] float64 array of summed option-token log-probabilities after `context_k + cue` and a
@@ -14,15 +14,24 @@ choices all resolve methods here: a new method touches this file and its test.
 - `kvtree`:  the trace(s) once into a KV cache, then ALL probes in one pass with a small [P, L] tree
              mask: memory-light at long traces (the trunk pass is plain causal attention).
 - `tree` / `packed`: trunk and every probe block in ONE pass with a tree mask (one trace, or several
-             traces block-diagonally).
+             traces block-diagonally). With `mask="flex"` the mask is a FlexAttention BlockMask over
+             the pack padded to a length bucket (`siakit.scorer.buckets`): whole 128 x 128 blocks
+             that the tree hides (other traces, other prefixes' probes) are skipped.
+- `kv-grow`: the peers' method (EAT-style): one KV cache grown along the trace, each step's tokens fed
+             once, then the cue and option branches as probes, cropped off again (`cache.crop`).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import contextlib
+from dataclasses import dataclass, replace
 from typing import Callable
 
+import numpy as np
+
 from siakit.scorer.layout import TraceLayout
-from siakit.scorer.masks import tree_mask
+from siakit.scorer.buckets import bucket_length, pad_columns, static_shapes
+from siakit.scorer.compiling import compiled
+from siakit.scorer.masks import resolve_mask, tree_mask
 from siakit.scorer.packing import build_pack, pack_reads, pack_tensors
 from siakit.scorer.reads import FlatRead, reduce_reads
 from siakit.scorer.termination import END
@@ -30,9 +39,13 @@ from siakit.scorer.termination import END
 
 @dataclass(frozen=True)
 class MethodOptions:
-    mask: str = "dense"          # dense | flex: the form of the tree mask (flex needs flex_attention)
+    mask: str = "dense"          # dense | flex | auto: the form of the tree mask (flex needs flex_attention;
+                                 # auto: flex where it wins, see masks.resolve_mask)
     rows: bool = True            # several traces: one padded batch row each (False: one block-diagonal row)
     max_tokens: int = 1 << 16    # batched: padded tokens per batch
+    compile: str = ""            # "" off; "inductor": torch.compile the forward (tree methods; see compiling)
+    bucket: int = 128            # flex / compiled tree pass: packs padded to bucket_length(L, bucket)
+                                 # (few compiled shapes); 0: no padding, one compile per distinct length
 
 
 def _shapes(layouts):
@@ -55,15 +68,22 @@ def _gather(logits_parts, reads, layouts):
     """logits_parts: list of ([B, n_keep, V] logits, {index in row: keep column}); reads from pack_reads."""
     import torch
 
-    flat, where, base = [], {}, 0
-    for logits, cols in logits_parts:
+    flat, base = [], 0
+    batch = np.fromiter((r.batch for r in reads), dtype=np.int64, count=len(reads))
+    index = np.fromiter((r.index for r in reads), dtype=np.int64, count=len(reads))
+    row = np.full(len(reads), -1, dtype=np.int64)
+    for logits, cols in logits_parts:  # one lookup table per forward pass, not a loop per read
         n_batch, n_keep = logits.shape[:2]
         flat.append(logits.reshape(n_batch * n_keep, -1))
-        for pos, c in cols.items():
-            for b in range(n_batch):
-                where[(b, pos)] = base + b * n_keep + c
+        if cols:
+            column = np.full(max(cols) + 1, -1, dtype=np.int64)  # sequence index -> kept column
+            column[list(cols)] = list(cols.values())
+            hit = np.where(index < column.shape[0], column[np.minimum(index, column.shape[0] - 1)], -1)
+            row = np.where((row < 0) & (hit >= 0), base + batch * n_keep + hit, row)
         base += n_batch * n_keep
-    rows = [FlatRead(where[(r.batch, r.index)], r.target, r.doc, r.k, r.option) for r in reads]
+    if (row < 0).any():  # a read whose row no pass kept: a bug in the method, never silently zero
+        raise RuntimeError(f"{int((row < 0).sum())} reads fall on rows no forward pass kept")
+    rows = [FlatRead(int(i), r.target, r.doc, r.k, r.option) for i, r in zip(row, reads)]
     return reduce_reads(torch.cat(flat), rows, len(layouts), _shapes(layouts), [lay.id for lay in layouts],
                         _cont(layouts))
 
@@ -73,12 +93,17 @@ def run_tree(adapter, layouts: list[TraceLayout], opts: MethodOptions = MethodOp
     tree mask, or (`opts.rows`) one batch row per trace, padded, each with its own tree mask."""
     import torch
 
+    mask = resolve_mask(adapter, opts.mask)
+    adapter = compiled(adapter, opts.compile)
     packs = _packs(layouts, opts.rows)
     meta = pack_tensors(packs, adapter.device)
+    fixed = mask == "flex" or bool(opts.compile)  # compiled kernels: a few bucketed shapes, all static
+    if fixed and opts.bucket:
+        meta = pad_columns(meta, bucket_length(meta.ids.shape[1], opts.bucket))
     reads = pack_reads(packs)
     keep = sorted({r.index for r in reads})
-    with torch.no_grad():
-        logits = adapter.call(meta.ids, meta.pos, tree_mask(adapter, meta, None, opts.mask),
+    with torch.no_grad(), (static_shapes() if fixed else contextlib.nullcontext()):
+        logits = adapter.call(meta.ids, meta.pos, tree_mask(adapter, meta, None, mask),
                               torch.tensor(keep, device=meta.ids.device))  # [batch, n_keep, vocab]
     return _gather([(logits, {pos: c for c, pos in enumerate(keep)})], reads, layouts)
 
@@ -88,6 +113,7 @@ def run_kvtree(adapter, layouts: list[TraceLayout], opts: MethodOptions = Method
     probe in one pass against the cache with a small [P, L] tree mask."""
     import torch
 
+    opts = replace(opts, mask=resolve_mask(adapter, opts.mask))
     cache = adapter.new_cache()
     packs = _packs(layouts, opts.rows)
     meta = pack_tensors(packs, adapter.device)
@@ -230,6 +256,51 @@ def run_kv(adapter, layouts: list[TraceLayout], opts: MethodOptions = MethodOpti
                         _cont(layouts))
 
 
+def run_kv_grow(adapter, layouts: list[TraceLayout], opts: MethodOptions = MethodOptions()):
+    """The peers' incremental cache (EAT-style): per trace one DynamicCache grown step by step, each
+    context token fed once; after each prefix the cue (and each multi-token option's branch) is fed
+    as a probe and cropped off again, so the cache only ever holds context_k."""
+    import torch
+
+    dev = adapter.device
+    logits, reads, n_rows = [], [], [0]
+
+    def feed(tokens, start, keep, cache):
+        """Feed `tokens` at positions start.. into `cache`; return the flat row of the logits at keep[0]
+        (the logits [len(keep), vocab] are collected)."""
+        out = adapter.call(torch.tensor([tokens], device=dev),
+                           pos=torch.arange(start, start + len(tokens), device=dev)[None],
+                           keep=torch.tensor(keep, device=dev), cache=cache)[0]
+        logits.append(out)
+        n_rows[0] += out.shape[0]
+        return n_rows[0] - out.shape[0]
+
+    for d, lay in enumerate(layouts):
+        cache, fed, last = adapter.new_cache(), 0, None  # last: flat row of the logits at fed - 1
+        with torch.no_grad():
+            for k, b in enumerate(lay.bounds):
+                if b > fed:  # the step's new tokens, once
+                    last = feed(lay.ids[fed:b], fed, [b - fed - 1], cache)
+                    fed = b
+                anchor = last
+                if lay.cue:  # the cue as a probe; the anchor is its last token
+                    anchor = feed(lay.cue, b, [len(lay.cue) - 1], cache)
+                head = b + len(lay.cue)
+                reads.append(FlatRead(anchor, -1, d, k, -1))
+                for o, opt in enumerate(lay.options):
+                    reads.append(FlatRead(anchor, opt[0], d, k, o))
+                    branch = opt if lay.terminated else opt[:-1]  # terminated: fed whole, end read last
+                    if branch:  # the branch reads opt[1:] (and the end), then goes again
+                        first = feed(branch, head, list(range(len(branch))), cache)
+                        reads += [FlatRead(first + t - 1, opt[t], d, k, o) for t in range(1, len(opt))]
+                        if lay.terminated:
+                            reads.append(FlatRead(first + len(opt) - 1, END, d, k, o))
+                        adapter.crop(cache, head)
+                adapter.crop(cache, b)
+    return reduce_reads(torch.cat(logits), reads, len(layouts), _shapes(layouts), [lay.id for lay in layouts],
+                        _cont(layouts))
+
+
 @dataclass(frozen=True)
 class Method:
     run: Callable        # (adapter, layouts, MethodOptions) -> (option_logprob, vocab_entropy)
@@ -246,4 +317,5 @@ METHODS: dict[str, Method] = {
     "tree": Method(run_tree, tree=True, needs_cache=False, packs=False),
     "packed": Method(run_tree, tree=True, needs_cache=False, packs=True),
     "kvtree": Method(run_kvtree, tree=True, needs_cache=True, packs=False),
+    "kv-grow": Method(run_kv_grow, tree=False, needs_cache=True, packs=False),
 }

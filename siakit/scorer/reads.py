@@ -42,21 +42,25 @@ def reduce_reads(logits, reads: list[FlatRead], n_docs, shapes, ids_of_docs, con
         docs = sorted({ids_of_docs[r[2]] for r in reads if bool(bad[r[0]])})
         raise NonFiniteLogits(f"non-finite logits (NaN/inf) while scoring trace {', '.join(docs)}")
     r = torch.tensor([list(read) for read in reads], dtype=torch.long, device=logp.device)  # [n_reads, 5]
-    opt = [np.zeros(s) for s in shapes]
-    ent = [np.full(s[0], np.nan) for s in shapes]
+    # Scatter into one flat array per kind, then split per trace: no Python loop over reads.
+    n_rows = np.array([s[0] for s in shapes], dtype=np.int64)
+    n_cols = np.array([s[1] for s in shapes], dtype=np.int64)
+    opt_base = np.concatenate([[0], np.cumsum(n_rows * n_cols)])  # start of trace d's [K+1, n_options]
+    ent_base = np.concatenate([[0], np.cumsum(n_rows)])
+    opt_flat, ent_flat = np.zeros(opt_base[-1]), np.full(ent_base[-1], np.nan)
     is_anchor = r[:, 4] < 0
     if bool(is_anchor.any()):
         a = r[is_anchor]
         rows = logp[a[:, 0]]  # [n_anchor, vocab]
         h = -(rows.exp() * rows).sum(-1).double().cpu().numpy()
-        for (d, k), value in zip(a[:, 2:4].tolist(), h):
-            ent[d][k] = value
+        d, k = a[:, 2].cpu().numpy(), a[:, 3].cpu().numpy()
+        ent_flat[ent_base[d] + k] = h
     is_end = (r[:, 1] == END) & ~is_anchor
     o = r[~is_anchor & ~is_end]
     if o.shape[0]:
         values = logp[o[:, 0], o[:, 1]].double().cpu().numpy()
-        for (d, k, j), value in zip(o[:, 2:5].tolist(), values):
-            opt[d][k, j] += value
+        d, k, j = (o[:, i].cpu().numpy() for i in (2, 3, 4))
+        np.add.at(opt_flat, opt_base[d] + k * n_cols[d] + j, values)  # in read order, as a loop would add
     if bool(is_end.any()):
         if cont is None:
             raise ValueError("end-of-answer reads need the CONT token ids (cont=None)")
@@ -65,6 +69,8 @@ def reduce_reads(logits, reads: list[FlatRead], n_docs, shapes, ids_of_docs, con
         mask[ids] = True
         e = r[is_end]
         values = end_logprob(logp[e[:, 0]], mask).double().cpu().numpy()
-        for (d, k, j), value in zip(e[:, 2:5].tolist(), values):
-            opt[d][k, j] += value
+        d, k, j = (e[:, i].cpu().numpy() for i in (2, 3, 4))
+        np.add.at(opt_flat, opt_base[d] + k * n_cols[d] + j, values)
+    opt = [opt_flat[opt_base[i]:opt_base[i + 1]].reshape(s) for i, s in enumerate(shapes)]
+    ent = [ent_flat[ent_base[i]:ent_base[i + 1]] for i in range(len(shapes))]
     return opt, ent

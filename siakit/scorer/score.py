@@ -29,6 +29,7 @@ from siakit.scorer.candidates import prefix_sets, union_with_gold
 from siakit.scorer.estimators import (ESTIMATORS, empirical_summary, extract, gold_index, prefix_readout,
                                       sample_texts, trace_seed)
 from siakit.models.adapter import ModelAdapter
+from siakit.scorer.masks import resolve_mask
 from siakit.scorer.methods import METHODS as REGISTRY, MethodOptions
 from siakit.scorer.layout import TraceLayout, layout_trace
 from siakit.scorer.packing import pack_layouts
@@ -57,7 +58,10 @@ class ScoreConfig:
     seed: int = 0                  # every sample is seeded from (seed, trace id, k)
     pack_tokens: int = 2048        # tokens per packed pass (trunks + probes); more fills a GPU better
     dense_max_tokens: int = 8192   # auto: a longer trace goes through kvtree (no L x L mask)
-    mask: str = "auto"             # auto (flex for flex_attention models, else dense) | dense | flex
+    mask: str = "auto"             # auto (flex where it wins: flex_attention models on CUDA; else dense)
+                                   # | dense | flex; see siakit.scorer.masks.resolve_mask
+    compile: str = ""              # "inductor": torch.compile the model forward for the tree pass (GPU;
+                                   # max-autotune-no-cudagraphs on CUDA); "" = eager (the default)
     pack_layout: str = "rows"      # packed: rows = a padded batch row per trace (no attention across
                                    # traces: 2x faster in benchmarks/RESULTS.md); diag = one sequence,
                                    # block-diagonal mask
@@ -235,14 +239,12 @@ def _sampling_row(lm, trace, lay, k, cfg) -> dict:
 
 def _forward_all(adapter: ModelAdapter, layouts, method, cfg, label=None, bar=None) -> dict:
     """Run `method` over all layouts (in packs for `packed`), splitting packs on out-of-memory."""
-    mask = cfg.mask
-    if mask == "auto":
-        mask = "flex" if adapter.mask_form == "flex" else "dense"
+    mask = resolve_mask(adapter, cfg.mask)
     if cfg.pack_layout not in ("diag", "rows"):
         raise ValueError(f"pack_layout must be 'diag' or 'rows', got {cfg.pack_layout!r}")
     rows = cfg.pack_layout == "rows"
-    packed_opts = MethodOptions(mask=mask, rows=rows, max_tokens=cfg.pack_tokens)
-    single_opts = MethodOptions(mask=mask, rows=False, max_tokens=cfg.pack_tokens)
+    packed_opts = MethodOptions(mask=mask, rows=rows, max_tokens=cfg.pack_tokens, compile=cfg.compile)
+    single_opts = MethodOptions(mask=mask, rows=False, max_tokens=cfg.pack_tokens, compile=cfg.compile)
     todo = []  # (list of layout indices, method)
     if method == "packed":
         short = [i for i, lay in enumerate(layouts) if lay.n_tokens <= cfg.dense_max_tokens or mask == "flex"]
