@@ -51,3 +51,55 @@ def json_safe(x):
     if isinstance(x, float) and not math.isfinite(x):
         return None
     return x
+
+
+def check_output(path: str | os.PathLike, inputs=(), flag: str = "--out") -> Path:
+    """Refuse an output path that would destroy something: one of the `inputs`, a directory, a special
+    file (device, pipe, socket), a symbolic link, or a path under a file or in a folder we cannot write.
+    Returns the path; raises ValueError naming `flag` and the path. Nothing is created.
+
+        check_output("t.jsonl", inputs=["t.jsonl"])   # ValueError: --out t.jsonl is the input ...
+        check_output("/dev/null")                     # ValueError: --out /dev/null is a special file ...
+    """
+    import stat
+
+    path = Path(path)
+    if os.path.lexists(path):
+        mode = os.lstat(path).st_mode
+        if stat.S_ISLNK(mode):
+            raise ValueError(f"{flag} {path} is a symbolic link (to {os.readlink(path)}); give the real path")
+        if stat.S_ISDIR(mode):
+            raise ValueError(f"{flag} {path} is a directory; give a file name")
+        if not stat.S_ISREG(mode):
+            raise ValueError(f"{flag} {path} is a special file (device, pipe or socket); give a regular file name")
+    for source in inputs:
+        if source is None:
+            continue
+        source = Path(source)
+        same = path.resolve() == source.resolve()
+        if not same and path.exists() and source.exists():
+            same = os.path.samefile(path, source)
+        if same:
+            raise ValueError(f"{flag} {path} is the input file {source}; writing it would destroy the input")
+    folder = path.parent
+    while not folder.exists():  # the first existing ancestor decides whether the folders can be made
+        if os.path.lexists(folder):  # a dangling link
+            raise ValueError(f"{flag} {path}: {folder} is a broken link")
+        folder = folder.parent
+    if not folder.is_dir():
+        raise ValueError(f"{flag} {path}: {folder} is a file, not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ValueError(f"{flag} {path}: folder {folder} is not writable")
+    return path
+
+
+def inside(path: str | os.PathLike, root: str | os.PathLike) -> bool:
+    """Whether `path` (links resolved) lies inside `root` (links resolved).
+
+        inside("results/m/d", "results") -> True;  inside("results/../d", "results") -> False
+    """
+    try:
+        Path(path).resolve().relative_to(Path(root).resolve())
+        return True
+    except ValueError:
+        return False
