@@ -132,7 +132,7 @@ class ResultsStore:
             finally:
                 if [p.name for p in self.path.iterdir()] == [name]:  # nothing but the lock: leave no trace
                     lock_path.unlink(missing_ok=True)
-                    for folder in reversed(created):
+                    for folder in [self.path] + [c for c in reversed(created) if c != self.path]:
                         with contextlib.suppress(OSError):
                             folder.rmdir()
         finally:
