@@ -42,13 +42,10 @@ class RunConfig:
     candidate_mentions: int = _f(8, "numeric readout: numbers written in the question and trace join the "
                                     "candidate set, up to this many (0 = off)")
     samples: int = _f(16, "sampling estimator: continuations M per prefix")
-    attn_implementation: str | None = _f(None, "transformers attention: None (its default), sdpa, eager, "
-                                               "flex_attention")
 
     # Fields that do not change any number of a run (where it is written, how it is batched on a
     # float32 CPU); the resume check ignores them. `n` is handled separately (it extends a run).
-    NOT_RESULTS = ("n", "device", "batch_size", "score_batch", "results_dir", "model", "dataset",
-                   "attn_implementation")
+    NOT_RESULTS = ("n", "device", "batch_size", "score_batch", "results_dir", "model", "dataset")
 
     @classmethod
     def keys(cls) -> list[str]:

@@ -6,10 +6,10 @@ experiment notebook call.
 
 Before anything is written, every field, the model spec and the problems file are checked; the run
 folder is then locked (one writer), and the manifest is written only with the first shard, so a start
-that fails leaves nothing behind. A resume is refused when the model's files, the problems used, the
-device kind or the attention implementation changed (the manifest's `identity`), or, in bfloat16 or
-float16, the generation batch size; in float32 the batch size does not change a trace (padding is
-masked; tests/test_reliability.py shows a re-batched resume equal to a fresh run).
+that fails leaves nothing behind. A resume is refused when the model's files, the problems used or
+the device kind changed (the manifest's `identity`), or, in bfloat16 or float16, the generation
+batch size; in float32 the batch size does not change a trace (padding is masked;
+tests/test_reliability.py shows a re-batched resume equal to a fresh run).
 """
 from __future__ import annotations
 
@@ -76,7 +76,7 @@ def problems_fingerprint(problems) -> str:
 def run_identity(cfg: RunConfig, store: ResultsStore, everything: list, lm=None) -> dict:
     """What must not change when a stored run is resumed: the model's files, the problems already used
     (checked on the first n of the stored count, so raising n still extends a run), the device kind,
-    the attention implementation, and in half precision the batch size. Raises naming the field."""
+    and in half precision the batch size. Raises naming the field."""
     import torch
 
     from siakit.models.loading import model_fingerprint
@@ -93,8 +93,7 @@ def run_identity(cfg: RunConfig, store: ResultsStore, everything: list, lm=None)
     model = model_fingerprint(cfg.model)
     if lm is not None and "files" not in model and "package" not in model:
         model["in_memory"] = getattr(lm, "name", None)
-    identity = {"model": model, "device": torch.device(cfg.device).type,
-                "attn_implementation": cfg.attn_implementation}
+    identity = {"model": model, "device": torch.device(cfg.device).type}
     if cfg.dtype not in (None, "float32", "fp32"):  # half precision: batch padding changes the numbers
         identity["batch_size"] = cfg.batch_size
     identity = store.check_identity(identity)  # the problems were checked above: n may grow
@@ -138,7 +137,7 @@ def _run(cfg: RunConfig, store: ResultsStore, everything: list, *, force: bool, 
         nonlocal lm
         if lm is None:
             from siakit.models.loading import load_model
-            lm = load_model(model, device=cfg.device, dtype=cfg.dtype, attn_implementation=cfg.attn_implementation)
+            lm = load_model(model, device=cfg.device, dtype=cfg.dtype)
         return lm
 
     done = store.done_ids("traces")
