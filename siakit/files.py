@@ -103,3 +103,31 @@ def inside(path: str | os.PathLike, root: str | os.PathLike) -> bool:
         return True
     except ValueError:
         return False
+
+
+def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files that `atomic_write` calls killed by SIGKILL left under `folder`
+    (`.NAME.tmpPID` whose process is gone); return them. A live writer's temporary file is kept.
+
+        remove_stale_temporaries("results/m/d")  -> [Path("results/m/d/scores/.part-00006.parquet.tmp31550")]
+    """
+    removed = []
+    for path in Path(folder).rglob(".*.tmp*"):
+        pid = path.name.rsplit(".tmp", 1)[-1]
+        if not pid.isdigit() or not path.is_file() or _alive(int(pid)):
+            continue
+        path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True

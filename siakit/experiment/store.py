@@ -26,7 +26,7 @@ import subprocess
 from pathlib import Path
 from typing import Iterable
 
-from siakit.files import atomic_write, atomic_write_bytes, inside
+from siakit.files import atomic_write, atomic_write_bytes, inside, remove_stale_temporaries
 from siakit.data.traces import Trace, parse_record, write_traces
 
 
@@ -127,6 +127,7 @@ class ResultsStore:
                                      "it to finish or stop it, or use another results folder") from None
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            remove_stale_temporaries(self.path)  # half-written files of a killed writer
             try:
                 yield self
             finally:
