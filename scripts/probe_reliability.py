@@ -31,6 +31,7 @@ def load_probes():
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="+", help="probe names to run (default: all)")
+    parser.add_argument("--messages", action="store_true", help="print each probe's error messages")
     args = parser.parse_args()
     import torch
 
@@ -45,6 +46,7 @@ def main() -> int:
             tmp = Path(scratch) / f"probe{i}"
             tmp.mkdir()
             started = time.perf_counter()
+            module.MESSAGES.clear()
             try:
                 outcome, detail = probe(module.Env(tmp, model)), ""
             except module.Finding as e:
@@ -53,6 +55,8 @@ def main() -> int:
                 outcome, detail = "traceback", f"{type(e).__name__}: {e}"
             rows.append((name, was, outcome, round(time.perf_counter() - started, 1), detail))
             print(f"{name:55s} {was:10s} -> {outcome:10s} {rows[-1][3]:6.1f} s  {detail[:120]}", flush=True)
+            for message in module.MESSAGES if args.messages else []:
+                print(f"    {message[:300]}")
     counts = Counter(r[2] for r in rows)
     print(f"\n{len(rows)} probes: " + ", ".join(f"{counts[k]} {k}" for k in sorted(counts)))
     return 0 if set(counts) <= {"error", "correct"} else 1

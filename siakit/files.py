@@ -90,6 +90,13 @@ def check_output(path: str | os.PathLike, inputs=(), flag: str = "--out") -> Pat
         raise ValueError(f"{flag} {path}: {folder} is a file, not a folder")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise ValueError(f"{flag} {path}: folder {folder} is not writable")
+    try:  # the only sure test (read-only mounts, immutable folders, /proc): make and drop a file there
+        import tempfile
+
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        raise ValueError(f"{flag} {path}: cannot write in folder {folder} ({e.strerror or e})") from None
     return path
 
 

@@ -81,7 +81,11 @@ def expect_error(r: Result, *names: str) -> str:
     missing = [n for n in names if n not in lines[0]]
     if missing:
         raise Finding("unclear", f"the message does not name {missing}: {lines[0]!r}")
+    MESSAGES.append(lines[0])
     return "error"
+
+
+MESSAGES: list[str] = []  # every clear error seen, for scripts/probe_reliability.py
 
 
 def expect_ok(r: Result) -> None:

@@ -74,6 +74,19 @@ def run_dir(results_dir: str | os.PathLike, model: str, dataset: str) -> Path:
     return path
 
 
+def difference(stored, now, where: str = "") -> str:
+    """Where two recorded values differ, short enough for a one-line error.
+
+        difference({"files": {"a.json": {"size": 1}}}, {"files": {"a.json": {"size": 2}}})
+        -> "files/a.json/size: stored 1 != now 2"
+    """
+    if isinstance(stored, dict) and isinstance(now, dict):
+        keys = [k for k in dict.fromkeys([*stored, *now]) if stored.get(k) != now.get(k)]
+        parts = [difference(stored.get(k), now.get(k), f"{where}{k}/") for k in keys[:3]]
+        return "; ".join(parts) + (f"; and {len(keys) - 3} more" if len(keys) > 3 else "")
+    return f"{where.rstrip('/') or 'value'}: stored {stored!r:.80} != now {now!r:.80}"
+
+
 class RunLockedError(ValueError):
     """Another process holds the run folder's lock; the message names its pid."""
 
@@ -163,7 +176,7 @@ class ResultsStore:
         stored = (self.read_manifest() or {}).get("identity") or {}
         changed = [k for k, v in identity.items() if k in stored and stored[k] != v]
         if changed:
-            detail = "; ".join(f"{k}: stored {stored[k]!r} != now {identity[k]!r}" for k in changed)
+            detail = "; ".join(f"{k}: {difference(stored[k], identity[k])}" for k in changed)
             raise ValueError(f"{self.path}: the existing run was made with another {', '.join(changed)} ({detail}); "
                              "use another results folder, or --force to delete it and start again")
         return {**stored, **identity}
@@ -178,7 +191,8 @@ class ResultsStore:
             return
         changed = {k: (stored.get(k), v) for k, v in parameters.items() if stored.get(k) != v}
         if changed:
-            detail = ", ".join(f"{k}: stored {a!r} != requested {b!r}" for k, (a, b) in changed.items())
+            detail = ", ".join(f"{k}: stored {a!r} != requested {b!r}" if not isinstance(a, dict)
+                               else f"{k}: {difference(a, b)}" for k, (a, b) in changed.items())
             raise ValueError(f"{self.path}: existing run has other parameters ({detail}); "
                              "use another results directory or delete this one (or --force)")
 
