@@ -641,6 +641,22 @@ def test_atomic_write_on_a_full_disk_leaves_no_temporary_file(tmp_path):
     assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["a.json"]
 
 
+def test_debug_shows_the_traceback_and_force_deletes_only_a_results_folder(tmp_path):
+    from siakit.experiment.store import ResultsStore
+
+    traces = Env(tmp_path, tmp_path).traces()
+    assert expect_error(cli("score", "--model", "m", "--traces", traces, "--out", traces), "is the input") == "error"
+    with pytest.raises(ValueError, match="is the input"):
+        cli_raising = __import__("siakit.cli", fromlist=["main"]).main
+        cli_raising(["--debug", "score", "--model", "m", "--traces", str(traces), "--out", str(traces)])
+    mine = tmp_path / "not-a-run"
+    (mine / "notes.txt").parent.mkdir()
+    (mine / "notes.txt").write_text("keep")
+    with ResultsStore(mine).locked() as store, pytest.raises(ValueError, match="not a siakit results folder"):
+        store.clear()
+    assert (mine / "notes.txt").read_text() == "keep"
+
+
 def test_run_folder_components_are_never_dot_or_dotdot(tmp_path):
     from siakit.experiment.store import run_dir, safe_component
 

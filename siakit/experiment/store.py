@@ -158,7 +158,7 @@ class ResultsStore:
         if not self.path.exists():
             return
         entries = [p for p in self.path.iterdir() if p.name not in keep]
-        if entries and not any((self.path / n).exists() for n in ("manifest.json", "traces", "scores", *keep)):
+        if entries and not any((self.path / n).exists() for n in ("manifest.json", "traces", "scores")):
             raise ValueError(f"{self.path} is not a siakit results folder (no manifest.json, traces/ or "
                              "scores/); not deleting it")
         for entry in entries:
