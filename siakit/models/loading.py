@@ -132,6 +132,8 @@ def check_model_spec(spec: str) -> str:
     if not isinstance(spec, str) or not spec.strip():
         raise ModelLoadError(f"model spec must be a non-empty string, got {spec!r}")
     if spec in EMBEDDED:
+        if importlib.util.find_spec(EMBEDDED[spec][0].split(":")[0]) is None:
+            raise ModelLoadError(f"embedded model '{spec}' needs its package: {_INSTALL[spec]}")
         return "embedded"
     path = Path(spec).expanduser()
     if spec.endswith(".gguf"):
