@@ -392,7 +392,7 @@ def probe_generate_duplicate_ids(env):
 def probe_bad_dtype_leaves_no_manifest(env):
     env.problems()
     expect_error(env.run("--dtype", "float8"), "float8")
-    check(not env.results.exists() or not any(env.results.rglob("manifest.json")), "wrong", "a manifest was written")
+    check(not env.results.exists(), "wrong", "files were written")
     expect_ok(env.run())  # a later correct run is not refused
     return "error"
 
@@ -402,7 +402,7 @@ def probe_bad_estimator_fails_before_generating(env):
     env.problems()
     started = time.perf_counter()
     expect_error(env.run("--estimator", "readout,foo"), "foo")
-    check(not env.results.exists() or not any(env.results.rglob("*")), "wrong", "files were written")
+    check(not env.results.exists(), "wrong", "files were written")
     check(time.perf_counter() - started < 30, "wrong", "the estimator was checked late")
     expect_ok(env.run())
     return "error"
@@ -575,6 +575,25 @@ def probe_book_script_model_name(env):
 
 
 # -- added cases --------------------------------------------------------------------------------------
+@probe("added")
+def probe_failed_start_after_the_lock_leaves_nothing(env):
+    import siakit.models.loading as loading
+
+    env.problems()
+    real = loading.load_model
+
+    def broken(*args, **kw):
+        raise loading.ModelLoadError("cannot load model folder 'x': simulated")
+
+    loading.load_model = broken
+    try:
+        r = env.run()
+    finally:
+        loading.load_model = real
+    check(not env.results.exists(), "wrong", f"left behind: {list(env.results.rglob('*'))}")
+    return expect_error(r, "simulated")
+
+
 @probe("added")
 def probe_out_is_a_directory_or_a_link(env):
     expect_error(env.score(env.traces(), env.tmp), "is a directory")

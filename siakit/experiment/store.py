@@ -127,7 +127,7 @@ class ResultsStore:
         """
         import fcntl
 
-        created = [p for p in (self.path.parent, self.path) if not p.exists()]
+        created = [p for p in (self.path, *self.path.parents) if not p.exists()]  # innermost first
         self.path.mkdir(parents=True, exist_ok=True)
         lock_path = self.path / name
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -146,8 +146,8 @@ class ResultsStore:
             finally:
                 if [p.name for p in self.path.iterdir()] == [name]:  # nothing but the lock: leave no trace
                     lock_path.unlink(missing_ok=True)
-                    for folder in [self.path] + [c for c in reversed(created) if c != self.path]:
-                        with contextlib.suppress(OSError):
+                    for folder in [self.path] + [c for c in created if c != self.path]:
+                        with contextlib.suppress(OSError):  # not empty (another run's): kept
                             folder.rmdir()
         finally:
             os.close(fd)  # releases the lock (so does the kernel if the process is killed)
