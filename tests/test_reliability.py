@@ -595,6 +595,21 @@ def probe_failed_start_after_the_lock_leaves_nothing(env):
 
 
 @probe("added")
+def probe_sampled_run_from_before_per_problem_seeds(env):
+    from siakit.experiment.store import ResultsStore
+
+    env.problems()
+    expect_ok(env.run("--temperature", 1.0, n=2))
+    store = ResultsStore(env.run_folders()[0])
+    manifest = store.read_manifest()
+    del manifest["identity"]  # as written by the old main (seeds by batch)
+    store.write_manifest(manifest)
+    expect_error(env.run("--temperature", 1.0, n=3), "seeded by (seed, problem id)")
+    expect_ok(env.run("--temperature", 1.0, "--force", n=3))
+    return "error"
+
+
+@probe("added")
 def probe_out_is_a_directory_or_a_link(env):
     expect_error(env.score(env.traces(), env.tmp), "is a directory")
     link = env.tmp / "link.parquet"

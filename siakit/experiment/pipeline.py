@@ -81,7 +81,11 @@ def run_identity(cfg: RunConfig, store: ResultsStore, everything: list, lm=None)
 
     from siakit.models.loading import model_fingerprint
 
-    stored = ((store.read_manifest() or {}).get("identity") or {}).get("problems") or {}
+    manifest = store.read_manifest()
+    if manifest and cfg.temperature > 0 and (manifest.get("identity") or {}).get("seeds") != "per-problem":
+        raise ValueError(f"{store.path}: this sampled run was made before traces were seeded by (seed, problem "
+                         "id); resuming it would mix two seedings. Use --force to start it again")
+    stored = ((manifest or {}).get("identity") or {}).get("problems") or {}
     used = max(cfg.n, stored.get("n", 0))
     if stored and stored.get("n", 0) > len(everything):
         raise ValueError(f"{store.path}: the existing run used {stored['n']} problems, but {cfg.dataset} now has "
@@ -93,7 +97,8 @@ def run_identity(cfg: RunConfig, store: ResultsStore, everything: list, lm=None)
     model = model_fingerprint(cfg.model)
     if lm is not None and "files" not in model and "package" not in model:
         model["in_memory"] = getattr(lm, "name", None)
-    identity = {"model": model, "device": torch.device(cfg.device).type}
+    identity = {"model": model, "device": torch.device(cfg.device).type,
+                "seeds": "per-problem"}  # how sampled traces are seeded (siakit.experiment.generate)
     if cfg.dtype not in (None, "float32", "fp32"):  # half precision: batch padding changes the numbers
         identity["batch_size"] = cfg.batch_size
     identity = store.check_identity(identity)  # the problems were checked above: n may grow
