@@ -4,11 +4,16 @@ Every sub-command is registered the same way: its module, named in `COMMANDS`, e
 `register(subparsers)`, which adds the sub-parser and sets `func` (called with the parsed arguments,
 returns an exit code). Modules are imported when the parser is built, never by `import siakit`, so the
 pure-math parts never pull in torch.
+
+An expected failure (bad input, a file that cannot be read or written, a model that cannot be loaded,
+a full disk) is printed as one line naming the file or argument, with exit status 2; `--debug` (anywhere
+on the command line) or `SIAKIT_DEBUG=1` shows the traceback instead.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 # Module of each sub-command, in the order shown by `siakit --help`.
@@ -27,13 +32,33 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="siakit", description=__doc__.splitlines()[0])
     from siakit import __version__
     parser.add_argument("--version", action="version", version=f"siakit {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of a failure")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name in dict.fromkeys(COMMANDS.values()):  # a module may register several commands
         importlib.import_module(module_name).register(subparsers)
     return parser
 
 
+def expected_failure(e: BaseException) -> str | None:
+    """The one-line message of an expected failure, or None for a bug (which keeps its traceback).
+
+        expected_failure(FileNotFoundError(2, "No such file or directory", "t.jsonl"))
+        -> "No such file or directory: t.jsonl"
+    """
+    if isinstance(e, OSError):  # unreadable input, unwritable output, full disk, offline hub ...
+        if e.strerror and e.filename is not None:
+            target = e.filename + (f" -> {e.filename2}" if e.filename2 else "")
+            return f"{e.strerror}: {target}"
+        return str(e) or type(e).__name__
+    if isinstance(e, (ValueError, KeyError)):  # bad input; the message names the file, line or argument
+        return str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or os.environ.get("SIAKIT_DEBUG", "") not in ("", "0")
+    argv = [a for a in argv if a != "--debug"]  # accepted before or after the sub-command
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -41,9 +66,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError, KeyError) as e:
-        # Bad input: one clear line, no traceback (the message names the file, line or argument).
-        print(f"siakit {args.command}: error: {e}", file=sys.stderr)
+    except Exception as e:  # noqa: BLE001 - expected failures become one line; bugs keep their traceback
+        message = expected_failure(e)
+        if message is None or debug:
+            raise
+        first, *rest = message.strip().splitlines() or [type(e).__name__]
+        print(f"siakit {args.command}: error: {first}", file=sys.stderr)
+        for line in rest:  # a few messages list alternatives (e.g. every place data was looked for)
+            print(f"  {line}", file=sys.stderr)
         return 2
 
 

@@ -51,3 +51,90 @@ def json_safe(x):
     if isinstance(x, float) and not math.isfinite(x):
         return None
     return x
+
+
+def check_output(path: str | os.PathLike, inputs=(), flag: str = "--out") -> Path:
+    """Refuse an output path that would destroy something: one of the `inputs`, a directory, a special
+    file (device, pipe, socket), a symbolic link, or a path under a file or in a folder we cannot write.
+    Returns the path; raises ValueError naming `flag` and the path. Nothing is created.
+
+        check_output("t.jsonl", inputs=["t.jsonl"])   # ValueError: --out t.jsonl is the input ...
+        check_output("/dev/null")                     # ValueError: --out /dev/null is a special file ...
+    """
+    import stat
+
+    path = Path(path)
+    if os.path.lexists(path):
+        mode = os.lstat(path).st_mode
+        if stat.S_ISLNK(mode):
+            raise ValueError(f"{flag} {path} is a symbolic link (to {os.readlink(path)}); give the real path")
+        if stat.S_ISDIR(mode):
+            raise ValueError(f"{flag} {path} is a directory; give a file name")
+        if not stat.S_ISREG(mode):
+            raise ValueError(f"{flag} {path} is a special file (device, pipe or socket); give a regular file name")
+    for source in inputs:
+        if source is None:
+            continue
+        source = Path(source)
+        same = path.resolve() == source.resolve()
+        if not same and path.exists() and source.exists():
+            same = os.path.samefile(path, source)
+        if same:
+            raise ValueError(f"{flag} {path} is the input file {source}; writing it would destroy the input")
+    folder = path.parent
+    while not folder.exists():  # the first existing ancestor decides whether the folders can be made
+        if os.path.lexists(folder):  # a dangling link
+            raise ValueError(f"{flag} {path}: {folder} is a broken link")
+        folder = folder.parent
+    if not folder.is_dir():
+        raise ValueError(f"{flag} {path}: {folder} is a file, not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ValueError(f"{flag} {path}: folder {folder} is not writable")
+    try:  # the only sure test (read-only mounts, immutable folders, /proc): make and drop a file there
+        import tempfile
+
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        raise ValueError(f"{flag} {path}: cannot write in folder {folder} ({e.strerror or e})") from None
+    return path
+
+
+def inside(path: str | os.PathLike, root: str | os.PathLike) -> bool:
+    """Whether `path` (links resolved) lies inside `root` (links resolved).
+
+        inside("results/m/d", "results") -> True;  inside("results/../d", "results") -> False
+    """
+    try:
+        Path(path).resolve().relative_to(Path(root).resolve())
+        return True
+    except ValueError:
+        return False
+
+
+def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files that `atomic_write` calls killed by SIGKILL left under `folder`
+    (`.NAME.tmpPID` whose process is gone); return them. A live writer's temporary file is kept.
+
+        remove_stale_temporaries("results/m/d")  -> [Path("results/m/d/scores/.part-00006.parquet.tmp31550")]
+    """
+    removed = []
+    for path in Path(folder).rglob(".*.tmp*"):
+        pid = path.name.rsplit(".tmp", 1)[-1]
+        if not pid.isdigit() or not path.is_file() or _alive(int(pid)):
+            continue
+        path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True

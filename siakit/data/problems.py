@@ -16,6 +16,7 @@ A user's open (no-choices) problems need a numeric gold, because grading is nume
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 from dataclasses import dataclass
@@ -60,10 +61,9 @@ def is_multiple_choice(dataset: str) -> bool:
     """True for ARC; False for GSM8K/SVAMP; for "jsonl:PATH", whether its first record has choices."""
     if dataset.startswith(JSONL_PREFIX):
         path = Path(dataset[len(JSONL_PREFIX):]).expanduser()
-        with open(path, encoding="utf-8") as f:
-            for lineno, line in enumerate(f, 1):
-                if line.strip():
-                    return _parse_user(_json(line, f"{path}:{lineno}"), dataset, f"{path}:{lineno}").choices is not None
+        for lineno, line in enumerate(read_text(path).splitlines(), 1):
+            if line.strip():
+                return _parse_user(_json(line, f"{path}:{lineno}"), dataset, f"{path}:{lineno}").choices is not None
         return False
     _check_name(dataset)
     return dataset.startswith("arc-")
@@ -120,7 +120,10 @@ def _choices(raw, gold: str, where: str) -> tuple[list[tuple[str, str]], str]:
 
 
 def _number(value, key: str, where: str) -> str:
-    gold = normalize_number(value) if isinstance(value, (int, float, str)) else None
+    if isinstance(value, float) and not math.isfinite(value) or (
+            isinstance(value, str) and value.strip().lower().lstrip("+-") in ("nan", "inf", "infinity")):
+        raise ProblemFormatError(f"{where}: field '{key}' is not a finite number ({value!r})")
+    gold = normalize_number(value) if isinstance(value, (int, float, str)) and not isinstance(value, bool) else None
     if gold is None:
         raise ProblemFormatError(f"{where}: field '{key}' is not a number ({value!r})")
     return gold
@@ -155,13 +158,29 @@ def _parse_user(record, dataset: str, where: str) -> Problem:
 def _read_local(path: Path) -> list[tuple[str, object]]:
     """[(where, raw record)] from a JSONL file or a JSON array file."""
     if path.suffix == ".json":
-        records = _json(path.read_text(encoding="utf-8"), str(path))
+        records = _json(read_text(path), str(path))
         if not isinstance(records, list):
             raise ProblemFormatError(f"{path}: expected a JSON array of records")
         return [(f"{path} record {i}" + (f" (ID {r['ID']})" if isinstance(r, dict) and "ID" in r else ""), r)
                 for i, r in enumerate(records)]
-    with open(path, encoding="utf-8") as f:
-        return [(f"{path}:{n}", _json(line, f"{path}:{n}")) for n, line in enumerate(f, 1) if line.strip()]
+    return [(f"{path}:{n}", _json(line, f"{path}:{n}")) for n, line in enumerate(read_text(path).splitlines(), 1)
+            if line.strip()]
+
+
+def read_text(path: Path) -> str:
+    """A UTF-8 text file (a leading byte-order mark is dropped); errors name the file.
+
+        read_text(Path("p.jsonl"))  # ProblemFormatError: p.jsonl: not UTF-8 text (byte 0xe9 at offset 17)
+    """
+    if path.is_dir():
+        raise ProblemFormatError(f"{path} is a directory, not a problems file")
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[:e.start].count(b"\n") + 1
+        raise ProblemFormatError(f"{path}:{line}: not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start}); "
+                                 "save the file as UTF-8") from None
 
 
 def _read_hub(dataset: str, split: str) -> list[tuple[str, object]]:
@@ -183,7 +202,15 @@ def _load_user(spec: str) -> list[Problem]:
     path = Path(spec[len(JSONL_PREFIX):]).expanduser()
     if not path.is_file():
         raise FileNotFoundError(f"{spec}: no such file {path}")
-    problems = [_parse_user(r, spec, where) for where, r in _read_local(path)]
+    records = _read_local(path)
+    if not records:
+        raise ProblemFormatError(f"{path}: no problems (the file is empty)")
+    problems = [_parse_user(r, spec, where) for where, r in records]
+    first: dict[str, str] = {}
+    for (where, _), problem in zip(records, problems):
+        if problem.id in first:
+            raise ProblemFormatError(f"{where}: duplicate problem id '{problem.id}' (first at {first[problem.id]})")
+        first[problem.id] = where
     if len({p.choices is None for p in problems}) > 1:
         raise ProblemFormatError(f"{path}: mixes multiple-choice and open problems; use one kind per file")
     return problems

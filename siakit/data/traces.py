@@ -14,6 +14,7 @@ Extra keys are kept in `Trace.meta`.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from dataclasses import asdict, dataclass, field
@@ -81,8 +82,12 @@ def parse_record(record: object, where: str) -> Trace:
         if key in record and not isinstance(record[key], str):
             raise TraceFormatError(f"{where} (trace {tid}): field '{key}' must be a string")
     for key in ("gold", "answer"):
-        if record.get(key) is not None and not isinstance(record[key], (str, int, float)):
+        if record.get(key) is not None and (not isinstance(record[key], (str, int, float))
+                                            or isinstance(record[key], bool)):
             raise TraceFormatError(f"{where} (trace {tid}): field '{key}' must be a string or null")
+        if isinstance(record.get(key), float) and not math.isfinite(record[key]):
+            # JSON's NaN/Infinity would be scored as the option " nan"/" inf": never what was meant
+            raise TraceFormatError(f"{where} (trace {tid}): field '{key}' is {record[key]!r}, not a finite number")
     if record.get("correct") is not None and not isinstance(record["correct"], bool):
         raise TraceFormatError(f"{where} (trace {tid}): field 'correct' must be true, false or null")
     known = {f for f in Trace.__dataclass_fields__ if f != "meta"}
@@ -102,9 +107,11 @@ def iter_traces(path: str | os.PathLike) -> Iterator[Trace]:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"traces file not found: {path}")
+    if path.is_dir():
+        raise TraceFormatError(f"{path} is a directory, not a traces file")
     seen: set[str] = set()
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
+    with path.open("rb") as f:
+        for lineno, line in enumerate(_lines(f, path), 1):
             if not line.strip():
                 continue
             where = f"{path}:{lineno}"
@@ -119,9 +126,24 @@ def iter_traces(path: str | os.PathLike) -> Iterator[Trace]:
             yield trace
 
 
-def read_traces(path: str | os.PathLike) -> list[Trace]:
-    """All traces of a JSONL file (see `iter_traces`)."""
-    return list(iter_traces(path))
+def _lines(f, path: Path) -> Iterator[str]:
+    """Decoded lines of a binary file: a leading byte-order mark is dropped, and a decode error names
+    the file and line (not just a byte offset)."""
+    for lineno, raw in enumerate(f, 1):
+        try:
+            yield raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+        except UnicodeDecodeError as e:
+            raise TraceFormatError(f"{path}:{lineno}: not UTF-8 text (byte 0x{raw[e.start]:02x} at column "
+                                   f"{e.start + 1}); save the file as UTF-8") from None
+
+
+def read_traces(path: str | os.PathLike, allow_empty: bool = False) -> list[Trace]:
+    """All traces of a JSONL file (see `iter_traces`); a file without any trace is an error naming it
+    unless `allow_empty`."""
+    traces = list(iter_traces(path))
+    if not traces and not allow_empty:
+        raise TraceFormatError(f"{path}: no traces (the file is empty)")
+    return traces
 
 
 def append_traces(path: str | os.PathLike, traces: Iterable[Trace]) -> None:

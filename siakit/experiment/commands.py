@@ -4,12 +4,16 @@
 parquet shards, with the parameters in its manifest); killed and started again, it skips the trace ids
 already scored, and at the end it concatenates the shards into `<out>` (atomically) and removes the
 parts. Starting again with other parameters is refused rather than mixing results.
+
+The parameters include fingerprints of the model's files and of the traces file, so an edited traces
+file or another model of the same name is refused too; they are also stored in the finished parquet's
+metadata, so an existing `--out` made with other parameters is refused instead of "nothing to do".
+`--out` is checked before anything runs: never the input, a directory, a special file or a link.
 """
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
+import json
 from pathlib import Path
 
 from siakit.experiment.config import add_run_flags, from_flags
@@ -80,32 +84,92 @@ def register(subparsers) -> None:
     run.set_defaults(func=_run_main)
 
 
+PARQUET_KEY = b"siakit.score"  # parquet metadata key holding the parameters of a finished --out
+
+
+def stored_parameters(out: Path) -> dict | None:
+    """The parameters a finished `siakit score` output records, or None if it records none (not ours)."""
+    import pyarrow.parquet as pq
+
+    try:
+        metadata = pq.read_schema(out).metadata or {}
+    except Exception:  # noqa: BLE001 - not a parquet file: it records nothing
+        return None
+    return json.loads(metadata[PARQUET_KEY]) if PARQUET_KEY in metadata else None
+
+
+def _write_parquet(frame, tmp: Path, parameters: dict) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    metadata = {**(table.schema.metadata or {}), PARQUET_KEY: json.dumps(parameters, sort_keys=True).encode()}
+    pq.write_table(table.replace_schema_metadata(metadata), tmp)
+
+
+def _score_parameters(args, estimator, kwargs) -> dict:
+    """Everything that changes a score row, fingerprints of the model and traces files included."""
+    import torch
+
+    from siakit.models.loading import file_fingerprint, model_fingerprint
+
+    return {"model": args.model, "traces": str(Path(args.traces).resolve()), "dtype": args.dtype,
+            "estimator": list(estimator) if isinstance(estimator, tuple) else estimator, **kwargs,
+            "device": torch.device(args.device).type, "attn_implementation": args.attn_implementation,
+            "model_files": model_fingerprint(args.model), "traces_file": file_fingerprint(Path(args.traces))}
+
+
 def _score_main(args: argparse.Namespace) -> int:
+    from siakit.data.traces import read_traces
+    from siakit.experiment.config import check_device_dtype, check_score_options
+    from siakit.experiment.store import ResultsStore
+    from siakit.files import check_output
+    from siakit.models.loading import check_model_spec
+
+    # Everything is checked before anything is written or loaded.
+    out = Path(args.out)
+    check_output(out, inputs=[args.traces])
+    if args.shard_traces < 1:
+        raise ValueError(f"--shard-traces must be >= 1, got {args.shard_traces}")
+    estimator = _estimators(args.estimator)
+    check_score_options(estimator, args.method)
+    for flag in ("samples", "pack_tokens", "sample_max_new_tokens"):
+        if getattr(args, flag) < 1:
+            raise ValueError(f"--{flag.replace('_', '-')} must be >= 1, got {getattr(args, flag)}")
+    for flag in ("candidate_samples", "candidate_mentions"):
+        if getattr(args, flag) < 0:
+            raise ValueError(f"--{flag.replace('_', '-')} must be >= 0, got {getattr(args, flag)}")
+    sampled = "sampling" in ([estimator] if isinstance(estimator, str) else estimator) or args.candidate_samples
+    if not 0 <= args.temperature < float("inf") or (sampled and args.temperature == 0):
+        raise ValueError(f"--temperature must be a finite number > 0, got {args.temperature}")
+    check_device_dtype(args.device, args.dtype)
+    check_model_spec(args.model)
+    traces = read_traces(args.traces)
+    parameters = _score_parameters(args, estimator, _score_kwargs(args))
+    parts = ResultsStore(out.with_name(out.name + ".parts"))
+    if out.exists() and not args.force and not parts.path.exists():
+        stored = stored_parameters(out)
+        if stored == json.loads(json.dumps(parameters)):
+            print(f"nothing to do: {out} exists with these parameters (pass --force to score again)")
+            return 0
+        if stored is None:
+            raise ValueError(f"--out {out} exists and was not written by siakit score; pass --force to overwrite it")
+        changed = ", ".join(k for k in parameters if stored.get(k) != json.loads(json.dumps(parameters[k])))
+        raise ValueError(f"--out {out} exists with other parameters ({changed}); pass --force to score again")
+    with parts.locked():  # one writer per output
+        return _score_locked(args, out, parts, traces, estimator, parameters)
+
+
+def _score_locked(args, out: Path, parts, traces, estimator, parameters: dict) -> int:
     import pandas as pd
 
     from siakit.scorer.score import score_traces
-    from siakit.experiment.store import ResultsStore
-    from siakit.data.traces import read_traces
 
-    out = Path(args.out)
-    parts = ResultsStore(out.with_name(out.name + ".parts"))
-    if args.shard_traces < 1:
-        raise ValueError(f"--shard-traces must be >= 1, got {args.shard_traces}")
     if args.force:
-        shutil.rmtree(parts.path, ignore_errors=True)
-    elif out.exists() and not parts.path.exists():
-        print(f"nothing to do: {out} exists (pass --force to score again)")
-        return 0
-    traces = read_traces(args.traces)
-    estimator = _estimators(args.estimator)
+        parts.clear()
     kwargs = _score_kwargs(args)
-    parameters = {"model": args.model, "traces": str(Path(args.traces).resolve()), "dtype": args.dtype,
-                  "estimator": list(estimator) if isinstance(estimator, tuple) else estimator, **kwargs}
     parts.check_parameters(parameters)
-    if parts.read_manifest() is None:
-        from siakit.experiment.store import versions
-
-        parts.write_manifest({"parameters": parameters, "versions": versions()})
+    unsaved = parts.read_manifest() is None  # written with the first shard: a failed start leaves nothing
     done = parts.done_ids("scores")
     todo = [t for t in traces if t.id not in done]
     if todo:
@@ -116,7 +180,13 @@ def _score_main(args: argparse.Namespace) -> int:
         bar = progress_bar(total=len(traces), initial=len(traces) - len(todo), desc=f"score {lm.name}", unit="trace")
         for i in range(0, len(todo), args.shard_traces):
             chunk = todo[i: i + args.shard_traces]
-            parts.append_scores(score_traces(lm, chunk, estimator=estimator, progress=False, **kwargs))
+            frame = score_traces(lm, chunk, estimator=estimator, progress=False, **kwargs)
+            if unsaved:
+                from siakit.experiment.store import versions
+
+                parts.write_manifest({"parameters": parameters, "versions": versions()})
+                unsaved = False
+            parts.append_scores(frame)
             bar.update(len(chunk))
         bar.close()
     frame = parts.read_scores()
@@ -124,8 +194,8 @@ def _score_main(args: argparse.Namespace) -> int:
     frame = frame[frame["id"].isin(order)]
     frame = frame.sort_values(["id", "estimator", "k"], key=lambda c: c.map(order) if c.name == "id" else c,
                               kind="stable").reset_index(drop=True)
-    atomic_write(out, lambda tmp: pd.DataFrame(frame).to_parquet(tmp, index=False))
-    shutil.rmtree(parts.path, ignore_errors=True)
+    atomic_write(out, lambda tmp: _write_parquet(pd.DataFrame(frame), tmp, parameters))
+    parts.clear(keep=(".lock",))  # the lock file and folder go when the lock is released
     print(f"wrote {len(frame)} rows ({frame['id'].nunique()} traces) to {out}")
     return 0
 

@@ -24,7 +24,8 @@ def _f(default, help: str):
 class RunConfig:
     model: str = _f("smollm2-135m-instruct", "embedded name, .gguf file, local model folder or Hugging Face id")
     dataset: str = _f("gsm8k", "gsm8k | svamp | arc-easy | arc-challenge | jsonl:PATH")
-    n: int = _f(16, "problems: the first n of the split in file order (raising n extends a stored run)")
+    n: int | str = _f(16, "problems: the first n of the split in file order (raising n extends a stored "
+                          "run); 'all' for the whole split; above the split's size is an error")
     split: str = _f("test", "dataset split (GSM8K also has train)")
     estimator: str = _f("readout", "readout | vocab | sampling, or several comma-separated")
     max_new_tokens: int = _f(256, "generation length cap per trace (tokens)")
@@ -63,6 +64,30 @@ class RunConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def validate(self) -> "RunConfig":
+        """Check every field before anything is written or loaded (a bad value would otherwise fail
+        after a manifest was written, or after every trace was generated). Raises ValueError naming
+        the field; returns self.
+
+            RunConfig(batch_size=0).validate()   # ValueError: batch_size must be an integer >= 1, got 0
+        """
+        for name in ("batch_size", "score_batch", "max_new_tokens", "samples"):
+            _at_least(name, getattr(self, name), 1)
+        for name in ("candidate_samples", "candidate_mentions", "seed"):
+            _at_least(name, getattr(self, name), 0)
+        if not (isinstance(self.n, int) and not isinstance(self.n, bool)) and self.n != "all":
+            raise ValueError(f"n must be an integer >= 1 or 'all', got {self.n!r}")
+        if self.n != "all" and self.n < 1:
+            raise ValueError(f"n must be >= 1, got {self.n}")
+        if not isinstance(self.temperature, (int, float)) or not 0 <= self.temperature < float("inf"):
+            raise ValueError(f"temperature must be a finite number >= 0, got {self.temperature!r}")
+        for name in ("model", "dataset", "split", "results_dir"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name).strip():
+                raise ValueError(f"{name} must be a non-empty string, got {getattr(self, name)!r}")
+        check_score_options(self.estimators(), self.method)
+        check_device_dtype(self.device, self.dtype)
+        return self
+
     def estimators(self) -> str | list[str]:
         """`estimator` as scored: one name, or a list for several (JSON-stable for the resume check)."""
         names = [x.strip() for x in str(self.estimator).split(",") if x.strip()]
@@ -88,6 +113,66 @@ class RunConfig:
                 "dtype": self.dtype, "score": self.score_overrides()}
 
 
+def _at_least(name: str, value, low: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+
+
+def check_score_options(estimator, method: str) -> None:
+    """Estimator names and the forward method, checked before any work.
+
+        check_score_options(["readout", "foo"], "auto")  # ValueError: unknown estimator 'foo'; use ...
+    """
+    from siakit.scorer.estimators import ESTIMATORS
+    from siakit.scorer.score import METHODS
+
+    names = [estimator] if isinstance(estimator, str) else list(estimator)
+    if not names:
+        raise ValueError(f"estimator: give at least one of {', '.join(ESTIMATORS)}")
+    for name in names:
+        if name not in ESTIMATORS:
+            raise ValueError(f"unknown estimator '{name}'; use one of {', '.join(ESTIMATORS)} (comma-separated)")
+    if len(set(names)) != len(names):
+        raise ValueError(f"estimator: {names} names one estimator twice")
+    if method not in METHODS:
+        raise ValueError(f"unknown method '{method}'; use one of {', '.join(METHODS)}")
+
+
+def check_device_dtype(device: str, dtype) -> None:
+    """A device this machine has and a dtype torch knows, checked before any work.
+
+        check_device_dtype("cpu", "float8")  # ValueError: unknown dtype 'float8'; use one of [...]
+    """
+    import torch
+
+    from siakit.models.loading import _resolve_dtype
+
+    _resolve_dtype(dtype)
+    try:
+        kind = torch.device(device).type
+    except (RuntimeError, TypeError) as e:
+        raise ValueError(f"device: {device!r} is not a torch device ({e})") from None
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r}: this machine has no CUDA GPU (use --device cpu)")
+    if kind == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device {device!r}: MPS is not available here (use --device cpu)")
+
+
+def parse_n(text: str) -> int | str:
+    """`--n` value: an integer, or 'all'.
+
+        parse_n("8") -> 8;  parse_n("all") -> "all"
+    """
+    if str(text).strip().lower() == "all":
+        return "all"
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer or 'all', got {text!r}") from None
+
+
+# Flags whose values need more than int/float/str.
+FLAG_TYPES = {"n": parse_n}
 # Older spellings of `siakit run` flags, still accepted.
 FLAG_ALIASES = {"results_dir": ["--results"], "temperature": ["--gen-temperature"]}
 
@@ -97,7 +182,7 @@ def add_run_flags(parser) -> None:
     for f in fields(RunConfig):
         flags = ["--" + f.name.replace("_", "-")] + FLAG_ALIASES.get(f.name, [])
         default = f.default if f.default is not MISSING else None
-        kind = {"int": int, "float": float}.get(str(f.type).split(" ")[0], str)
+        kind = FLAG_TYPES.get(f.name) or {"int": int, "float": float}.get(str(f.type).split(" ")[0], str)
         extra = {"required": True} if f.name in ("model", "dataset") else {"default": default}
         if str(f.type) == "bool":  # --terminated / --no-terminated
             parser.add_argument(*flags, dest=f.name, action=argparse.BooleanOptionalAction, default=default,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -18,7 +19,8 @@ class GenerateConfig:
     max_new_tokens: int = 256   # GSM8K solutions fit in ~150 tokens; longer rarely helps a small model
     temperature: float = 0.0    # 0 = greedy (deterministic); > 0 samples
     top_p: float = 1.0          # nucleus sampling cut (only when temperature > 0)
-    seed: int = 0               # torch seed; batch b uses seed + b so resumed runs match fresh ones
+    seed: int = 0               # each trace samples from its own generator seeded by (seed, problem id),
+                                # so a resumed or re-batched run equals a fresh one
     batch_size: int = 8         # 8 roughly doubles tokens/s over 1 on 2 CPU cores
     cue: str = CUE              # recorded with every trace; the prompts ask for this phrase
 
@@ -32,6 +34,43 @@ def encode(tokenizer, texts: Sequence[str], **kwargs):
 
 
 
+def problem_seed(seed: int, problem_id: str) -> int:
+    """The sampling seed of one trace: a hash of (run seed, problem id), independent of batching.
+
+        problem_seed(0, "gsm8k-test-0") -> 0 <= int < 2**62, the same on every machine and run
+    """
+    digest = hashlib.sha256(f"{seed}:{problem_id}".encode()).hexdigest()
+    return int(digest[:15], 16)
+
+
+class RowSampler:
+    """A logits processor that samples each row's next token with that row's own torch.Generator
+    (temperature, then nucleus top-p) and leaves only that token finite, so that greedy decoding
+    emits it. A trace's tokens then depend on (seed, problem id) alone, not on which other problems
+    share its batch or on how many batches ran before it.
+
+    scores: [batch, vocab] -> [batch, vocab] (0 at the sampled token, -inf elsewhere)
+    """
+
+    def __init__(self, seeds: Sequence[int], temperature: float, top_p: float, device):
+        import torch
+
+        self.temperature, self.top_p = temperature, top_p
+        self.generators = [torch.Generator(device=device).manual_seed(s) for s in seeds]
+
+    def __call__(self, input_ids, scores):
+        import torch
+
+        probs = torch.softmax(scores.float() / self.temperature, dim=-1)
+        if self.top_p < 1.0:
+            sorted_probs, order = probs.sort(dim=-1, descending=True)
+            drop = sorted_probs.cumsum(-1) - sorted_probs > self.top_p  # keep the smallest set reaching top_p
+            probs = probs.scatter(-1, order, sorted_probs.masked_fill(drop, 0.0))
+        tokens = torch.stack([torch.multinomial(row, 1, generator=g)[0] for row, g in zip(probs, self.generators)])
+        out = torch.full_like(scores, float("-inf"))
+        return out.scatter(-1, tokens[:, None], 0.0)
+
+
 def generate_traces(lm, problems: Sequence[Problem], config: GenerateConfig | None = None,
                     on_batch: Callable[[list[Trace]], None] | None = None, progress: bool = True,
                     **overrides) -> list[Trace]:
@@ -42,6 +81,7 @@ def generate_traces(lm, problems: Sequence[Problem], config: GenerateConfig | No
     results store uses it to save as it goes).
     """
     import torch
+    from transformers import LogitsProcessorList
 
     config = config or GenerateConfig()
     for key, value in overrides.items():
@@ -50,6 +90,14 @@ def generate_traces(lm, problems: Sequence[Problem], config: GenerateConfig | No
         setattr(config, key, value)
     if config.max_new_tokens < 1:
         raise ValueError(f"max_new_tokens must be >= 1, got {config.max_new_tokens}")
+    if config.batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {config.batch_size}")
+    if not 0 < config.top_p <= 1:
+        raise ValueError(f"top_p must be in (0, 1], got {config.top_p}")
+    ids = [p.id for p in problems]
+    if len(set(ids)) != len(ids):
+        duplicate = next(i for i in ids if ids.count(i) > 1)
+        raise ValueError(f"generate_traces: problem id '{duplicate}' appears twice; ids must be unique")
     tokenizer, model = lm.tokenizer, lm.model
     tokenizer.padding_side = "left"  # decoder-only generation needs the prompts flush right
     traces: list[Trace] = []
@@ -58,19 +106,20 @@ def generate_traces(lm, problems: Sequence[Problem], config: GenerateConfig | No
     for b, batch in enumerate(batches):
         prompts = [build_prompt(p, tokenizer, chat=lm.chat) for p in batch]
         inputs = encode(tokenizer, prompts, return_tensors="pt", padding=True).to(lm.device)
-        torch.manual_seed(config.seed + b)
+        seeds = [problem_seed(config.seed, p.id) for p in batch]
         sampling = config.temperature > 0
+        # Sampling happens in RowSampler with one generator per trace; generate() itself stays greedy.
+        processors = [RowSampler(seeds, config.temperature, config.top_p, lm.device)] if sampling else []
         started = time.perf_counter()
         with torch.no_grad():
             output = model.generate(
-                **inputs, max_new_tokens=config.max_new_tokens, do_sample=sampling,
-                temperature=config.temperature if sampling else None, top_p=config.top_p if sampling else None,
-                top_k=None, pad_token_id=tokenizer.pad_token_id,
+                **inputs, max_new_tokens=config.max_new_tokens, do_sample=False, temperature=None, top_p=None,
+                top_k=None, pad_token_id=tokenizer.pad_token_id, logits_processor=LogitsProcessorList(processors),
                 stop_strings=None if lm.chat else STOP_STRINGS, tokenizer=tokenizer)
         seconds = time.perf_counter() - started
         new_tokens = output[:, inputs["input_ids"].shape[1]:]
         batch_traces = []
-        for problem, prompt, tokens in zip(batch, prompts, new_tokens):
+        for problem, prompt, tokens, row_seed in zip(batch, prompts, new_tokens, seeds):
             raw = tokenizer.decode(tokens, skip_special_tokens=True)
             text = raw if lm.chat else cut_at_stop(raw)
             n_new = int((tokens != tokenizer.pad_token_id).sum())
@@ -86,7 +135,7 @@ def generate_traces(lm, problems: Sequence[Problem], config: GenerateConfig | No
                 answer=answer, correct=grade(answer, problem.gold, multiple_choice),
                 meta={"n_new_tokens": n_new, "truncated": truncated,
                       "batch_seconds": round(seconds, 3), "temperature": config.temperature,
-                      "seed": config.seed + b, "question": problem.question}))
+                      "seed": row_seed, "question": problem.question}))
         traces += batch_traces
         if on_batch:
             on_batch(batch_traces)
@@ -101,7 +150,7 @@ def register(subparsers) -> None:
     parser.add_argument("--model", required=True, help="embedded name, .gguf file, local dir or HF id")
     parser.add_argument("--dataset", required=True, help="gsm8k, svamp, arc-easy, arc-challenge or jsonl:PATH")
     parser.add_argument("--split", default="test", help="dataset split (gsm8k: train or test)")
-    parser.add_argument("--n", type=int, default=None, help="number of problems (default: all)")
+    parser.add_argument("--n", type=_n, default=None, help="number of problems, or all (default: all)")
     parser.add_argument("--out", required=True, help="output traces JSONL file")
     parser.add_argument("--max-new-tokens", type=int, default=GenerateConfig.max_new_tokens)
     parser.add_argument("--temperature", type=float, default=GenerateConfig.temperature)
@@ -112,11 +161,34 @@ def register(subparsers) -> None:
     parser.set_defaults(func=_main)
 
 
+def _n(text: str):
+    from siakit.experiment.config import parse_n
+
+    return parse_n(text)
+
+
 def _main(args: argparse.Namespace) -> int:
     from siakit.data.answers import grade_summary
     from siakit.models.loading import load_model
 
-    problems = load_problems(args.dataset, split=args.split, n=args.n)
+    from siakit.data.problems import JSONL_PREFIX
+    from siakit.experiment.config import RunConfig, check_device_dtype
+    from siakit.files import check_output
+    from siakit.models.loading import check_model_spec
+
+    source = args.dataset[len(JSONL_PREFIX):] if args.dataset.startswith(JSONL_PREFIX) else None
+    check_output(args.out, inputs=[source])
+    RunConfig(model=args.model, dataset=args.dataset, split=args.split, n=1 if args.n is None else args.n,
+              max_new_tokens=args.max_new_tokens, temperature=args.temperature, seed=args.seed,
+              batch_size=args.batch_size, device=args.device, dtype=args.dtype).validate()
+    check_model_spec(args.model)
+    check_device_dtype(args.device, args.dtype)
+    problems = load_problems(args.dataset, split=args.split)
+    if args.n is not None and args.n != "all":
+        if args.n > len(problems):
+            raise ValueError(f"--n {args.n} is more than the {len(problems)} problems of {args.dataset} "
+                             f"({args.split}); give --n {len(problems)} or less, or --n all")
+        problems = problems[:args.n]
     lm = load_model(args.model, device=args.device, dtype=args.dtype)
     config = GenerateConfig(max_new_tokens=args.max_new_tokens, temperature=args.temperature,
                             seed=args.seed, batch_size=args.batch_size)

@@ -3,10 +3,18 @@
 Resumable: traces and scores go to the results store in shards as they finish; started again, a run
 reuses what is stored and computes only what is missing. This is what `siakit run` and the book's
 experiment notebook call.
+
+Before anything is written, every field, the model spec and the problems file are checked; the run
+folder is then locked (one writer), and the manifest is written only with the first shard, so a start
+that fails leaves nothing behind. A resume is refused when the model's files, the problems used or
+the device kind changed (the manifest's `identity`), or, in bfloat16 or float16, the generation
+batch size; in float32 the batch size does not change a trace (padding is masked;
+tests/test_reliability.py shows a re-batched resume equal to a fresh run).
 """
 from __future__ import annotations
 
-import shutil
+import hashlib
+import json
 import time
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -26,33 +34,109 @@ def run_experiment(config: RunConfig | None = None, *, force: bool = False, lm=N
     """
 
     from siakit.data.problems import load_problems
-    from siakit.experiment.generate import GenerateConfig, generate_traces
-    from siakit.scorer.score import score_traces
 
     if config is None:
         config = RunConfig.from_dict(values, where="run_experiment")
     elif values:
         raise TypeError("run_experiment: give a RunConfig or keyword fields, not both")
-    cfg = config
+    config.validate()  # every field, before anything is loaded or written
+    if lm is None:
+        from siakit.models.loading import check_model_spec
+
+        check_model_spec(config.model)
+    store = ResultsStore(run_dir(config.results_dir, config.model, config.dataset))
+    everything = load_problems(config.dataset, split=config.split)  # a bad file fails here, before any write
+    n = resolve_n(config.n, len(everything), config.dataset, config.split)
+    with store.locked():  # one writer per run folder
+        return _run(replace(config, n=n), store, everything, force=force, lm=lm, progress=progress)
+
+
+def resolve_n(n: int | str, size: int, dataset: str, split: str) -> int:
+    """`n` as a number of problems: 'all' is the split's size; more than the split has is an error.
+
+        resolve_n("all", 1319, "gsm8k", "test") -> 1319;  resolve_n(5000, 1319, ...) -> ValueError
+    """
+    if n == "all":
+        return size
+    if n > size:
+        raise ValueError(f"n = {n} is more than the {size} problems of {dataset} ({split}); "
+                         f"give n <= {size}, or n = all")
+    return n
+
+
+def problems_fingerprint(problems) -> str:
+    """sha256 of the problems' ids, questions, gold answers and choices, in order (what a run used).
+
+        problems_fingerprint([Problem("p1", "jsonl:x", "1+1?", "2")]) -> "9c0f..." (16 hex digits)
+    """
+    blob = json.dumps([[p.id, p.question, p.gold, p.choices] for p in problems], ensure_ascii=False)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def run_identity(cfg: RunConfig, store: ResultsStore, everything: list, lm=None) -> dict:
+    """What must not change when a stored run is resumed: the model's files, the problems already used
+    (checked on the first n of the stored count, so raising n still extends a run), the device kind,
+    and in half precision the batch size. Raises naming the field."""
+    import torch
+
+    from siakit.models.loading import model_fingerprint
+
+    manifest = store.read_manifest()
+    if manifest and cfg.temperature > 0 and (manifest.get("identity") or {}).get("seeds") != "per-problem":
+        raise ValueError(f"{store.path}: this sampled run was made before traces were seeded by (seed, problem "
+                         "id); resuming it would mix two seedings. Use --force to start it again")
+    stored = ((manifest or {}).get("identity") or {}).get("problems") or {}
+    used = max(cfg.n, stored.get("n", 0))
+    if stored and stored.get("n", 0) > len(everything):
+        raise ValueError(f"{store.path}: the existing run used {stored['n']} problems, but {cfg.dataset} now has "
+                         f"{len(everything)}; the problems changed (use --force to start again)")
+    if stored and problems_fingerprint(everything[:stored["n"]]) != stored.get("sha256"):
+        raise ValueError(f"{store.path}: the problems of {cfg.dataset} changed since this run was made "
+                         "(identity field 'problems': questions, gold answers or ids differ); use another "
+                         "results folder, or --force to delete it and start again")
+    model = model_fingerprint(cfg.model)
+    if lm is not None and "files" not in model and "package" not in model:
+        model["in_memory"] = getattr(lm, "name", None)
+    identity = {"model": model, "device": torch.device(cfg.device).type,
+                "seeds": "per-problem"}  # how sampled traces are seeded (siakit.experiment.generate)
+    if cfg.dtype not in (None, "float32", "fp32"):  # half precision: batch padding changes the numbers
+        identity["batch_size"] = cfg.batch_size
+    identity = store.check_identity(identity)  # the problems were checked above: n may grow
+    identity["problems"] = {"n": used, "sha256": problems_fingerprint(everything[:used])}
+    return identity
+
+
+def _run(cfg: RunConfig, store: ResultsStore, everything: list, *, force: bool, lm, progress: bool) -> dict:
+    """The run itself, under the run folder's lock (see run_experiment)."""
+    from siakit.experiment.generate import GenerateConfig, generate_traces
+    from siakit.scorer.score import score_traces
+
     model, dataset, n, seed = cfg.model, cfg.dataset, cfg.n, cfg.seed
-    if n < 1:
-        raise ValueError(f"n must be >= 1, got {n}")
     estimator = cfg.estimators()
-    store = ResultsStore(run_dir(cfg.results_dir, model, dataset))
-    if force and store.path.exists():
-        shutil.rmtree(store.path)
+    if force:
+        store.clear()  # inside the run folder only
     parameters = cfg.result_parameters()
     # n may change between calls: problems are the first n in file order, so a larger n extends the
     # stored run and a smaller one reads a prefix of it. Any other change would mix incompatible rows.
     store.check_parameters({k: v for k, v in parameters.items() if k != "n"})
-    problems = load_problems(dataset, split=cfg.split, n=n)  # the first n, in file order
+    identity = run_identity(cfg, store, everything, lm)
+    problems = everything[:n]  # the first n, in file order
     manifest = store.read_manifest() or {
         "model": model, "dataset": dataset, "estimator": estimator, "parameters": parameters,
         "seed": seed, "versions": versions(), "created": datetime.now(timezone.utc).isoformat(),
         "timings": {}}
     manifest["parameters"]["n"] = n
+    manifest["identity"] = identity
     manifest["status"] = "running"
-    store.write_manifest(manifest)
+    unsaved = [True]  # the manifest goes to disk with the first shard: a failed start leaves nothing
+
+    def with_manifest(append):
+        def save(rows):
+            if unsaved[0]:
+                store.write_manifest(manifest)
+                unsaved[0] = False
+            append(rows)
+        return save
 
     def need_model():
         nonlocal lm
@@ -67,7 +151,7 @@ def run_experiment(config: RunConfig | None = None, *, force: bool = False, lm=N
         started = time.perf_counter()
         gen = GenerateConfig(max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, seed=seed,
                              batch_size=cfg.batch_size)
-        generate_traces(need_model(), todo, gen, on_batch=store.append_traces, progress=progress)
+        generate_traces(need_model(), todo, gen, on_batch=with_manifest(store.append_traces), progress=progress)
         manifest["timings"]["generate_s"] = round(time.perf_counter() - started, 2)
     order = {p.id: i for i, p in enumerate(problems)}
     traces = sorted((t for t in store.read_traces() if t.id in order), key=lambda t: order[t.id])
@@ -82,7 +166,7 @@ def run_experiment(config: RunConfig | None = None, *, force: bool = False, lm=N
         for i in range(0, len(pending), cfg.score_batch):
             chunk = pending[i:i + cfg.score_batch]
             frame = score_traces(need_model(), chunk, config=score_config)
-            store.append_scores(frame)
+            with_manifest(store.append_scores)(frame)
             bar.update(len(chunk))
         bar.close()
         manifest["timings"]["score_s"] = round(time.perf_counter() - started, 2)

@@ -10,16 +10,23 @@ Layout of `results/<model>/<dataset>/`:
 Every file is written to a temporary name and then renamed (atomic on POSIX), so a run killed at any
 moment leaves only complete shards; started again, it skips the trace ids already present. Rows are
 never duplicated: readers drop repeated ids (a shard renamed twice by a race keeps the first).
+
+One writer per run folder: `store.locked()` takes an advisory `fcntl` lock on `<run>/.lock` (released
+by the kernel when the process exits or is killed), so a second process fails at once naming the
+holder's pid. The manifest's `identity` (model files, problems, device, ...) is compared on resume by
+`check_identity`, so a run never mixes results of two models that share a name.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Iterable
 
-from siakit.files import atomic_write, atomic_write_bytes
+from siakit.files import atomic_write, atomic_write_bytes, inside, remove_stale_temporaries
 from siakit.data.traces import Trace, parse_record, write_traces
 
 
@@ -46,10 +53,42 @@ def versions() -> dict:
     return found
 
 
+def safe_component(name: str) -> str:
+    """One folder name from a model or dataset name: separators made safe, never `.` or `..` or empty.
+
+        safe_component("org/model") -> "org__model";  safe_component("..") -> "__";  safe_component("") -> "_"
+    """
+    name = str(name).replace("/", "__").replace(":", "_").replace("\\", "__").replace("\0", "_")
+    if set(name) <= {"."}:  # "", ".", "..", "...": would name this folder, its parent or nothing
+        name = "_" * max(1, len(name))
+    return name
+
+
 def run_dir(results_dir: str | os.PathLike, model: str, dataset: str) -> Path:
-    """`results/<model>/<dataset>`, with path separators in names made safe."""
-    safe = lambda name: name.replace("/", "__").replace(":", "_")  # noqa: E731
-    return Path(results_dir) / safe(model) / safe(dataset)
+    """`results/<model>/<dataset>`, with path separators in names made safe; a folder that would resolve
+    outside `results_dir` (through a link) is refused."""
+    path = Path(results_dir) / safe_component(model) / safe_component(dataset)
+    if not inside(path, results_dir):
+        raise ValueError(f"run folder {path} resolves to {path.resolve()}, outside the results folder "
+                         f"{results_dir}; remove the link or use another --results-dir")
+    return path
+
+
+def difference(stored, now, where: str = "") -> str:
+    """Where two recorded values differ, short enough for a one-line error.
+
+        difference({"files": {"a.json": {"size": 1}}}, {"files": {"a.json": {"size": 2}}})
+        -> "files/a.json/size: stored 1 != now 2"
+    """
+    if isinstance(stored, dict) and isinstance(now, dict):
+        keys = [k for k in dict.fromkeys([*stored, *now]) if stored.get(k) != now.get(k)]
+        parts = [difference(stored.get(k), now.get(k), f"{where}{k}/") for k in keys[:3]]
+        return "; ".join(parts) + (f"; and {len(keys) - 3} more" if len(keys) > 3 else "")
+    return f"{where.rstrip('/') or 'value'}: stored {stored!r:.80} != now {now!r:.80}"
+
+
+class RunLockedError(ValueError):
+    """Another process holds the run folder's lock; the message names its pid."""
 
 
 class ResultsStore:
@@ -66,7 +105,81 @@ class ResultsStore:
     def read_manifest(self) -> dict | None:
         if not self.manifest_path.exists():
             return None
-        return json.loads(self.manifest_path.read_text())
+        try:
+            manifest = json.loads(self.manifest_path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise ValueError(f"{self.manifest_path}: corrupt manifest ({e}); delete the run folder or pass "
+                             "--force to start it again") from None
+        if not isinstance(manifest, dict):
+            raise ValueError(f"{self.manifest_path}: corrupt manifest (not a JSON object); delete the run "
+                             "folder or pass --force to start it again")
+        return manifest
+
+    # -- one writer -------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def locked(self, name: str = ".lock"):
+        """Hold an exclusive advisory lock on `<run>/<name>` while the block runs; another holder makes
+        this raise RunLockedError at once, naming its pid. A folder this call created and left holding
+        nothing but the lock (a start that failed before its first shard) is removed again.
+
+            with ResultsStore("results/m/d").locked():   # RunLockedError: ... in use by pid 4242
+                ...
+        """
+        import fcntl
+
+        created = [p for p in (self.path, *self.path.parents) if not p.exists()]  # innermost first
+        self.path.mkdir(parents=True, exist_ok=True)
+        lock_path = self.path / name
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+                raise RunLockedError(f"{self.path} is in use by another siakit process (pid {holder}); wait for "
+                                     "it to finish or stop it, or use another results folder") from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            remove_stale_temporaries(self.path)  # half-written files of a killed writer
+            try:
+                yield self
+            finally:
+                if [p.name for p in self.path.iterdir()] == [name]:  # nothing but the lock: leave no trace
+                    lock_path.unlink(missing_ok=True)
+                    for folder in [self.path] + [c for c in created if c != self.path]:
+                        with contextlib.suppress(OSError):  # not empty (another run's): kept
+                            folder.rmdir()
+        finally:
+            os.close(fd)  # releases the lock (so does the kernel if the process is killed)
+
+    def clear(self, keep: tuple[str, ...] = (".lock",)) -> None:
+        """Delete everything in this run folder but `keep` (`--force`); nothing outside it. A folder that
+        does not look like a results store (no manifest, shards or lock) is refused, not deleted."""
+        if not self.path.exists():
+            return
+        entries = [p for p in self.path.iterdir() if p.name not in keep]
+        if entries and not any((self.path / n).exists() for n in ("manifest.json", "traces", "scores")):
+            raise ValueError(f"{self.path} is not a siakit results folder (no manifest.json, traces/ or "
+                             "scores/); not deleting it")
+        for entry in entries:
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+
+    def check_identity(self, identity: dict) -> dict:
+        """Refuse to resume when a recorded identity field (model files, problems, device ...) differs;
+        fields an older manifest lacks are added. Returns the identity to store.
+
+            store.check_identity({"model": {...}})  # ValueError: ... identity field 'model' changed ...
+        """
+        stored = (self.read_manifest() or {}).get("identity") or {}
+        changed = [k for k, v in identity.items() if k in stored and stored[k] != v]
+        if changed:
+            detail = "; ".join(f"{k}: {difference(stored[k], identity[k])}" for k in changed)
+            raise ValueError(f"{self.path}: the existing run was made with another {', '.join(changed)} ({detail}); "
+                             "use another results folder, or --force to delete it and start again")
+        return {**stored, **identity}
 
     def write_manifest(self, manifest: dict) -> None:
         atomic_write_bytes(self.manifest_path, json.dumps(manifest, indent=2, sort_keys=True).encode())
@@ -78,7 +191,8 @@ class ResultsStore:
             return
         changed = {k: (stored.get(k), v) for k, v in parameters.items() if stored.get(k) != v}
         if changed:
-            detail = ", ".join(f"{k}: stored {a!r} != requested {b!r}" for k, (a, b) in changed.items())
+            detail = ", ".join(f"{k}: stored {a!r} != requested {b!r}" if not isinstance(a, dict)
+                               else f"{k}: {difference(a, b)}" for k, (a, b) in changed.items())
             raise ValueError(f"{self.path}: existing run has other parameters ({detail}); "
                              "use another results directory or delete this one (or --force)")
 

@@ -93,17 +93,117 @@ def _gguf_to_safetensors(gguf: Path, name: str) -> Path:
         return target
     tmp = target.with_name(target.name + f".tmp{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
-    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-    model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype="float32")
-    # The weights are de-quantised already; drop the GGUF quantizer so save_pretrained writes plain tensors.
-    model.hf_quantizer = None
-    model.is_quantized = False
-    if hasattr(model.config, "quantization_config"):
-        del model.config.quantization_config
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+        model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype="float32")
+        # The weights are de-quantised already; drop the GGUF quantizer so save_pretrained writes plain tensors.
+        model.hf_quantizer = None
+        model.is_quantized = False
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+    except BaseException:  # a corrupt or truncated file (or a kill) leaves no half-converted folder
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     tmp.rename(target) if not target.exists() else shutil.rmtree(tmp)  # another process may have won
     return target
+
+
+class ModelLoadError(ValueError):
+    """A model spec that cannot be loaded: a corrupt GGUF file, a folder with no weights, an unreachable
+    hub id. The message names the spec (one line, no traceback at the command line)."""
+
+
+GGUF_MAGIC = b"GGUF"
+WEIGHT_FILES = ("*.safetensors", "*.bin", "*.pt", "*.pth", "*.safetensors.index.json", "*.bin.index.json")
+
+
+def _is_hub_id(spec: str) -> bool:
+    return "/" in spec and not spec.startswith((".", "/", "~")) and spec.count("/") == 1 and not Path(spec).exists()
+
+
+def check_model_spec(spec: str) -> str:
+    """Check a model spec without loading it; return its kind ("embedded", "gguf", "folder", "hub").
+    Raises ModelLoadError (or FileNotFoundError) naming the spec, so a run fails before writing anything.
+
+        check_model_spec("smollm2-135m-instruct") -> "embedded";  check_model_spec("..") -> ModelLoadError
+    """
+    if not isinstance(spec, str) or not spec.strip():
+        raise ModelLoadError(f"model spec must be a non-empty string, got {spec!r}")
+    if spec in EMBEDDED:
+        if importlib.util.find_spec(EMBEDDED[spec][0].split(":")[0]) is None:
+            raise ModelLoadError(f"embedded model '{spec}' needs its package: {_INSTALL[spec]}")
+        return "embedded"
+    path = Path(spec).expanduser()
+    if spec.endswith(".gguf"):
+        if not path.exists():
+            raise FileNotFoundError(f"GGUF file not found: {spec}")
+        if not path.is_file():
+            raise ModelLoadError(f"GGUF file {spec} is not a regular file")
+        with open(path, "rb") as f:
+            if f.read(4) != GGUF_MAGIC:
+                raise ModelLoadError(f"{spec} is not a GGUF file (it does not start with 'GGUF')")
+        return "gguf"
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ModelLoadError(f"model folder {spec} has no config.json: not a saved transformers model")
+        if not any(any(path.glob(pattern)) for pattern in WEIGHT_FILES):
+            raise ModelLoadError(f"model folder {spec} has no weights (*.safetensors or *.bin)")
+        return "folder"
+    if _is_hub_id(spec):
+        return "hub"
+    if path.exists():
+        raise ModelLoadError(f"model {spec} is a file but not a .gguf file; give a .gguf file, a model folder, "
+                             f"an embedded name {sorted(EMBEDDED)} or a Hugging Face id")
+    raise ModelLoadError(f"unknown model '{spec}': use one of the embedded models {sorted(EMBEDDED)}, "
+                         "a .gguf file, a local model directory or a Hugging Face id like 'org/name'")
+
+
+def file_fingerprint(path: Path, chunks: int = 16, chunk_bytes: int = 1 << 16) -> dict:
+    """Size and sha256 of a file; files above `chunks * chunk_bytes` bytes are hashed on `chunks` evenly
+    spaced pieces (weights differ everywhere between two models, and hashing gigabytes on every resume
+    would be slow).
+
+        file_fingerprint(Path("config.json")) -> {"size": 612, "sha256": "3f1a..."}
+    """
+    size = path.stat().st_size
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        if size <= chunks * chunk_bytes:
+            digest.update(f.read())
+        else:
+            for i in range(chunks):
+                f.seek(i * (size - chunk_bytes) // (chunks - 1))
+                digest.update(f.read(chunk_bytes))
+    return {"size": size, "sha256": digest.hexdigest()[:16]}
+
+
+def model_fingerprint(spec: str) -> dict:
+    """Identity of a model spec's files, recorded in a run's manifest so that a resume with another
+    model of the same name is refused: config, tokenizer and weight files (size + sha256), the GGUF
+    file, or just the name for a hub id or an in-memory model.
+
+        model_fingerprint("path/to/folder") -> {"spec": "...", "files": {"config.json": {...}, ...}}
+    """
+    found = {"spec": spec}
+    path = Path(spec).expanduser()
+    if spec in EMBEDDED:
+        import importlib.metadata as md
+
+        package = _INSTALL[spec].split()[-1]
+        try:
+            found["package"] = f"{package}=={md.version(package)}"
+        except md.PackageNotFoundError:
+            found["package"] = None
+    elif path.is_file():
+        found["files"] = {path.name: file_fingerprint(path)}
+    elif path.is_dir():
+        names = sorted({p.name for pattern in ("config.json", "tokenizer*", "*.model", "special_tokens_map.json",
+                                              "generation_config.json") + WEIGHT_FILES
+                        for p in path.glob(pattern) if p.is_file()})
+        found["files"] = {name: file_fingerprint(path / name) for name in names}
+    return found
 
 
 def load_model(spec: str, device: str = "cpu", dtype=None, chat: bool | None = None,
@@ -112,28 +212,42 @@ def load_model(spec: str, device: str = "cpu", dtype=None, chat: bool | None = N
 
     `spec` is an embedded name (`smollm2-135m-instruct`, `gemma3-270m`), a path to a `.gguf` file, a
     local directory with a saved model, or a Hugging Face hub id (e.g. `Qwen/Qwen2.5-0.5B-Instruct`).
-    `chat=None` guesses from the tokenizer's chat template.
+    `chat=None` guesses from the tokenizer's chat template. A spec that cannot be loaded raises
+    ModelLoadError (a ValueError) naming it.
     """
+    torch_dtype = _resolve_dtype(dtype)
+    kind = check_model_spec(spec)
+    try:
+        return _load(spec, kind, device, torch_dtype, chat, attn_implementation)
+    except (ModelLoadError, FileNotFoundError, ModuleNotFoundError):
+        raise
+    except Exception as e:  # noqa: BLE001 - any library error becomes one line naming the spec
+        first = (str(e).strip().splitlines() or [""])[0]
+        if kind == "hub" and isinstance(e, OSError) and ("connect" in str(e) or "offline" in str(e).lower()):
+            raise ModelLoadError(f"cannot reach the Hugging Face hub for '{spec}'; give a local path or an "
+                                 "embedded name") from e
+        what = {"gguf": "GGUF file", "folder": "model folder", "hub": "Hugging Face model",
+                "embedded": "embedded model"}[kind]
+        why = " (corrupt or truncated?)" if kind == "gguf" else ""
+        error = type(e).__name__ if type(e).__name__ != "error" else f"{type(e).__module__}.error"  # struct.error
+        raise ModelLoadError(f"cannot load {what} '{spec}'{why}: {error}: {first}") from e
+
+
+def _load(spec: str, kind: str, device, torch_dtype, chat, attn_implementation) -> LoadedModel:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    torch_dtype = _resolve_dtype(dtype)
     name = spec
     if spec in EMBEDDED:
         path, chat_default = _gguf_to_safetensors(embedded_gguf(spec), spec), EMBEDDED[spec][1]
         chat = chat_default if chat is None else chat
     elif spec.endswith(".gguf"):
         gguf = Path(spec)
-        if not gguf.exists():
-            raise FileNotFoundError(f"GGUF file not found: {spec}")
         name = gguf.stem
         path = _gguf_to_safetensors(gguf, name)
     elif Path(spec).is_dir():
         path, name = Path(spec), Path(spec).name
-    elif "/" in spec and not spec.startswith((".", "/")) and spec.count("/") == 1:
-        path = spec  # a hub id: transformers downloads it (needs network) or finds it in the HF cache
     else:
-        raise ValueError(f"unknown model '{spec}': use one of the embedded models {sorted(EMBEDDED)}, "
-                         "a .gguf file, a local model directory or a Hugging Face id like 'org/name'")
+        path = spec  # a hub id: transformers downloads it (needs network) or finds it in the HF cache
     tokenizer = AutoTokenizer.from_pretrained(str(path))
     if not getattr(tokenizer, "is_fast", False):
         raise ValueError(f"model '{spec}': the scorer needs a fast tokenizer (character offsets)")

@@ -21,14 +21,41 @@ API_ORDER = ["siakit.theory.info", "siakit.theory.sia", "siakit.theory.worlds", 
 API_SKIP = {"siakit.cli", "siakit.__main__", "siakit.info"}  # siakit.info: deprecated alias  # the command line is documented in the README
 
 
+# ASCII punctuation that means something in CommonMark/MyST (inline HTML, emphasis, links, roles,
+# math, tables); a backslash before any ASCII punctuation is always a literal in CommonMark.
+_MARKDOWN_SPECIAL = set("\\`*_{}[]<>()#+!|~&$:^=\"'")
+
+
+def markdown_escape(text: str) -> str:
+    """`text` as literal Markdown: every special character backslash-escaped, newlines made spaces,
+    so a model name can never open an HTML tag, a link or a role on a page.
+
+        markdown_escape("<script>x</script> on gsm8k") -> "\\<script\\>x\\</script\\> on gsm8k"
+    """
+    text = " ".join(str(text).split())
+    return "".join("\\" + c if c in _MARKDOWN_SPECIAL else c for c in text)
+
+
+def role_text(text: str) -> str:
+    """`text` safe as the title inside a Sphinx role (`{doc}`title <page>``), where backslash escapes do
+    not apply: characters that would end the role, open a target or split a table cell are replaced
+    by look-alikes (Sphinx escapes the rest in HTML).
+
+        role_text("a`b <c> | d") -> "a'b ‹c› ¦ d"
+    """
+    table = {"`": "'", "<": "\u2039", ">": "\u203a", "|": "\u00a6"}
+    return "".join(table.get(c, c) for c in " ".join(str(text).split()))
+
+
 def set_title(nb, title: str) -> None:
-    """Make `title` the page's H1 (the first '# ' line of the first markdown cell that has one)."""
+    """Make `title` the page's H1 (the first '# ' line of the first markdown cell that has one), escaped
+    so that a model or dataset name is shown as text, never run as HTML or Markdown."""
     for cell in nb.cells:
         if cell.cell_type == "markdown":
             lines = cell.source.splitlines()
             for i, line in enumerate(lines):
                 if line.startswith("# "):
-                    lines[i] = f"# {title}"
+                    lines[i] = f"# {markdown_escape(title)}"
                     cell.source = "\n".join(lines)
                     return
 
@@ -85,7 +112,8 @@ def write_runs_index(root: Path, jobs) -> Path:
         run_summary = root / job.parameters["summary_path"]
         s = json.loads(run_summary.read_text()) if run_summary.exists() and record.get("status") == "ok" else {}
         page = job.output.relative_to(GENERATED).with_suffix("").as_posix()
-        link = f"{{doc}}`{job.title} <{page}>`" if (root / job.output).exists() else job.title
+        link = (f"{{doc}}`{role_text(job.title)} <{page}>`" if (root / job.output).exists()
+                else markdown_escape(job.title))
         timings = s.get("timings") or {}
         acc = (f"{_fmt(s.get('accuracy'))} [{_fmt(s.get('accuracy_low'))}, {_fmt(s.get('accuracy_high'))}]"
                if s else "–")

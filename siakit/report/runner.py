@@ -27,7 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from siakit.experiment.config import RunConfig
-from siakit.report.pages import note_cell, set_title, write_summary
+from siakit.report.pages import markdown_escape, note_cell, set_title, write_summary
 
 GENERATED = Path("book/generated")  # every build output of the runner, gitignored
 EXPERIMENT = Path("notebooks/10_experiment.md")
@@ -75,21 +75,70 @@ def page_name(model: str, dataset: str) -> str:
     return f"{safe(model)}__{safe(dataset)}"
 
 
+PLAIN = (str, bool, int, float, type(None))  # the only values papermill may write into a notebook
+
+
+def check_plain(values: dict, where: str) -> None:
+    """Refuse any parameter value but str, int, float, bool, null or a list of them: papermill writes
+    parameters into the notebook as code, and YAML can build bytes (`!!binary`), dates or mappings whose
+    Python form is not a plain literal. Each value must also read back as itself from papermill's code.
+
+        check_plain({"seed": b"..."}, "runs.yml: runs[0]")  # ValueError: ... key 'seed': bytes ...
+    """
+    import ast
+
+    from papermill.translators import PythonTranslator
+
+    for key, value in values.items():
+        if not isinstance(key, str):
+            raise ValueError(f"{where}: key {key!r} is not a string")
+        items = value if isinstance(value, list) else [value]
+        bad = [v for v in items if not isinstance(v, PLAIN) or (isinstance(v, float) and v != v)
+               or (isinstance(v, float) and v in (float("inf"), float("-inf")))]
+        if bad:
+            raise ValueError(f"{where}: key '{key}' has a {type(bad[0]).__name__} value {bad[0]!r:.60}; only strings, "
+                             "numbers, true/false, null or lists of them are allowed")
+        code = PythonTranslator.translate(value)
+        try:
+            same = ast.literal_eval(code) == value
+        except (ValueError, SyntaxError):
+            same = False
+        if not same:
+            raise ValueError(f"{where}: key '{key}': value {value!r:.60} cannot be passed to a notebook safely")
+
+
 def load_runs(path: Path, root: Path) -> list[Job]:
     """Jobs of a runs file, in execution order; a malformed file raises naming the file and the key."""
     import yaml
 
     if not path.exists():
         raise FileNotFoundError(f"runs file not found: {path}")
-    spec = yaml.safe_load(path.read_text()) or {}
+    if path.is_dir():
+        raise ValueError(f"runs file {path} is a directory")
+    try:
+        spec = yaml.safe_load(path.read_bytes().decode("utf-8-sig")) or {}
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path}: not UTF-8 text (byte at offset {e.start}); save the file as UTF-8") from None
+    except yaml.YAMLError as e:  # e.g. a !!python/... tag, which safe_load refuses
+        mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise ValueError(f"{path}{line}: not a valid runs file: {' '.join(str(e).split())}") from None
     if not isinstance(spec, dict) or set(spec) - TOP_KEYS:
-        raise ValueError(f"{path}: top-level keys must be among {sorted(TOP_KEYS)}, got {list(spec)}")
+        raise ValueError(f"{path}: top-level keys must be among {sorted(TOP_KEYS)}, got "
+                         f"{list(spec) if isinstance(spec, dict) else type(spec).__name__}")
+    for section in ("defaults", "chapters"):
+        if not isinstance(spec.get(section) or {}, dict):
+            raise ValueError(f"{path}: '{section}' must be a mapping")
+    if not isinstance(spec.get("runs") or [], list):
+        raise ValueError(f"{path}: 'runs' must be a list")
+    check_plain(spec.get("defaults") or {}, f"{path}: defaults")
     defaults = dict(spec.get("defaults") or {})
     runs, seen = [], set()
     for i, entry in enumerate(spec.get("runs") or []):
         where = f"{path}: runs[{i}]"
         if not isinstance(entry, dict) or "model" not in entry:
             raise ValueError(f"{where}: each run needs a 'model'")
+        check_plain(entry, f"{where} (model {entry['model']!r})")
         if set(entry) - RUN_KEYS or set(defaults) - RUN_KEYS:
             raise ValueError(f"{where}: unknown key(s) {sorted((set(entry) | set(defaults)) - RUN_KEYS)}")
         datasets = entry.get("datasets") or [entry.get("dataset")]
@@ -110,6 +159,10 @@ def load_runs(path: Path, root: Path) -> list[Job]:
     unknown = set(chapter_params) - {c[0] for c in CHAPTERS}
     if unknown:
         raise ValueError(f"{path}: chapters: unknown chapter(s) {sorted(unknown)}")
+    for name, params in chapter_params.items():
+        if not isinstance(params or {}, dict):
+            raise ValueError(f"{path}: chapters: {name} must be a mapping of parameters")
+        check_plain(params or {}, f"{path}: chapters: {name}")
     results_dir = defaults.get("results_dir", "results")
     chapters = {}
     for name, source, title in CHAPTERS:
@@ -166,7 +219,8 @@ def execute(job: Job, root: Path, cell_timeout_s: int | None = None) -> dict:
             elif (root / job.source).exists():
                 failed = _source_notebook(job, root)
             else:  # no source at all: a bare page that names it
-                failed = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(f"# {job.title}")])
+                failed = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(
+                    f"# {markdown_escape(job.title)}")])
             detail = traceback.format_exception_only(type(e), e)[-1] if not out.exists() else short
             note_cell(failed, "error", "This notebook failed while the book was built; the error is below "
                        "and, where a cell failed, under that cell.\n\n```text\n" + detail.replace("`", "'")

@@ -1,0 +1,757 @@
+"""Hostile and careless use of the CLI, the results store and the book runner (issue 12).
+
+Each probe reproduces one case of the issue's table (or one added since) and says what it is now:
+"error" (exit status 2, no traceback, the last line `siakit CMD: error: ...` naming the file or
+argument) or "correct" (the right result, checked). A probe that finds a traceback, an unclear
+message, a silently wrong output or lost data fails with that category. `scripts/probe_reliability.py`
+runs the same probes and prints the table with its counts. Last: SIGKILL a real `siakit run` at 5
+random moments and check that every resume equals an uninterrupted run.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import random
+import signal
+import stat
+import subprocess
+import sys
+import textwrap
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+class Finding(AssertionError):
+    """A probe found a problem; `kind` is the issue's category (traceback, unclear, wrong, loss)."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(f"{kind}: {message}")
+        self.kind = kind
+
+
+@dataclass
+class Result:
+    rc: int | None
+    out: str
+    err: str
+    tb: str | None = None
+
+
+def cli(*argv: str) -> Result:
+    """`siakit ARGV` in this process: exit status, stdout, stderr, and the traceback if one escaped."""
+    from siakit.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            rc = main([str(a) for a in argv])
+        except SystemExit as e:  # argparse
+            rc = e.code if isinstance(e.code, int) else 2
+        except BaseException:  # noqa: BLE001 - the probe reports it
+            return Result(None, out.getvalue(), err.getvalue(), traceback.format_exc())
+    return Result(rc, out.getvalue(), err.getvalue())
+
+
+def subprocess_cli(*argv: str, env: dict | None = None, timeout: float = 300) -> Result:
+    """`python -m siakit ARGV` in a child process (for what needs a fresh process: env, kills)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", **(env or {})}
+    p = subprocess.run([sys.executable, "-m", "siakit", *map(str, argv)], env=env, capture_output=True,
+                       text=True, timeout=timeout)
+    return Result(p.returncode, p.stdout, p.stderr, p.stderr if "Traceback (most recent call last)" in p.stderr else None)
+
+
+def expect_error(r: Result, *names: str) -> str:
+    """A clear error: status 2, no traceback, a last line `siakit CMD: error: ...` naming `names`."""
+    if r.tb:
+        raise Finding("traceback", r.tb.strip().splitlines()[-1])
+    # (progress bars share stderr: the message is the one line that says `siakit CMD: error:`)
+    lines = [line for line in r.err.replace("\r", "\n").splitlines() if line.startswith("siakit") and ": error: " in line]
+    if r.rc == 0:
+        raise Finding("wrong", f"exit status 0 where an error was due; stdout: {r.out.strip()[-200:]}")
+    if r.rc != 2 or len(lines) != 1:
+        raise Finding("unclear", f"status {r.rc}, stderr {r.err.strip()[-300:]!r}")
+    missing = [n for n in names if n not in lines[0]]
+    if missing:
+        raise Finding("unclear", f"the message does not name {missing}: {lines[0]!r}")
+    MESSAGES.append(lines[0])
+    return "error"
+
+
+MESSAGES: list[str] = []  # every clear error seen, for scripts/probe_reliability.py
+
+
+def expect_ok(r: Result) -> None:
+    if r.tb:
+        raise Finding("traceback", r.tb.strip().splitlines()[-1])
+    if r.rc != 0:
+        raise Finding("wrong", f"status {r.rc}: {r.err.strip()[-300:]}")
+
+
+def check(condition: bool, kind: str, message: str) -> None:
+    if not condition:
+        raise Finding(kind, message)
+
+
+# -- inputs ---------------------------------------------------------------------------------------
+class Env:
+    """A scratch folder with a saved tiny model, a problems file and a traces file."""
+
+    def __init__(self, tmp: Path, model_dir: Path):
+        self.tmp, self.model = tmp, model_dir
+        self.results = tmp / "results"
+
+    def problems(self, rows=None, name="problems.jsonl", raw: bytes | None = None) -> Path:
+        rows = rows or [{"id": f"p{i}", "question": f"What is {i} + {i}?", "gold": str(2 * i)} for i in range(1, 7)]
+        path = self.tmp / name
+        path.write_bytes(raw if raw is not None else "".join(json.dumps(r) + "\n" for r in rows).encode())
+        return path
+
+    def traces(self, rows=None, name="traces.jsonl", raw: bytes | None = None) -> Path:
+        rows = rows or [{"id": f"q{i}", "prompt": f"Question {i}: which is a mammal?", "options": [" A", " B", " C"],
+                         "gold": "B", "steps": [f"\nStep {j}: think." for j in range(i)]} for i in range(3)]
+        path = self.tmp / name
+        path.write_bytes(raw if raw is not None else "".join(json.dumps(r) + "\n" for r in rows).encode())
+        return path
+
+    def run(self, *extra, problems: Path | None = None, n=3):
+        dataset = f"jsonl:{problems or self.tmp / 'problems.jsonl'}"
+        return cli("run", "--model", self.model, "--dataset", dataset, "--n", n, "--max-new-tokens", 4,
+                   "--batch-size", 2, "--score-batch", 2, "--results-dir", self.results, *extra)
+
+    def score(self, traces: Path, out: Path, *extra):
+        return cli("score", "--model", self.model, "--traces", traces, "--out", out, "--shard-traces", 1, *extra)
+
+    def run_folders(self) -> list[Path]:
+        return [p for p in self.results.glob("*/*") if p.is_dir()]
+
+
+def save_tiny(path: Path, seed: int = 0) -> Path:
+    from siakit.models.tiny import tiny_model
+
+    lm = tiny_model("llama", seed=seed)
+    lm.model.save_pretrained(path)
+    lm.tokenizer.save_pretrained(path)
+    return path
+
+
+# -- the probes: (name, the issue's category for it on the old main, probe) --------------------------
+PROBES = []
+
+
+def probe(was: str):
+    def register(fn):
+        PROBES.append((fn.__name__.removeprefix("probe_"), was, fn))
+        return fn
+    return register
+
+
+@probe("loss")
+def probe_score_out_is_the_input(env):
+    traces = env.traces()
+    before = traces.read_bytes()
+    r = env.score(traces, traces, "--force")
+    check(traces.read_bytes() == before, "loss", "the traces file was overwritten")
+    return expect_error(r, "is the input", str(traces))
+
+
+@probe("loss")
+def probe_score_out_dev_null(env):
+    r = env.score(env.traces(), Path("/dev/null"), "--force")
+    check(stat.S_ISCHR(os.stat("/dev/null").st_mode), "loss", "/dev/null is no longer a device")
+    return expect_error(r, "/dev/null", "special file")
+
+
+@probe("loss")
+def probe_duplicate_problem_ids(env):
+    rows = [{"id": i, "question": "What is 1 + 1?", "gold": "2"} for i in ("p1", "p2", "p1")]
+    path = env.problems(rows)
+    expect_error(env.run(problems=path), f"{path}:3", "duplicate problem id 'p1'")
+    check(not env.run_folders(), "wrong", "a run folder was left behind")
+    return "error"
+
+
+@probe("loss")
+def probe_model_dotdot_force(env):
+    sentinel = env.tmp / "keep.txt"
+    sentinel.write_text("mine")
+    (env.results / "x").mkdir(parents=True)
+    old = os.getcwd()
+    os.chdir(env.results / "x")  # `..` is then the results folder itself
+    try:
+        env.problems()
+        r = cli("run", "--model", "..", "--dataset", f"jsonl:{env.tmp / 'problems.jsonl'}", "--n", 2,
+                "--results-dir", env.results, "--force")
+    finally:
+        os.chdir(old)
+    from siakit.experiment.store import run_dir
+
+    check(sentinel.exists() and (env.results / "x").exists(), "loss", "--force deleted outside the run folder")
+    check(run_dir(env.results, "..", "..").parent.parent == env.results, "wrong", "'..' made a path component")
+    return expect_error(r, "model folder ..")
+
+
+@probe("wrong")
+def probe_second_writer_is_refused(env):
+    from siakit.experiment.store import run_dir
+
+    env.problems()
+    folder = run_dir(env.results, str(env.model), f"jsonl:{env.tmp / 'problems.jsonl'}")
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import sys, time
+        from siakit.experiment.store import ResultsStore
+        with ResultsStore({str(folder)!r}).locked():
+            print("locked", flush=True)
+            time.sleep(120)
+        """)], env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        r = env.run()
+    finally:
+        holder.kill()
+        holder.wait()
+    expect_error(r, f"pid {holder.pid}", "in use")
+    expect_ok(env.run())  # the lock went with the holder (killed)
+    return "error"
+
+
+@probe("wrong")
+def probe_resume_with_another_model_of_the_same_name(env):
+    env.problems()
+    expect_ok(env.run(n=2))
+    save_tiny(env.model, seed=1)  # other weights, same folder
+    try:
+        return expect_error(env.run(n=3), "model")
+    finally:
+        save_tiny(env.model, seed=0)
+
+
+@probe("wrong")
+def probe_resume_with_an_edited_problems_file(env):
+    env.problems()
+    expect_ok(env.run(n=2))
+    rows = [{"id": f"p{i}", "question": f"What is {i} + {i}?", "gold": str(2 * i + (i == 1))} for i in range(1, 7)]
+    env.problems(rows)
+    return expect_error(env.run(n=3), "problems")
+
+
+@probe("wrong")
+def probe_score_resume_with_an_edited_traces_file(env, monkeypatch=None):
+    import siakit.scorer.score as scorer
+
+    traces, out = env.traces(), env.tmp / "s.parquet"
+    real, calls = scorer.score_traces, []
+
+    def dies_on_second(*args, **kw):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kw)
+
+    scorer.score_traces = dies_on_second
+    try:
+        r = env.score(traces, out)
+    finally:
+        scorer.score_traces = real
+    check(r.tb is not None and "KeyboardInterrupt" in r.tb, "wrong", "the simulated kill did not happen")
+    env.traces([{"id": f"q{i}", "prompt": "Edited question?", "options": [" A", " B"], "gold": "A", "steps": []}
+                for i in range(3)])
+    expect_error(env.score(traces, out), "traces_file")
+    expect_ok(env.score(traces, out, "--force"))  # the old parts are dropped, the edited file scored
+    import pandas as pd
+
+    frame = pd.read_parquet(out)
+    check(frame[frame.id == "q0"].n_options.tolist() == [2], "wrong", "old scores were kept after --force")
+    expect_error(env.score(env.traces(), out), "traces_file")  # a finished output records it too
+    return "error"
+
+
+@probe("wrong")
+def probe_resume_on_another_device(env):
+    from siakit.experiment.store import ResultsStore
+
+    env.problems()
+    expect_ok(env.run(n=2))
+    store = ResultsStore(env.run_folders()[0])
+    manifest = store.read_manifest()
+    manifest["identity"]["device"] = "cuda"  # as if the run had been made on a GPU
+    store.write_manifest(manifest)
+    return expect_error(env.run(n=3), "device")
+
+
+@probe("wrong")
+def probe_resume_with_another_batch_size_in_bfloat16(env):
+    env.problems()
+    expect_ok(env.run("--dtype", "bfloat16", n=2))
+    return expect_error(env.run("--dtype", "bfloat16", "--batch-size", 3, n=3), "batch_size")
+
+
+@probe("wrong")
+def probe_resume_with_another_batch_size_in_float32(env):
+    """float32: documented as not changing results; a re-batched resume equals a fresh run."""
+    env.problems()
+    expect_ok(env.run(n=2))
+    expect_ok(env.run("--batch-size", 3, n=5))
+    resumed = _texts(env.run_folders()[0])
+    env.results = env.tmp / "fresh"
+    expect_ok(env.run(n=5))
+    check(_texts(env.run_folders()[0]) == resumed, "wrong", "re-batched resume differs")
+    return "correct"
+
+
+def _texts(folder: Path) -> list[tuple]:
+    """(id, generated text, answer, seed) of each stored trace: all a trace is but its timing."""
+    rows = [json.loads(line) for line in (folder / "traces.jsonl").read_text().splitlines()]
+    return [(t["id"], "".join(t["steps"]), t["answer"], t["seed"]) for t in rows]
+
+
+@probe("wrong")
+def probe_existing_out_with_another_estimator(env):
+    traces, out = env.traces(), env.tmp / "s.parquet"
+    expect_ok(env.score(traces, out))
+    r = env.score(traces, out)
+    expect_ok(r)
+    check("nothing to do" in r.out, "wrong", "a finished output with the same parameters was recomputed")
+    return expect_error(env.score(traces, out, "--estimator", "vocab"), "estimator", str(out))
+
+
+@probe("wrong")
+def probe_resumed_sampled_run_equals_a_fresh_one(env):
+    import siakit.experiment.generate as generate
+
+    env.problems()
+    real, batches = generate.generate_traces, []
+
+    def dies_after_first_batch(lm, problems, config, on_batch=None, **kw):
+        def once(traces):
+            on_batch(traces)
+            batches.append(1)
+            raise KeyboardInterrupt  # killed after the first stored batch
+        return real(lm, problems, config, on_batch=once, **kw)
+
+    generate.generate_traces = dies_after_first_batch
+    try:
+        r = env.run("--temperature", 1.0, n=6)
+    finally:
+        generate.generate_traces = real
+    check(r.tb is not None and batches == [1], "wrong", "the simulated kill did not happen")
+    expect_ok(env.run("--temperature", 1.0, "--batch-size", 4, n=6))  # resumed, and re-batched
+    resumed = _texts(env.run_folders()[0])
+    env.results = env.tmp / "fresh"
+    expect_ok(env.run("--temperature", 1.0, n=6))
+    fresh = _texts(env.run_folders()[0])
+    check(len(fresh) == 6 and resumed == fresh, "wrong", "a resumed sampled run differs from a fresh one")
+    check(len({t[1] for t in fresh}) > 1, "wrong", "sampling produced identical traces")
+    return "correct"
+
+
+@probe("wrong")
+def probe_nan_gold_in_traces(env):
+    path = env.traces(raw=b'{"id": "a", "prompt": "x", "steps": [], "gold": NaN}\n')
+    expect_error(env.score(path, env.tmp / "o.parquet"), f"{path}:1", "gold")
+    path = env.traces(raw=b'{"id": "a", "prompt": "x", "steps": [], "answer": Infinity}\n')
+    return expect_error(env.score(path, env.tmp / "o.parquet"), f"{path}:1", "answer")
+
+
+@probe("wrong")
+def probe_n_above_the_dataset(env):
+    env.problems()
+    expect_error(env.run(n=1000000000), "1000000000", "6 problems")
+    check(not env.run_folders(), "wrong", "a run folder was left behind")
+    expect_ok(env.run(n="all"))
+    manifest = json.loads((env.run_folders()[0] / "manifest.json").read_text())
+    check(manifest["parameters"]["n"] == 6 and manifest["summary"]["n"] == 6, "wrong", f"n recorded {manifest['parameters']['n']}")
+    return "correct"
+
+
+@probe("wrong")
+def probe_run_attn_implementation(env):
+    env.problems()
+    return expect_error(env.run("--attn-implementation", "eager"), "--attn-implementation")
+
+
+@probe("wrong")
+def probe_generate_duplicate_ids(env):
+    rows = [{"id": i, "question": "What is 1 + 1?", "gold": "2"} for i in ("p1", "p1")]
+    path = env.problems(rows)
+    out = env.tmp / "gen.jsonl"
+    expect_error(cli("generate", "--model", env.model, "--dataset", f"jsonl:{path}", "--out", out,
+                     "--max-new-tokens", 3), f"{path}:2", "duplicate")
+    check(not out.exists(), "wrong", "traces were written")
+    return "error"
+
+
+@probe("wrong")
+def probe_bad_dtype_leaves_no_manifest(env):
+    env.problems()
+    expect_error(env.run("--dtype", "float8"), "float8")
+    check(not env.results.exists(), "wrong", "files were written")
+    expect_ok(env.run())  # a later correct run is not refused
+    return "error"
+
+
+@probe("wrong")
+def probe_bad_estimator_fails_before_generating(env):
+    env.problems()
+    started = time.perf_counter()
+    expect_error(env.run("--estimator", "readout,foo"), "foo")
+    check(not env.results.exists(), "wrong", "files were written")
+    check(time.perf_counter() - started < 30, "wrong", "the estimator was checked late")
+    expect_ok(env.run())
+    return "error"
+
+
+@probe("traceback")
+def probe_directory_as_traces(env):
+    return expect_error(env.score(env.tmp, env.tmp / "o.parquet"), str(env.tmp), "directory")
+
+
+@probe("traceback")
+def probe_out_in_a_read_only_place(env):
+    return expect_error(env.score(env.traces(), Path("/proc/siakit-probe.parquet")), "/proc")
+
+
+@probe("traceback")
+def probe_out_under_a_file(env):
+    traces = env.traces()
+    return expect_error(env.score(traces, traces / "o.parquet"), str(traces), "not a folder")
+
+
+@probe("traceback")
+def probe_corrupt_gguf(env):
+    bad = env.tmp / "bad.gguf"
+    bad.write_bytes(b"GGUF" + bytes(range(40)))
+    expect_error(env.score(env.traces(), env.tmp / "o.parquet", "--model", bad), str(bad), "GGUF")
+    bad.write_bytes(b"not a gguf")
+    return expect_error(env.score(env.traces(), env.tmp / "o.parquet", "--model", bad), str(bad), "not a GGUF")
+
+
+@probe("traceback")
+def probe_hub_id_offline(env):
+    r = subprocess_cli("score", "--model", "nobody/no-such-model", "--traces", env.traces(),
+                       "--out", env.tmp / "o.parquet", env={"HF_HUB_OFFLINE": "1"})
+    return expect_error(r, "cannot reach the Hugging Face hub for 'nobody/no-such-model'; give a local path "
+                           "or an embedded name")
+
+
+@probe("traceback")
+def probe_full_disk(env):
+    import pyarrow.parquet as pq
+
+    out, real = env.tmp / "o.parquet", pq.write_table
+
+    def disk_full(table, where, **kw):  # the disk fills up while the final output is written
+        if not isinstance(where, (str, Path)) or "o.parquet.tmp" not in str(where):
+            return real(table, where, **kw)
+        Path(where).write_bytes(b"PAR1 half a file")
+        raise OSError(28, "No space left on device", str(where))
+
+    pq.write_table = disk_full
+    try:
+        r = env.score(env.traces(), out)
+    finally:
+        pq.write_table = real
+    check(not out.exists() and not list(env.tmp.glob(".*tmp*")), "wrong", "a partial or temporary file was left")
+    return expect_error(r, "No space left on device")
+
+
+@probe("unclear")
+def probe_non_utf8_input(env):
+    traces = env.traces(raw=b'{"id": "a", "prompt": "caf\xe9", "steps": []}\n')
+    expect_error(env.score(traces, env.tmp / "o.parquet"), f"{traces}:1", "UTF-8")
+    problems = env.problems(raw=b'{"id": "a", "question": "caf\xe9?", "gold": "1"}\n')
+    return expect_error(env.run(problems=problems), f"{problems}:1", "UTF-8")
+
+
+@probe("unclear")
+def probe_empty_files(env):
+    traces = env.traces(raw=b"")
+    expect_error(env.score(traces, env.tmp / "o.parquet"), str(traces), "empty")
+    problems = env.problems(raw=b"\n")
+    return expect_error(env.run(problems=problems), str(problems), "empty")
+
+
+@probe("unclear")
+def probe_corrupt_manifest(env):
+    env.problems()
+    expect_ok(env.run(n=2))
+    manifest = env.run_folders()[0] / "manifest.json"
+    manifest.write_text('{"model": "tiny", "param')
+    expect_error(env.run(n=2), str(manifest), "corrupt")
+    expect_ok(env.run("--force", n=2))  # --force starts it again
+    return "error"
+
+
+@probe("unclear")
+def probe_folder_that_is_not_a_model(env):
+    folder = env.tmp / "not-a-model"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    return expect_error(env.score(env.traces(), env.tmp / "o.parquet", "--model", folder), str(folder), "no weights")
+
+
+@probe("unclear")
+def probe_batch_size_zero(env):
+    env.problems()
+    return expect_error(env.run("--batch-size", 0), "batch_size", "0")
+
+
+@probe("unclear")
+def probe_utf8_bom_is_accepted(env):
+    traces = env.traces(raw=b"\xef\xbb\xbf" + env.traces().read_bytes())
+    expect_ok(env.score(traces, env.tmp / "o.parquet"))
+    problems = env.problems(raw=b"\xef\xbb\xbf" + env.problems().read_bytes())
+    expect_ok(env.run(problems=problems, n=2))
+    return "correct"
+
+
+def _runs_file(env, text: str) -> Path:
+    path = env.tmp / "runs.yml"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+@probe("injection")
+def probe_book_binary_value(env):
+    from siakit.report.runner import load_runs
+
+    made = env.tmp / "pwned"
+    path = _runs_file(env, """
+        runs:
+          - model: m
+            dataset: gsm8k
+            seed: !!binary aW1wb3J0IG9z
+        """)
+    with pytest.raises(ValueError, match=r"runs\[0\].*key 'seed'.*bytes"):
+        load_runs(path, env.tmp)
+    r = cli("book", "--runs", path, "--root", env.tmp, "--no-build")
+    check(not made.exists(), "injection", "the value ran")
+    return expect_error(r, "runs[0]", "'seed'")
+
+
+@probe("injection")
+def probe_book_python_tag(env):
+    path = _runs_file(env, f"""
+        runs:
+          - model: !!python/object/apply:os.system ["touch {env.tmp / 'pwned'}"]
+            dataset: gsm8k
+        """)
+    r = cli("book", "--runs", path, "--root", env.tmp, "--no-build")
+    check(not (env.tmp / "pwned").exists(), "injection", "the tag ran")
+    return expect_error(r, f"{path}:3")
+
+
+@probe("injection")
+def probe_book_script_model_name(env):
+    from markdown_it import MarkdownIt
+
+    from siakit.report.pages import set_title, write_runs_index
+    from siakit.report.runner import load_runs
+    import nbformat
+
+    evil = '<script>alert(1)</script><img src=x onerror=alert(2)>'
+    jobs = load_runs(_runs_file(env, f"runs:\n  - {{model: '{evil}', dataset: gsm8k}}\n"), env.tmp)
+    run = next(j for j in jobs if j.kind == "run")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Source title")])
+    set_title(nb, run.title)
+    html = MarkdownIt("commonmark").render(nb.cells[0].source)
+    check("<script" not in html and "<img" not in html and "&lt;script&gt;" in html, "injection", html)
+    index = write_runs_index(env.tmp, jobs).read_text()
+    rendered = MarkdownIt("commonmark").enable("table").render(index)
+    check("<script" not in rendered and "<img" not in rendered, "injection", "runs.md carries raw HTML")
+    (env.tmp / run.output).parent.mkdir(parents=True, exist_ok=True)
+    (env.tmp / run.output).write_text("{}")  # with a page, the title goes into a {doc} role
+    index = write_runs_index(env.tmp, jobs).read_text()
+    line = next(x for x in index.splitlines() if "{doc}" in x)
+    check("<script" not in line and "`" not in line.split("{doc}`", 1)[1].split("`", 1)[0], "injection", line)
+    return "correct"
+
+
+# -- added cases --------------------------------------------------------------------------------------
+@probe("added")
+def probe_failed_start_after_the_lock_leaves_nothing(env):
+    import siakit.models.loading as loading
+
+    env.problems()
+    real = loading.load_model
+
+    def broken(*args, **kw):
+        raise loading.ModelLoadError("cannot load model folder 'x': simulated")
+
+    loading.load_model = broken
+    try:
+        r = env.run()
+    finally:
+        loading.load_model = real
+    check(not env.results.exists(), "wrong", f"left behind: {list(env.results.rglob('*'))}")
+    return expect_error(r, "simulated")
+
+
+@probe("added")
+def probe_sampled_run_from_before_per_problem_seeds(env):
+    from siakit.experiment.store import ResultsStore
+
+    env.problems()
+    expect_ok(env.run("--temperature", 1.0, n=2))
+    store = ResultsStore(env.run_folders()[0])
+    manifest = store.read_manifest()
+    del manifest["identity"]  # as written by the old main (seeds by batch)
+    store.write_manifest(manifest)
+    expect_error(env.run("--temperature", 1.0, n=3), "seeded by (seed, problem id)")
+    expect_ok(env.run("--temperature", 1.0, "--force", n=3))
+    return "error"
+
+
+@probe("added")
+def probe_out_is_a_directory_or_a_link(env):
+    expect_error(env.score(env.traces(), env.tmp), "is a directory")
+    link = env.tmp / "link.parquet"
+    link.symlink_to("/etc/passwd")
+    expect_error(env.score(env.traces(), link, "--force"), "symbolic link")
+    check(link.is_symlink(), "loss", "the link was replaced")
+    return "error"
+
+
+@probe("added")
+def probe_generate_out_is_the_problems_file(env):
+    path = env.problems()
+    before = path.read_bytes()
+    r = cli("generate", "--model", env.model, "--dataset", f"jsonl:{path}", "--out", path, "--max-new-tokens", 3)
+    check(path.read_bytes() == before, "loss", "the problems file was overwritten")
+    return expect_error(r, "is the input")
+
+
+@probe("added")
+def probe_non_finite_gold_in_problems(env):
+    path = env.problems(raw=b'{"id": "a", "question": "q?", "gold": 1}\n{"id": "b", "question": "q?", "gold": NaN}\n')
+    return expect_error(env.run(problems=path, n=2), f"{path}:2", "gold")
+
+
+@probe("added")
+def probe_book_mapping_value(env):
+    path = _runs_file(env, "runs:\n  - {model: m, dataset: gsm8k, n: {a: 1}}\n")
+    return expect_error(cli("book", "--runs", path, "--root", env.tmp, "--no-build"), "runs[0]", "'n'")
+
+
+@probe("added")
+def probe_bad_numbers(env):
+    env.problems()
+    expect_error(env.run(n=0), "n must be >= 1")
+    expect_error(env.run("--temperature", -1), "temperature")
+    expect_error(env.score(env.traces(), env.tmp / "o.parquet", "--shard-traces", 0), "--shard-traces")
+    return "error"
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    return save_tiny(tmp_path_factory.mktemp("models") / "tiny-llama")
+
+
+@pytest.mark.usefixtures("one_thread")
+@pytest.mark.parametrize("name,was,fn", PROBES, ids=[p[0] for p in PROBES])
+def test_probe(name, was, fn, model_dir, tmp_path):
+    assert fn(Env(tmp_path, model_dir)) in ("error", "correct")
+
+
+# -- small units ---------------------------------------------------------------------------------------
+def test_atomic_write_on_a_full_disk_leaves_no_temporary_file(tmp_path):
+    from siakit.files import atomic_write, atomic_write_text
+
+    target = atomic_write_text(tmp_path / "a.json", "old")
+
+    def half_then_full(tmp):
+        tmp.write_bytes(b"half")
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="No space"):
+        atomic_write(target, half_then_full)
+    assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["a.json"]
+
+
+def test_debug_shows_the_traceback_and_force_deletes_only_a_results_folder(tmp_path):
+    from siakit.experiment.store import ResultsStore
+
+    traces = Env(tmp_path, tmp_path).traces()
+    assert expect_error(cli("score", "--model", "m", "--traces", traces, "--out", traces), "is the input") == "error"
+    with pytest.raises(ValueError, match="is the input"):
+        cli_raising = __import__("siakit.cli", fromlist=["main"]).main
+        cli_raising(["--debug", "score", "--model", "m", "--traces", str(traces), "--out", str(traces)])
+    mine = tmp_path / "not-a-run"
+    (mine / "notes.txt").parent.mkdir()
+    (mine / "notes.txt").write_text("keep")
+    with ResultsStore(mine).locked() as store, pytest.raises(ValueError, match="not a siakit results folder"):
+        store.clear()
+    assert (mine / "notes.txt").read_text() == "keep"
+
+
+def test_run_folder_components_are_never_dot_or_dotdot(tmp_path):
+    from siakit.experiment.store import run_dir, safe_component
+
+    assert [safe_component(x) for x in ("..", ".", "", "org/m", "a:b")] == ["__", "_", "_", "org__m", "a_b"]
+    assert run_dir(tmp_path, "..", "..") == tmp_path / "__" / "__"
+    (tmp_path / "out").mkdir()
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "m").symlink_to(tmp_path / "out")
+    with pytest.raises(ValueError, match="outside the results folder"):
+        run_dir(tmp_path / "r", "m", "d")
+
+
+# -- SIGKILL a real `siakit run` at 5 random moments ---------------------------------------------------
+RUN_ARGS = ["--n", "10", "--batch-size", "2", "--score-batch", "1", "--max-new-tokens", "12", "--temperature", "1.0"]
+
+
+def _stored(results: Path):
+    from siakit.experiment.store import ResultsStore
+
+    folder = next(p for p in results.glob("*/*") if p.is_dir())
+    scores = ResultsStore(folder).read_scores().sort_values(["id", "estimator", "k"]).reset_index(drop=True)
+    return _texts(folder), scores
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_sigkill_at_random_moments_then_resume_equals_an_uninterrupted_run(model_dir, tmp_path):
+    """A real `siakit run` (sampled, so seeds matter too) killed at a random moment of its work, 5
+    times; each resume must give exactly the traces and score rows of an uninterrupted run."""
+    import pandas as pd
+
+    problems = Env(tmp_path, model_dir).problems(
+        [{"id": f"p{i}", "question": f"What is {i} + {i}?", "gold": str(2 * i)} for i in range(1, 11)])
+    dataset = f"jsonl:{problems}"
+
+    def args(results):
+        return ["run", "--model", str(model_dir), "--dataset", dataset, *RUN_ARGS, "--results-dir", str(results)]
+
+    started = time.perf_counter()
+    expect_ok(cli(*args(tmp_path / "ref")))
+    work_s = time.perf_counter() - started  # loading the model, generating and scoring (no imports)
+    ref_traces, ref_scores = _stored(tmp_path / "ref")
+    n_shards = len(list((tmp_path / "ref").rglob("part-*")))
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    rng, shards_at_kill = random.Random(12), []
+    for attempt in range(5):
+        results = tmp_path / f"killed{attempt}"
+        proc = subprocess.Popen([sys.executable, "-m", "siakit", *args(results)], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # A random moment of the work: after a random number of stored shards, a random part of the time
+        # one shard takes (the process spends its first seconds importing libraries, which is no test).
+        after, deadline = rng.randrange(n_shards), time.time() + 180
+        while len(list(results.rglob("part-*"))) < after and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.005)
+        time.sleep(rng.uniform(0.0, 1.0) * work_s / n_shards)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        shards_at_kill.append(len(list(results.rglob("part-*"))))
+        expect_ok(cli(*args(results)))  # the resume
+        traces, scores = _stored(results)
+        assert traces == ref_traces, f"kill {attempt} ({shards_at_kill[-1]} shards stored): traces differ"
+        pd.testing.assert_frame_equal(scores, ref_scores, check_exact=True)
+        assert not list(results.rglob(".*.tmp*"))
+    print(f"shards stored when killed: {shards_at_kill} of {n_shards}")
+    assert max(shards_at_kill) > 0 and min(shards_at_kill) < n_shards, shards_at_kill  # killed mid-run
