@@ -92,6 +92,7 @@ def checkpoint_metrics(scores: pd.DataFrame, traces, n_boot: int = 1000, seed: i
         for group, mask in (("correct", frame["correct"]), ("incorrect", ~frame["correct"])):
             out.update(_mean_ci(f"{name}_{group}", frame.loc[mask, "drop"], n_boot, seed))
     for group, mask in (("correct", ok), ("incorrect", ~ok)):
+        out.update(_mean_ci(f"h_0_{group}", sigs.loc[mask, "h_0"], n_boot, seed))
         out.update(_mean_ci(f"h_final_{group}", sigs.loc[mask, "h_final"], n_boot, seed))
     final = scores.sort_values("k").groupby("id").tail(1)
     agree = [normalize_number(str(r.leading_option)) == normalize_number(str(r.answer))

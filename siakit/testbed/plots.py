@@ -114,6 +114,8 @@ def table(result: dict, decode: str = "greedy") -> pd.DataFrame:
             ("AUROC -s, u=0.5", "auroc_surprisal_u05"), ("info/step (nats)", "info_per_step"),
             ("info/reasoning step, correct", "info_per_reasoning_step_correct"),
             ("info/reasoning step, incorrect", "info_per_reasoning_step_incorrect"),
+            ("h_0, correct", "h_0_correct"), ("h_0, incorrect", "h_0_incorrect"),
+            ("h_K, correct", "h_final_correct"), ("h_K, incorrect", "h_final_incorrect"),
             ("locked in, correct", "locked_correct"), ("locked in, incorrect", "locked_incorrect"),
             ("leader = written answer", "leader_agrees"), ("cut at token cap", "hit_cap"),
             ("s jump at wrong line", "surprisal_jump_wrong_step"),
