@@ -50,6 +50,12 @@ def test_ladder_rungs_get_harder_and_can_be_selected():
     assert rungs == ["t2", "t3", "t4", "t5", "t6"]
     only = load_testbed("rg:chain_sum", "test", n=6, rungs=["t5"])
     assert {p.rung for p in only} == {"t5"} and all(p.question.count(" ") == 9 for p in only)
+    hard = load_testbed("rg:chain_sum", "test", n=4, rungs=["t6d2", "t3"])  # extra rungs, in the order given
+    assert [p.rung for p in hard] == ["t6d2", "t6d2", "t3", "t3"]
+    assert all(10 <= int(x) <= 99 for x in hard[0].entry["metadata"]["expression"].split(" ")[::2])
+    assert verify(hard[0], hard[0].gold) == 1.0
+    with pytest.raises(ValueError, match="unknown rung"):
+        load_testbed("rg:chain_sum", "test", n=2, rungs=["t99"])
 
 
 def test_bad_specs_are_named():

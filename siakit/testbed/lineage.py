@@ -40,6 +40,9 @@ class LineageConfig:
     slip_rate: float = 0.1       # share of training solutions with one wrong line (human-like slips)
     checkpoints: tuple = (0.0, 0.25, 0.5, 1.0)  # fractions of `steps` kept and evaluated (0 = before)
     n_eval: int = 150            # held-out problems per checkpoint, spread over the ladder (30 per rung)
+    rungs: tuple | None = None   # evaluation rung labels (None: the task's default ladder); training
+                                 # always uses the default ladder. Only ~40 2-term chains are test
+                                 # questions, so large n_eval needs rungs without "t2"
     max_new_tokens: int = 64     # a 6-term solution is ~50 tokens; longer output is a runaway
     sample_temperature: float = 0.0  # > 0: also evaluate one sampled trace per problem at this temperature
     rl_steps: int = 0            # REINFORCE-with-KL updates from the SFT end point (0 = skip; GPU-sized)
@@ -62,8 +65,11 @@ class LineageConfig:
         return hashlib.sha1(blob.encode()).hexdigest()[:12]
 
     def eval_key(self, temperature: float) -> str:
-        blob = json.dumps({"task": self.task, "n_eval": self.n_eval, "max_new_tokens": self.max_new_tokens,
-                           "temperature": temperature, "seed": self.seed, "v": CACHE_VERSION}, sort_keys=True)
+        key = {"task": self.task, "n_eval": self.n_eval, "max_new_tokens": self.max_new_tokens,
+               "temperature": temperature, "seed": self.seed, "v": CACHE_VERSION}
+        if self.rungs is not None:  # absent for the default ladder, so older caches stay valid
+            key["rungs"] = list(self.rungs)
+        blob = json.dumps(key, sort_keys=True)
         return hashlib.sha1(blob.encode()).hexdigest()[:12]
 
     def checkpoint_steps(self) -> list[int]:
@@ -183,7 +189,8 @@ def run_lineage(cfg: LineageConfig, lm=None, progress: bool = True) -> dict:
         torch.set_num_threads(cfg.threads)
     started = time.perf_counter()
     ckpts, log = train_lineage(cfg, lm, progress)
-    problems = load_testbed(cfg.task, "test", n=cfg.n_eval, seed=cfg.seed)
+    problems = load_testbed(cfg.task, "test", n=cfg.n_eval, seed=cfg.seed,
+                            rungs=list(cfg.rungs) if cfg.rungs is not None else None)
     decodes = [("greedy", 0.0)] + ([("sampled", cfg.sample_temperature)] if cfg.sample_temperature > 0 else [])
     results = []
     for ckpt in ckpts:

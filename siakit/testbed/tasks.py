@@ -37,15 +37,21 @@ class Rung:
 
 
 def _chain(terms: int, digits: int = 1) -> Rung:
-    return Rung(f"t{terms}", (("min_terms", terms), ("max_terms", terms),
-                              ("min_digits", 1), ("max_digits", digits)))
+    return Rung(f"t{terms}" + (f"d{digits}" if digits > 1 else ""),
+                (("min_terms", terms), ("max_terms", terms), ("min_digits", digits), ("max_digits", digits)))
 
 
 # Ladders, easiest first. chain_sum: one-digit numbers (0-9) joined by + and -, 2 to 6 terms; after a
-# short fine-tune SmolLM2-135M gets most 2-term chains and few 6-term ones right.
+# short fine-tune SmolLM2-135M gets most 2-term chains and few 6-term ones right. Only ~40 distinct
+# 2-term chains are test questions, so large evaluations pick rungs (`rungs=`), e.g. the harder ones.
 LADDERS: dict[str, list[Rung]] = {
     "chain_sum": [_chain(t) for t in (2, 3, 4, 5, 6)],
     "basic_arithmetic": [Rung("default", ())],
+}
+# Harder rungs for a better-trained model (GPU scale), selectable by label but not in the default ladder:
+# two-digit numbers (10-99) with 3 to 6 terms, and 8 one-digit terms.
+EXTRA_RUNGS: dict[str, list[Rung]] = {
+    "chain_sum": [_chain(8)] + [_chain(t, 2) for t in (3, 4, 5, 6)],
 }
 
 
@@ -70,8 +76,13 @@ def parse_spec(spec: str) -> str:
 
 
 def ladder(name: str) -> list[Rung]:
-    """The task's rungs, easiest first (a task without a ladder of ours: one rung, the defaults)."""
+    """The task's default rungs, easiest first (a task without a ladder of ours: one rung, the defaults)."""
     return LADDERS.get(name, [Rung("default", ())])
+
+
+def all_rungs(name: str) -> list[Rung]:
+    """Default rungs, then the extra harder ones; a rung's `level` is its index here."""
+    return ladder(name) + EXTRA_RUNGS.get(name, [])
 
 
 def split_of(question: str) -> str:
@@ -123,15 +134,18 @@ def load_testbed(spec: str, split: str = "test", n: int | None = None, seed: int
                  rungs: list[str] | None = None) -> list[TestbedProblem]:
     """`n` problems of `spec` ("rg:chain_sum") from `split`, spread evenly over the ladder's rungs
     (earlier rungs take the remainder), easiest rung first. n=None: 100 per rung. `seed` picks other
-    problems of the same split (None = 0). `rungs` keeps only those rung labels."""
+    problems of the same split (None = 0). `rungs`: these rung labels, in this order, from the default
+    ladder and the extra rungs (None: the default ladder)."""
     name = parse_spec(spec)
     if split not in SPLITS:
         raise ValueError(f"{spec}: no split {split!r}; use one of {SPLITS}")
     if n is not None and (not isinstance(n, int) or n < 0):
         raise ValueError(f"{spec}: n must be a non-negative int or None, got {n!r}")
-    chosen = [(i, r) for i, r in enumerate(ladder(name)) if rungs is None or r.label in rungs]
-    if not chosen:
-        raise ValueError(f"{spec}: no rung among {rungs}; rungs are {[r.label for r in ladder(name)]}")
+    every = {r.label: (i, r) for i, r in enumerate(all_rungs(name))}
+    unknown = [r for r in (rungs or []) if r not in every]
+    if unknown or (rungs is not None and not rungs):
+        raise ValueError(f"{spec}: unknown rung(s) {unknown or rungs}; rungs are {list(every)}")
+    chosen = [every[r.label] for r in ladder(name)] if rungs is None else [every[r] for r in rungs]
     total = 100 * len(chosen) if n is None else n
     counts = [total // len(chosen) + (j < total % len(chosen)) for j in range(len(chosen))]
     problems = []
@@ -145,7 +159,7 @@ def verify(problem: TestbedProblem, answer: str | None) -> float:
     if answer is None:
         return 0.0
     name = parse_spec(problem.dataset)
-    rung = ladder(name)[problem.level]
+    rung = all_rungs(name)[problem.level]
     import reasoning_gym
 
     grader = reasoning_gym.create_dataset(name, seed=0, size=1, **dict(rung.settings))
