@@ -32,6 +32,7 @@ LOCAL_FILES = {"gsm8k": "gsm8k/{split}.jsonl", "svamp": "svamp/SVAMP.json",
 HUB = {"gsm8k": ("openai/gsm8k", "main"), "svamp": ("ChilleD/SVAMP", None),
        "arc-easy": ("allenai/ai2_arc", "ARC-Easy"), "arc-challenge": ("allenai/ai2_arc", "ARC-Challenge")}
 JSONL_PREFIX = "jsonl:"  # load_problems("jsonl:my/problems.jsonl") reads a user's own file
+TESTBED_PREFIX = "rg:"   # load_problems("rg:chain_sum") generates testbed problems (siakit.testbed.tasks)
 
 
 @dataclass
@@ -58,7 +59,10 @@ def data_roots() -> list[Path]:
 
 
 def is_multiple_choice(dataset: str) -> bool:
-    """True for ARC; False for GSM8K/SVAMP; for "jsonl:PATH", whether its first record has choices."""
+    """True for ARC; False for GSM8K/SVAMP and rg: testbed tasks; for "jsonl:PATH", whether its first
+    record has choices."""
+    if dataset.startswith(TESTBED_PREFIX):
+        return False
     if dataset.startswith(JSONL_PREFIX):
         path = Path(dataset[len(JSONL_PREFIX):]).expanduser()
         for lineno, line in enumerate(read_text(path).splitlines(), 1):
@@ -71,7 +75,7 @@ def is_multiple_choice(dataset: str) -> bool:
 
 def _check_name(dataset: str) -> None:
     if dataset not in DATASETS:
-        raise ValueError(f"unknown dataset {dataset!r}; known: {', '.join(DATASETS)}, or 'jsonl:PATH'")
+        raise ValueError(f"unknown dataset {dataset!r}; known: {', '.join(DATASETS)}, 'jsonl:PATH' or 'rg:TASK'")
 
 
 def _json(line: str, where: str):
@@ -217,13 +221,17 @@ def _load_user(spec: str) -> list[Problem]:
 
 
 def load_problems(dataset: str, split: str = "test", n: int | None = None, seed: int | None = None) -> list[Problem]:
-    """Problems of `dataset` ("gsm8k", "svamp", "arc-easy", "arc-challenge" or "jsonl:PATH").
+    """Problems of `dataset` ("gsm8k", "svamp", "arc-easy", "arc-challenge", "jsonl:PATH" or a testbed
+    task "rg:chain_sum": n spread over its difficulty ladder, see `siakit.testbed.tasks.load_testbed`).
 
     n=None: all. n given, seed=None: the first n in file order. n and seed given: a seeded random
     sample of n (random.Random(seed).sample), returned in file order. n above the size returns all.
     """
     if n is not None and (not isinstance(n, int) or n < 0):
         raise ValueError(f"load_problems: n must be a non-negative int or None, got {n!r}")
+    if dataset.startswith(TESTBED_PREFIX):  # generated, not read: the testbed does its own split and n
+        from siakit.testbed.tasks import load_testbed
+        return load_testbed(dataset, split, n, seed)
     if dataset.startswith(JSONL_PREFIX):
         problems = _load_user(dataset)
     else:

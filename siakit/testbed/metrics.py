@@ -1,0 +1,144 @@
+"""Per-checkpoint statistics of the lineage: accuracy, separability, lock-in, information per step.
+
+Input: the scorer's table for one checkpoint (`siakit.scorer.score_traces`, readout, nats) and that
+checkpoint's traces. Proportions get Wilson intervals, everything else a percentile bootstrap over
+traces (seeded). Signatures follow `siakit.analysis.signatures` (our operational definitions).
+
+    wilson(17, 32)  -> (0.531, 0.364, 0.691)
+    checkpoint_metrics(scores, traces)["auroc_u1"] -> AUROC of -h_K for correctness (0.5 = chance)
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from siakit.analysis.summary import wilson_interval
+
+from siakit.data.answers import normalize_number
+from siakit.analysis.signatures import bootstrap_ci, separability, trace_signatures
+
+Z95 = 1.959963984540054  # two-sided 95% normal quantile
+
+
+def wilson(k: int, n: int) -> tuple[float, float, float]:
+    """(p, low, high): the proportion k/n with its 95% Wilson interval (`siakit.analysis.summary`);
+    NaNs when n == 0.
+
+    wilson(17, 32) -> (0.53125, 0.364..., 0.691...)
+    """
+    low, high = wilson_interval(k, n)
+    return (k / n if n else math.nan), low, high
+
+
+def _rate(prefix: str, flags) -> dict:
+    flags = [bool(f) for f in flags]
+    p, lo, hi = wilson(sum(flags), len(flags))
+    return {prefix: p, f"{prefix}_low": lo, f"{prefix}_high": hi, f"{prefix}_n": len(flags)}
+
+
+def step_drops(scores: pd.DataFrame) -> pd.DataFrame:
+    """Per (trace, k >= 1): the information gained at step k, h_{k-1} - h_k, and the gold-surprisal
+    change s_k - s_{k-1} (nats); `last` marks the final step (the "The answer is N." line)."""
+    rows = []
+    for tid, g in scores.sort_values(["id", "k"]).groupby("id", sort=False):
+        h, s = g["entropy"].to_numpy(float), -g["gold_logprob"].to_numpy(float)
+        K = len(h) - 1
+        for k in range(1, K + 1):
+            rows.append({"id": tid, "k": k, "K": K, "last": k == K, "drop": h[k - 1] - h[k],
+                         "surprisal_change": s[k] - s[k - 1], "correct": bool(g["correct"].iloc[0])})
+    return pd.DataFrame(rows, columns=["id", "k", "K", "last", "drop", "surprisal_change", "correct"])
+
+
+def _mean_ci(prefix: str, values, n_boot: int, seed: int) -> dict:
+    values = np.asarray(values, float)
+    values = values[~np.isnan(values)]
+    point, lo, hi = bootstrap_ci(values, n_boot=n_boot, seed=seed) if len(values) else (math.nan,) * 3
+    return {prefix: point, f"{prefix}_low": lo, f"{prefix}_high": hi, f"{prefix}_n": int(len(values))}
+
+
+def checkpoint_metrics(scores: pd.DataFrame, traces, n_boot: int = 1000, seed: int = 0) -> dict:
+    """Every statistic of one checkpoint (see the module docstring); traces that hit the token cap
+    are counted in accuracy but left out of the entropy signatures (their answer may be cut off)."""
+    out = {"n": len(traces)}
+    out.update(_rate("accuracy", [t.correct for t in traces]))
+    out.update(_rate("hit_cap", [t.meta.get("hit_cap", False) for t in traces]))
+    out.update(_rate("short_K", [len(t.steps) <= 2 for t in traces]))
+    cut = {t.id for t in traces if t.meta.get("hit_cap")}
+    scores = scores[~scores["id"].isin(cut)]
+    out["n_scored"] = int(scores["id"].nunique())
+    if out["n_scored"] == 0:
+        return out
+    sigs = trace_signatures(scores)
+    ok = sigs["correct"].fillna(False).astype(bool)
+    sep = separability(scores, n_points=3, n_boot=n_boot, seed=seed)  # u = 0, 0.5, 1
+    for j, name in ((1, "u05"), (2, "u1")):
+        for col, tag in (("auroc_entropy", ""), ("auroc_surprisal", "_surprisal")):
+            out[f"auroc{tag}_{name}"] = float(sep[col].iloc[j])
+            out[f"auroc{tag}_{name}_low"] = float(sep[f"{col}_low"].iloc[j])
+            out[f"auroc{tag}_{name}_high"] = float(sep[f"{col}_high"].iloc[j])
+    out["n_correct_scored"], out["n_incorrect_scored"] = int(ok.sum()), int((~ok).sum())
+    out.update(_rate("locked_correct", sigs.loc[ok, "locked"]))
+    out.update(_rate("locked_incorrect", sigs.loc[~ok, "locked"]))
+    out.update(_rate("locked_to_gold_correct", sigs.loc[ok, "locked_to_gold"]))
+    out.update(_rate("locked_to_gold_incorrect", sigs.loc[~ok, "locked_to_gold"]))
+    drops = step_drops(scores)
+    per_trace = drops.groupby("id").agg(drop=("drop", "mean"), correct=("correct", "first"))
+    reasoning = drops[~drops["last"]].groupby("id").agg(drop=("drop", "mean"), correct=("correct", "first"))
+    for name, frame in (("info_per_step", per_trace), ("info_per_reasoning_step", reasoning)):
+        out.update(_mean_ci(name, frame["drop"], n_boot, seed))
+        for group, mask in (("correct", frame["correct"]), ("incorrect", ~frame["correct"])):
+            out.update(_mean_ci(f"{name}_{group}", frame.loc[mask, "drop"], n_boot, seed))
+    for group, mask in (("correct", ok), ("incorrect", ~ok)):
+        out.update(_mean_ci(f"h_0_{group}", sigs.loc[mask, "h_0"], n_boot, seed))
+        out.update(_mean_ci(f"h_final_{group}", sigs.loc[mask, "h_final"], n_boot, seed))
+    final = scores.sort_values("k").groupby("id").tail(1)
+    agree = [normalize_number(str(r.leading_option)) == normalize_number(str(r.answer))
+             for r in final.itertuples() if r.answer is not None]
+    out.update(_rate("leader_agrees", agree))
+    if "coverage" in scores.columns:
+        first = scores.sort_values("k").groupby("id").head(1)
+        out.update(_mean_ci("coverage_k0", first["coverage"], n_boot, seed))
+        out.update(_mean_ci("coverage_final", final["coverage"], n_boot, seed))
+    out.update(wrong_step_jump(scores, traces, n_boot, seed))
+    return out
+
+
+def wrong_step_jump(scores: pd.DataFrame, traces, n_boot: int = 1000, seed: int = 0) -> dict:
+    """Gold surprisal change s_k - s_{k-1} (nats) at the first arithmetically wrong line of incorrect
+    traces, against their other reasoning lines: SIA read at the step where the truth is lost."""
+    wrong = {t.id: t.meta.get("first_wrong_line") for t in traces if not t.correct and t.meta.get("first_wrong_line")}
+    drops = step_drops(scores[scores["id"].isin(wrong)])
+    if drops.empty:
+        return {"wrong_step_n": 0}
+    at = drops[drops["k"] == drops["id"].map(wrong)]
+    other = drops[(drops["k"] != drops["id"].map(wrong)) & ~drops["last"]]
+    out = _mean_ci("surprisal_jump_wrong_step", at["surprisal_change"], n_boot, seed)
+    out.update(_mean_ci("surprisal_jump_other_steps", other["surprisal_change"], n_boot, seed))
+    out["wrong_step_n"] = int(len(at))
+    return out
+
+
+def rung_accuracy(traces) -> pd.DataFrame:
+    """Accuracy per ladder rung with Wilson intervals: columns rung, level, n, accuracy, low, high."""
+    rows = {}
+    for t in traces:
+        rows.setdefault((t.meta.get("level", 0), t.meta.get("rung", "")), []).append(bool(t.correct))
+    out = []
+    for (level, rung), flags in sorted(rows.items()):
+        p, lo, hi = wilson(sum(flags), len(flags))
+        out.append({"rung": rung, "level": level, "n": len(flags), "accuracy": p, "low": lo, "high": hi})
+    return pd.DataFrame(out, columns=["rung", "level", "n", "accuracy", "low", "high"])
+
+
+def auroc_half_width(n_pos: int, n_neg: int, auc: float = 0.75) -> float:
+    """95% half-width of an AUROC estimate by the Hanley-McNeil standard error (planning aid).
+
+    auroc_half_width(100, 100) -> about 0.067 at AUROC 0.75
+    """
+    if n_pos == 0 or n_neg == 0:
+        return math.nan
+    q1, q2 = auc / (2 - auc), 2 * auc * auc / (1 + auc)
+    var = (auc * (1 - auc) + (n_pos - 1) * (q1 - auc * auc) + (n_neg - 1) * (q2 - auc * auc)) / (n_pos * n_neg)
+    return Z95 * math.sqrt(max(var, 0.0))

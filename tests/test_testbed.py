@@ -1,0 +1,249 @@
+"""The testbed: rg: loading (spec, seed split, ladder), solution templates (checkable lines, slips),
+generation and grading, per-checkpoint metrics, and the lineage pipeline end to end on a tiny model
+(checkpoints cached and reused)."""
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("reasoning_gym", reason="the testbed needs reasoning-gym (pip install -e '.[testbed]')")
+
+from siakit.data.problems import is_multiple_choice, load_problems  # noqa: E402
+from siakit.testbed.metrics import auroc_half_width, checkpoint_metrics, rung_accuracy, wilson  # noqa: E402
+from siakit.testbed.solutions import (check_line, chain_solution, first_wrong_line, parse_chain,  # noqa: E402
+                                      solution_for)
+from siakit.testbed.tasks import ladder, load_testbed, split_of, verify  # noqa: E402
+from siakit.data.traces import Trace  # noqa: E402
+
+
+# ---- loader ---------------------------------------------------------------------------------------
+
+def test_rg_spec_loads_through_data_with_ladder_and_exact_golds():
+    problems = load_problems("rg:chain_sum", "test", n=10)
+    assert [p.rung for p in problems] == ["t2", "t2", "t3", "t3", "t4", "t4", "t5", "t5", "t6", "t6"]
+    assert not is_multiple_choice("rg:chain_sum")
+    for p in problems:
+        terms = p.entry["metadata"]["num_terms"]
+        assert p.rung == f"t{terms}" and p.question == f"Calculate {p.entry['metadata']['expression']}."
+        assert str(eval(p.entry["metadata"]["expression"])) == p.gold  # noqa: S307 (our own digits)
+        assert verify(p, p.gold) == 1.0 and verify(p, str(int(p.gold) + 1)) == 0.0 and verify(p, None) == 0.0
+    assert len({p.id for p in problems}) == 10
+
+
+def test_split_is_disjoint_deterministic_and_seeded():
+    test = load_testbed("rg:chain_sum", "test", n=100)
+    train = load_testbed("rg:chain_sum", "train", n=500)
+    assert not {p.question for p in test} & {p.question for p in train}
+    assert all(split_of(p.question) == "test" for p in test) and all(split_of(p.question) == "train" for p in train)
+    assert len({p.question for p in test}) == 100  # evaluation problems are distinct
+    again = load_testbed("rg:chain_sum", "test", n=100)
+    assert [p.question for p in again] == [p.question for p in test]
+    other = load_testbed("rg:chain_sum", "test", n=100, seed=1)
+    assert [p.question for p in other] != [p.question for p in test]
+
+
+def test_ladder_rungs_get_harder_and_can_be_selected():
+    rungs = [r.label for r in ladder("chain_sum")]
+    assert rungs == ["t2", "t3", "t4", "t5", "t6"]
+    only = load_testbed("rg:chain_sum", "test", n=6, rungs=["t5"])
+    assert {p.rung for p in only} == {"t5"} and all(p.question.count(" ") == 9 for p in only)
+    hard = load_testbed("rg:chain_sum", "test", n=4, rungs=["t6d2", "t3"])  # extra rungs, in the order given
+    assert [p.rung for p in hard] == ["t6d2", "t6d2", "t3", "t3"]
+    assert all(10 <= int(x) <= 99 for x in hard[0].entry["metadata"]["expression"].split(" ")[::2])
+    assert verify(hard[0], hard[0].gold) == 1.0
+    with pytest.raises(ValueError, match="unknown rung"):
+        load_testbed("rg:chain_sum", "test", n=2, rungs=["t99"])
+
+
+def test_bad_specs_are_named():
+    with pytest.raises(ValueError, match="rg:nope"):
+        load_problems("rg:nope")
+    with pytest.raises(ValueError, match="no split 'dev'"):
+        load_testbed("rg:chain_sum", "dev", n=2)
+    with pytest.raises(ValueError, match="only .* distinct problems"):
+        load_testbed("rg:chain_sum", "test", n=400, rungs=["t2"])  # 2-term chains: ~40 test questions
+
+
+# ---- solution templates ---------------------------------------------------------------------------
+
+def test_chain_solution_one_checkable_operation_per_line():
+    s = chain_solution("4 - 1 + 7")
+    assert s.text == "4 - 1 = 3\n3 + 7 = 10\nThe answer is 10." and s.answer == "10" and s.slipped_step is None
+    assert parse_chain("5 - 9 + 3") == (5, [("-", 9), ("+", 3)])
+    assert check_line("-4 + 3 = -1") is True and check_line("2 - 9 = -5") is False
+    assert check_line("The answer is 3.") is None
+    with pytest.raises(ValueError, match="not a"):
+        parse_chain("4 * 2")
+
+
+def test_every_line_verifies_and_answers_are_right_unless_slipped():
+    problems = load_testbed("rg:chain_sum", "train", n=200)
+    rng = random.Random(0)
+    for p in problems:
+        s = solution_for(p, rng, slip_rate=0.3)
+        lines = s.text.splitlines()
+        assert lines[-1] == f"The answer is {s.answer}." and len(lines) == p.entry["metadata"]["num_terms"]
+        checks = [check_line(line) for line in lines[:-1]]
+        if s.slipped_step is None:
+            assert all(checks) and s.answer == p.gold
+        else:
+            assert checks.count(False) == 1 and first_wrong_line(s.text) == s.slipped_step
+            assert s.answer != p.gold
+            for prev, line in zip(lines, lines[1:-1]):  # the wrong total is carried forward
+                assert line.split(" ")[0] == prev.split(" = ")[1]
+
+
+@pytest.mark.parametrize("rate", [0.0, 0.1, 0.5])
+def test_slip_rate_is_honoured(rate):
+    rng = random.Random(1)
+    slips = sum(chain_solution("1 + 2 + 3 + 4", rng, rate).slipped_step is not None for _ in range(2000))
+    p, low, high = wilson(slips, 2000)
+    assert low <= rate <= high or (rate == 0.0 and slips == 0)
+
+
+# ---- metrics --------------------------------------------------------------------------------------
+
+def test_wilson_and_half_width():
+    p, low, high = wilson(17, 32)
+    assert p == pytest.approx(0.53125) and low == pytest.approx(0.3647, abs=1e-3) and high == pytest.approx(0.6910, abs=1e-3)
+    assert wilson(0, 10)[1] == 0.0 and np.isnan(wilson(0, 0)[0])
+    assert 0.05 < auroc_half_width(100, 100) < 0.08 and auroc_half_width(400, 400) < auroc_half_width(100, 100)
+
+
+def _synthetic(n=40):
+    """Readout rows of n traces: correct ones fall to 0 entropy, incorrect ones stay at log 3."""
+    rows, traces = [], []
+    for i in range(n):
+        correct = i % 2 == 0
+        h = [1.0, 0.5, 0.0] if correct else [1.0, 1.0, 1.0]
+        for k, e in enumerate(h):
+            rows.append({"id": f"t{i}", "k": k, "entropy": e, "gold_logprob": -e, "n_options": 3, "n_steps": 2,
+                         "correct": correct, "option_probs": None, "leading_option": "5" if correct else "6",
+                         "gold": "5", "answer": "5" if correct else "6", "n_prefix_tokens": 10 + k})
+        traces.append(Trace(f"t{i}", "p", ["1 + 4 = 5\n", "The answer is 5."], correct=correct,
+                            answer="5" if correct else "6", meta={"rung": "t2", "level": 0, "hit_cap": False,
+                                                                 "first_wrong_line": None if correct else 1}))
+    return pd.DataFrame(rows), traces
+
+
+def test_checkpoint_metrics_on_a_known_table():
+    scores, traces = _synthetic()
+    m = checkpoint_metrics(scores, traces, n_boot=200)
+    assert m["n"] == 40 and m["accuracy"] == 0.5 and m["n_correct_scored"] == 20
+    assert m["auroc_u05"] == 1.0 and m["auroc_u1"] == 1.0 and m["auroc_u1_low"] == 1.0
+    assert m["info_per_step_correct"] == pytest.approx(0.5) and m["info_per_step_incorrect"] == pytest.approx(0.0)
+    assert m["locked_correct"] == 1.0 and m["locked_incorrect"] == 0.0
+    assert m["leader_agrees"] == 1.0 and m["wrong_step_n"] == 20
+    assert m["surprisal_jump_wrong_step"] == pytest.approx(0.0)
+    assert rung_accuracy(traces)[["rung", "n", "accuracy"]].values.tolist() == [["t2", 40, 0.5]]
+
+
+def test_capped_traces_leave_the_signatures():
+    scores, traces = _synthetic(4)
+    for t in traces[:2]:
+        t.meta["hit_cap"] = True
+    m = checkpoint_metrics(scores, traces, n_boot=50)
+    assert m["n"] == 4 and m["n_scored"] == 2 and m["hit_cap"] == 0.5
+
+
+# ---- generation and the lineage pipeline ----------------------------------------------------------
+
+class _Scripted:
+    """A stand-in model whose `generate` writes given solutions (to test grading, not a model)."""
+
+    def __init__(self, tokenizer, texts):
+        import torch
+
+        self.tokenizer, self.texts, self.torch = tokenizer, texts, torch
+        self.device = torch.device("cpu")
+
+    def generate(self, input_ids, attention_mask=None, **kwargs):
+        rows = [self.tokenizer(t).input_ids + [self.tokenizer.eos_token_id] for t in self.texts]
+        width = max(map(len, rows))
+        new = self.torch.tensor([r + [self.tokenizer.pad_token_id] * (width - len(r)) for r in rows])
+        return self.torch.cat([input_ids, new], dim=1)
+
+
+def test_generate_grades_exactly_and_finds_the_wrong_line():
+    from siakit.models.loading import LoadedModel
+    from siakit.testbed.generate import generate_testbed
+    from siakit.models.tiny import tiny_tokenizer
+
+    problems = load_testbed("rg:chain_sum", "test", n=2, rungs=["t3"])
+    good = chain_solution(problems[0].entry["metadata"]["expression"]).text
+    bad = chain_solution(problems[1].entry["metadata"]["expression"], random.Random(3), slip_rate=1.0)
+    tok = tiny_tokenizer(bos=False)
+    lm = LoadedModel(model=_Scripted(tok, [good, bad.text]), tokenizer=tok, name="scripted")
+    lm.model.parameters = lambda: iter([lm.model.torch.zeros(1)])
+    traces = generate_testbed(lm, problems, max_new_tokens=40, progress=False)
+    assert [t.correct for t in traces] == [True, False]
+    assert traces[0].meta["first_wrong_line"] is None and traces[1].meta["first_wrong_line"] == bad.slipped_step
+    assert "".join(traces[0].steps) == good and len(traces[0].steps) == 3 and not traces[0].meta["hit_cap"]
+
+
+def test_lineage_end_to_end_on_a_tiny_model_and_reuses_its_cache(tmp_path, monkeypatch, one_thread):
+    from siakit.testbed import lineage, train
+    from siakit.models.tiny import tiny_model
+
+    cfg = lineage.LineageConfig(model="tiny-llama", steps=2, batch_size=4, n_eval=5, max_new_tokens=8,
+                                checkpoints=(0.0, 0.5, 1.0), cache_root=str(tmp_path), threads=1)
+    result = lineage.run_lineage(cfg, lm=tiny_model("llama"), progress=False)
+    assert [c["name"] for c in result["checkpoints"]] == ["step0", "step1", "step2"]
+    assert len(result["train_log"]["losses"]) == 2 and result["train_log"]["n_rows"] == 8
+    first = result["checkpoints"][0]["greedy"]
+    assert [t.id for t in first["traces"]] == [t.id for t in result["checkpoints"][-1]["greedy"]["traces"]]
+    assert first["metrics"]["n"] == 5 and set(first["scores"]["k"]) >= {0}
+    root = tmp_path / cfg.train_key()
+    assert all((root / f"step{s}" / "config.json").exists() for s in (0, 1, 2))
+    # before training and after differ: the fine-tune changed the weights
+    from safetensors.torch import load_file
+    w0, w2 = load_file(root / "step0" / "model.safetensors"), load_file(root / "step2" / "model.safetensors")
+    assert any(not (w0[k] == w2[k]).all() for k in w0)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("training ran again although its checkpoints are cached")
+    monkeypatch.setattr(train, "train_with_checkpoints", refuse)
+    again = lineage.run_lineage(cfg, progress=False)  # no model passed: nothing to load, all cached
+    assert again["train_log"] == result["train_log"]
+    assert again["checkpoints"][1]["greedy"]["metrics"] == result["checkpoints"][1]["greedy"]["metrics"]
+    assert lineage.LineageConfig(steps=3).train_key() != lineage.LineageConfig().train_key()
+    assert lineage.summary_table(again)["checkpoint"].tolist() == ["step0", "step1", "step2"]
+
+
+def test_rl_step_runs_and_checks_its_arguments(one_thread):
+    from siakit.testbed.rl import RLConfig, reinforce_lm
+    from siakit.models.tiny import tiny_model
+
+    lm = tiny_model("llama")
+    problems = load_testbed("rg:chain_sum", "train", n=4)
+    before = [p.detach().clone() for p in lm.model.parameters()]
+    history = reinforce_lm(lm, problems, RLConfig(steps=1, questions=2, samples=2, max_new_tokens=6, lr=1e-2),
+                           progress=False)
+    assert len(history) == 1 and 0.0 <= history[0]["reward"] <= 1.0
+    assert history[0]["kl"] == pytest.approx(0.0, abs=1e-4)  # the first update starts at the reference
+    with pytest.raises(ValueError, match="leave-one-out"):
+        reinforce_lm(lm, problems, RLConfig(samples=1), progress=False)
+    assert len(before) == len(list(lm.model.parameters()))
+
+
+def test_lineage_chapter_executes_on_a_tiny_chat_model(tmp_path):
+    from pathlib import Path
+
+    from conftest import count_figures, execute_chapter
+    from test_sft import chat_tiny
+
+    lm = chat_tiny()
+    model_dir = tmp_path / "tiny_chat"
+    lm.model.save_pretrained(model_dir)
+    lm.tokenizer.save_pretrained(model_dir)
+    notebook = Path(__file__).resolve().parents[1] / "notebooks" / "04_testbed_lineage.md"
+    cells, text = execute_chapter(notebook, tmp_path, {
+        "model": str(model_dir), "steps": 2, "batch_size": 2, "n_eval": 5, "max_new_tokens": 8,
+        "checkpoints": [0.0, 1.0], "cache_root": str(tmp_path / "cache"), "toy_summary": str(tmp_path / "none")})
+    html = "".join("".join(o.get("data", {}).get("text/html", "")) for c in cells for o in c.get("outputs", []))
+    assert "cache key" in text and "Verdict: inconclusive" in html  # random weights: nothing to separate
+    assert count_figures(cells) == 5
+    assert (tmp_path / "cache").is_dir() and any((tmp_path / "cache").glob("*/step2/config.json"))
