@@ -36,6 +36,9 @@ from siakit.scorer.packing import pack_layouts
 from siakit.data.traces import Trace, read_traces  # noqa: F401  (read_traces: for the docstring example)
 from siakit.progress import progress_bar
 
+# Bumped whenever the numbers score_traces returns change meaning (2: options scored with the end of
+# the answer, numeric candidate sets built from the prefix only). Caches of scored results key on it.
+SCORER_VERSION = 2
 METHODS = ("auto", *REGISTRY)  # the CLI's choices: auto, then every registered method
 
 

@@ -27,6 +27,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from siakit.scorer.score import SCORER_VERSION
+
 CACHE_VERSION = 1  # bump when cached outputs change meaning: old caches are then ignored
 
 
@@ -69,6 +71,7 @@ class LineageConfig:
                "temperature": temperature, "seed": self.seed, "v": CACHE_VERSION}
         if self.rungs is not None:  # absent for the default ladder, so older caches stay valid
             key["rungs"] = list(self.rungs)
+        key["scorer"] = SCORER_VERSION  # scores made by an older scorer are not reused
         blob = json.dumps(key, sort_keys=True)
         return hashlib.sha1(blob.encode()).hexdigest()[:12]
 
