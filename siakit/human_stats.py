@@ -39,6 +39,33 @@ def final_rows(scores: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson interval of a proportion k / n (NaN for n = 0).  wilson(8, 10) -> (0.490..., 0.943...)"""
+    if n == 0:
+        return float("nan"), float("nan")
+    p, d = k / n, 1 + z ** 2 / n
+    centre, half = (p + z ** 2 / (2 * n)) / d, z * np.sqrt(p * (1 - p) / n + z ** 2 / (4 * n ** 2)) / d
+    return float(centre - half), float(centre + half)
+
+
+def variant_table(finals: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """Per variant: mean [95% bootstrap CI] of h_0, h_K, s_0, s_K and of the drop s_0 - s_K (nats),
+    and the share of traces whose own final answer leads the readout at K (95% Wilson interval)."""
+    rows = []
+    for variant, g in finals.groupby("variant", sort=False):
+        row = {"variant": variant, "n": len(g)}
+        for col, values in (("h_0", g["h_0"]), ("h_K", g["h_final"]), ("s_0", g["s_0"]), ("s_K", g["s_final"]),
+                            ("s_0 - s_K", g["s_0"] - g["s_final"])):
+            mean, low, high = bootstrap_ci(values.to_numpy(float), n_boot=n_boot, seed=seed)
+            row[col] = f"{mean:.2f} [{low:.2f}, {high:.2f}]"
+        if "own_leads_final" in g:
+            k = int(g["own_leads_final"].sum())
+            low, high = wilson(k, len(g))
+            row["own answer leads at K"] = f"{k}/{len(g)} [{low:.2f}, {high:.2f}]"
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("variant")
+
+
 def paired_auroc(finals: pd.DataFrame, column: str, positive: str = "intact", negative: str = "corrupted",
                  n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> dict:
     """AUROC of -`column` for `positive` against `negative` traces, with a problem bootstrap.
@@ -93,6 +120,34 @@ def step_gains(scores: pd.DataFrame, traces) -> pd.DataFrame:
     return s[["id", "problem_id", "variant", "k", "n_steps", "gain_h", "gain_s", "at_corruption"]].reset_index(drop=True)
 
 
+def at_corruption(scores: pd.DataFrame, traces) -> pd.DataFrame:
+    """h and s (nats) of the intact and the corrupted trace of each problem at k* = corrupted_step + 1,
+    the first prefix holding the wrong line, for problems where k* < K (the prefix does not yet hold the
+    last line, which states the final answer). Columns: problem_id, variant, k, h, s."""
+    star = {t.meta["problem_id"]: t.meta["corrupted_step"] + 1 for t in traces
+            if t.meta.get("variant") == "corrupted" and t.meta["corrupted_step"] + 1 < len(t.steps)}
+    s = scores[scores["variant"].isin(["intact", "corrupted"]) & scores["problem_id"].isin(star)]
+    s = s[s["k"] == s["problem_id"].map(star)]
+    return pd.DataFrame({"problem_id": s["problem_id"], "variant": s["variant"], "k": s["k"],
+                         "h": s["entropy"].astype(float), "s": -s["gold_logprob"].astype(float)}).reset_index(drop=True)
+
+
+def gain_by_position(gains: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """Per variant: mean gold-surprisal and entropy gain [95% CI] of the *last* line (which states the
+    final answer in a human solution) and of the earlier lines (averaged within each trace first)."""
+    rows = []
+    for variant, g in gains.groupby("variant", sort=False):
+        last = g["k"] == g["n_steps"]
+        for col in ("gain_s", "gain_h"):
+            for where, values in (("last line", g.loc[last, col]),
+                                  ("earlier lines", g[~last].groupby("id")[col].mean())):
+                values = values.to_numpy(float)
+                mean, low, high = bootstrap_ci(values[~np.isnan(values)], n_boot=n_boot, seed=seed)
+                rows.append({"variant": variant, "gain": col, "where": where, "mean": mean, "low": low,
+                             "high": high, "n": int((~np.isnan(values)).sum())})
+    return pd.DataFrame(rows)
+
+
 def gain_at_corruption(gains: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
     """Mean gain [95% bootstrap CI] at the corrupted step and at every other step of the corrupted
     traces, and at the *same* step k of the intact twin; plus the paired difference corrupted - intact
@@ -128,3 +183,27 @@ def verdict(result: dict, claim: str = "the readout separates intact from corrup
     power = (f"half-width {hw:.3f} meets the {HALF_WIDTH_TARGET} target" if hw <= HALF_WIDTH_TARGET
              else f"half-width {hw:.3f} misses the {HALF_WIDTH_TARGET} target")
     return label, f"AUROC {a:.3f} [{lo:.3f}, {hi:.3f}] on n = {n} problems ({power})"
+
+
+def stepwise_verdict(at_star: dict, earlier: dict) -> tuple[str, str]:
+    """(label, sentence) for "information about the gold arrives line by line, before the answer is
+    written": `at_star` is the paired AUROC of -s at the corrupted line (k* < K), `earlier` the mean
+    [low, high] gold-surprisal gain of the intact traces' earlier lines. Supports: the wrong line
+    already lowers p(a*) (AUROC interval above 0.5) and earlier lines gain on average (interval
+    above 0); contradicts: the AUROC interval is not above 0.5 and the earlier lines *lose*
+    information (interval below 0); inconclusive otherwise.
+
+    stepwise_verdict({"low": 0.6, ...}, {"low": 0.1, ...})[0] -> "supports"
+    """
+    above = at_star["low"] > 0.5
+    if above and earlier["low"] > 0:
+        label = "supports"
+    elif not above and earlier["high"] < 0:
+        label = "contradicts"
+    else:
+        label = "inconclusive"
+    return label, (f"at the corrupted line, before the last line, AUROC of -s {at_star['auroc']:.3f} "
+                   f"[{at_star['low']:.3f}, {at_star['high']:.3f}] (n = {at_star['n']}, half-width "
+                   f"{at_star['half_width']:.3f}); mean gold-surprisal gain of the intact solutions' earlier "
+                   f"lines {earlier['mean']:.2f} [{earlier['low']:.2f}, {earlier['high']:.2f}] nats "
+                   f"(n = {earlier['n']})")

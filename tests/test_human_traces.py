@@ -100,7 +100,8 @@ def test_four_variants_per_problem():
 
 def test_tiny_model_scores_variants_and_cache_reads_them_back(tmp_path, one_thread):
     from siakit.human_cache import HumanRunConfig, load_or_score
-    from siakit.human_stats import final_rows, gain_at_corruption, paired_auroc, step_gains, variant_curves
+    from siakit.human_stats import (at_corruption, final_rows, gain_at_corruption, gain_by_position, paired_auroc,
+                                    step_gains, variant_curves, variant_table)
     from siakit.tiny import tiny_model
 
     lm = tiny_model("llama")
@@ -139,10 +140,22 @@ def test_tiny_model_scores_variants_and_cache_reads_them_back(tmp_path, one_thre
     assert result["n"] == 4 and 0 <= result["auroc"] <= 1 and result["low"] <= result["auroc"] <= result["high"]
     curves = variant_curves(scores, "surprisal", n_points=3, n_boot=50)
     assert set(curves["variant"]) == set(VARIANTS) and (curves["n"] == 4).all()
+    star = at_corruption(scores, run.traces)  # every toy corruption is on line 1 or 2 of 3: k* < K
+    assert len(star) == 8 and sorted(star["variant"].unique()) == ["corrupted", "intact"]
+    for _, r in star.iterrows():
+        k = steps[f"{r['problem_id']}:corrupted"] + 1
+        row = scores[(scores["id"] == f"{r['problem_id']}:{r['variant']}") & (scores["k"] == k)].iloc[0]
+        assert r["k"] == k < 3 and r["s"] == pytest.approx(-row["gold_logprob"]) and r["h"] == pytest.approx(row["entropy"])
+    position = gain_by_position(gains, n_boot=50)
+    last = position[(position.variant == "intact") & (position.gain == "gain_s") & (position["where"] == "last line")]
+    intact_last = gains[(gains.variant == "intact") & (gains.k == gains.n_steps)]["gain_s"]
+    assert last["mean"].iloc[0] == pytest.approx(intact_last.mean()) and last["n"].iloc[0] == 4
+    table = variant_table(finals, n_boot=50)
+    assert set(table.index) == set(VARIANTS) and (table["n"] == 4).all()
 
 
 def test_paired_auroc_and_verdict_by_hand():
-    from siakit.human_stats import paired_auroc, verdict
+    from siakit.human_stats import paired_auroc, stepwise_verdict, verdict, wilson
 
     finals = pd.DataFrame({"problem_id": list("aabbcc"), "variant": ["intact", "corrupted"] * 3,
                            "s_final": [0.1, 3.0, 2.0, 1.0, 0.5, 4.0]})
@@ -152,3 +165,33 @@ def test_paired_auroc_and_verdict_by_hand():
     assert verdict({"auroc": 0.2, "low": 0.1, "high": 0.3, "half_width": 0.1, "n": 30})[0] == "contradicts"
     label, text = verdict({"auroc": 0.55, "low": 0.45, "high": 0.65, "half_width": 0.1, "n": 40})
     assert label == "inconclusive" and "misses the 0.07 target" in text and "n = 40" in text
+    star = {"auroc": 0.7, "low": 0.6, "high": 0.8, "half_width": 0.1, "n": 40}
+    flat = {**star, "auroc": 0.5, "low": 0.45, "high": 0.55}
+    assert stepwise_verdict(star, {"mean": 1.0, "low": 0.5, "high": 1.5, "n": 40})[0] == "supports"
+    assert stepwise_verdict(flat, {"mean": -1.0, "low": -1.5, "high": -0.5, "n": 40})[0] == "contradicts"
+    assert stepwise_verdict(flat, {"mean": 1.0, "low": 0.5, "high": 1.5, "n": 40})[0] == "inconclusive"
+    assert stepwise_verdict(star, {"mean": -1.0, "low": -1.5, "high": -0.5, "n": 40})[0] == "inconclusive"
+    assert all(np.isnan(wilson(0, 0)))  # no trials: no interval
+    low, high = wilson(8, 10)
+    assert low == pytest.approx(0.4902, abs=1e-4) and high == pytest.approx(0.9433, abs=1e-4)
+
+
+def test_chapter_executes_from_a_cached_run(tmp_path, data_root, monkeypatch, one_thread):
+    """The chapter reads a cached run (scored here by a tiny model on real GSM8K solutions) end to end."""
+    from pathlib import Path
+
+    from conftest import execute_chapter
+
+    from siakit.human_cache import HumanRunConfig, load_or_score
+    from siakit.tiny import tiny_model
+
+    monkeypatch.setenv("SIAKIT_DATA", str(data_root))
+    lm = tiny_model("llama")
+    load_or_score(HumanRunConfig(model=lm.name, n=10), root=tmp_path / "cache", lm=lm, progress=False)
+    notebook = Path(__file__).resolve().parents[1] / "notebooks" / "05_human_traces.md"
+    cells, text = execute_chapter(notebook, tmp_path, cwd=notebook.parents[1], parameters={
+        "model": lm.name, "n": 10, "cache_root": str(tmp_path / "cache"), "n_boot": 50})
+    assert "10 problems x 4 variants = 40 traces" in text and "source: cache" in text
+    html = "".join("".join(o.get("data", {}).get("text/html", "")) for c in cells for o in c.get("outputs", []))
+    assert "Verdict: " in html and "on n = 10 problems" in html
+    assert sum("image/png" in o.get("data", {}) for c in cells for o in c.get("outputs", [])) >= 3
