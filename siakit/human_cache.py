@@ -10,7 +10,7 @@ scorer's default `ScoreConfig` and the scorer's source (so a changed scorer gets
 never reads old scores) and `FORMAT`. Problems come in a seeded order that does not depend on n (`siakit.human_traces`), so shard
 `part-00040` holds the same problems for every n; a run with a larger n extends the shards of a
 smaller one, and `prefer_larger=True` reads every contiguous finished shard (a larger n scored
-earlier, for example by `python -m siakit.human_cache --n 320`). A killed run keeps its finished
+earlier, for example by `python -m siakit.human_cache --n 300`). A killed run keeps its finished
 shards and resumes from them.
 """
 from __future__ import annotations
@@ -167,7 +167,7 @@ def _load(cfg: HumanRunConfig):
 
 
 def main(argv=None) -> int:
-    """`python -m siakit.human_cache --n 320`: score (or extend) the cached run the chapter reads."""
+    """`python -m siakit.human_cache --n 300`: score (or extend) the cached run the chapter reads."""
     p = argparse.ArgumentParser(description=main.__doc__)
     p.add_argument("--n", type=int, default=HumanRunConfig.n, help="problems (4 traces each)")
     p.add_argument("--seed", type=int, default=0)
