@@ -38,6 +38,7 @@ CHAPTERS = [
     ("02_toy_world", "notebooks/02_toy_world.md", "A toy world"),
     ("03_sft_real_lm", "notebooks/03_sft_real_lm.md", "Fine-tuning a real language model"),
     ("04_testbed_lineage", "notebooks/04_testbed_lineage.md", "A trained testbed: the training lineage of a real LM"),
+    ("05_human_traces", "notebooks/05_human_traces.md", "Human traces read by a model"),
     ("20_figures", "notebooks/20_figures.md", "Across runs"),
     ("30_early_exit", "notebooks/30_early_exit.md", "Early exit"),
 ]

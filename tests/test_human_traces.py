@@ -1,0 +1,197 @@
+"""Human traces in four variants (siakit.human.variants), their cached scoring with a tiny model
+(siakit.human.cache) and their statistics (siakit.human.stats)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from siakit.data.problems import Problem
+from siakit.human.variants import VARIANTS, as_steps, human_traces, select_problems, shuffle_order, solution_lines
+
+
+def _record(i: int, a: int, b: int, c: int):
+    """A GSM8K-like problem with a three-line solution and a clean corruption (distinct numbers)."""
+    x, y = a * b, a * b + c
+    answer = (f"Each bag has {a}*{b}=<<{a}*{b}={x}>>{x} apples.\n"
+              f"With the extra ones there are {x}+{c}=<<{x}+{c}={y}>>{y} apples.\n"
+              f"Two bags hold {y}*2=<<{y}*2={2 * y}>>{2 * y} apples in all.\n#### {2 * y}")
+    question = f"A bag has {a} rows of {b} apples and {c} more apples. How many apples are in 2 bags?"
+    return Problem(f"toy-{i}", "gsm8k", question, str(2 * y)), {"question": question, "answer": answer}
+
+
+RECORDS = [_record(i, a, b, c) for i, (a, b, c) in enumerate([(3, 7, 11), (4, 9, 13), (5, 6, 17), (6, 8, 19),
+                                                               (7, 9, 23), (3, 11, 29)])]
+# One problem with a single-line solution and one without a clean corruption: both must be skipped.
+RECORDS += [(Problem("toy-one", "gsm8k", "3 and 4?", "7"), {"answer": "So 3+4=<<3+4=7>>7.\n#### 7"}),
+            (Problem("toy-final", "gsm8k", "2, 3?", "8"),
+             {"answer": "He has 2*3=<<2*3=6>>6.\nThen 6+1=<<6+1=7>>7.\nSo about 8.\n#### 8"})]
+
+
+def _traces(n=4, seed=0):
+    from siakit.models.tiny import tiny_tokenizer
+
+    selection = select_problems(n, seed, records=RECORDS)
+    return selection, human_traces(selection, tiny_tokenizer(), chat=False, seed=seed)
+
+
+def test_solution_lines_and_steps():
+    assert solution_lines("He has 3+4 = <<3+4=7>>7 pens.\n\nSo 7*2=<<7*2=14>>14.\n#### 14") == [
+        "He has 3+4 = 7 pens.", "So 7*2=14."]
+    assert as_steps(["a", "b", "c"]) == ["a", "\nb", "\nc"]
+    with pytest.raises(ValueError, match="####"):
+        solution_lines("no final line")
+
+
+def test_shuffle_order_is_a_seeded_non_identity_permutation():
+    for n in (2, 3, 5, 8):
+        for seed in range(5):
+            order = shuffle_order(n, seed)
+            assert sorted(order) == list(range(n)) and order != list(range(n))
+            assert order == shuffle_order(n, seed)
+    with pytest.raises(ValueError, match="at least 2"):
+        shuffle_order(1, 0)
+
+
+def test_selection_skips_and_is_a_prefix_of_larger_runs():
+    small, big = select_problems(3, 0, records=RECORDS), select_problems(5, 0, records=RECORDS)
+    ids = [hp.problem.id for hp in big.problems]
+    assert [hp.problem.id for hp in small.problems] == ids[:3]
+    assert [hp.problem.id for hp in small.partners] == [hp.problem.id for hp in big.partners][:3]
+    assert not {"toy-one", "toy-final"} & set(ids)
+    reasons = set()
+    for seed in range(10):  # skips are counted among the problems examined before the n-th eligible
+        every = select_problems(6, seed, records=RECORDS)
+        assert every.examined == 6 + sum(every.skipped.values())
+        reasons |= set(every.skipped)
+    assert reasons == {"one_line", "final_not_last_calc"}
+    with pytest.raises(ValueError, match="only 6 of 8"):
+        select_problems(7, 0, records=RECORDS)
+
+
+def test_four_variants_per_problem():
+    selection, traces = _traces()
+    assert len(traces) == 4 * len(selection.problems) and len({t.id for t in traces}) == len(traces)
+    by = {(t.meta["problem_id"], t.meta["variant"]): t for t in traces}
+    intact_lines = {hp.problem.id: hp.lines for hp in selection.problems}
+    for hp, partner in zip(selection.problems, selection.partners):
+        pid = hp.problem.id
+        intact, corrupted = by[pid, "intact"], by[pid, "corrupted"]
+        shuffled, foreign = by[pid, "shuffled"], by[pid, "foreign"]
+        assert {t.prompt for t in (intact, corrupted, shuffled, foreign)} == {intact.prompt}
+        assert hp.problem.question in intact.prompt and intact.gold == hp.problem.gold == foreign.gold
+        assert intact.steps == as_steps(hp.lines) and intact.correct is True and intact.answer == intact.gold
+        assert "<<" not in intact.text and "####" not in intact.text
+        # shuffled: the same lines, in another order
+        lines = [s.lstrip("\n") for s in shuffled.steps]
+        assert sorted(lines) == sorted(hp.lines) and lines != hp.lines
+        assert [hp.lines[i] for i in shuffled.meta["order"]] == lines and shuffled.correct is None
+        # foreign: another problem's lines, graded against this problem's gold
+        assert foreign.meta["foreign_id"] == partner.problem.id != pid
+        assert [s.lstrip("\n") for s in foreign.steps] == intact_lines.get(partner.problem.id, partner.lines)
+        assert foreign.answer == partner.problem.gold and foreign.correct is False
+        # corrupted: the same lines before the wrong step, a different wrong step, a wrong final answer
+        k = corrupted.meta["corrupted_step"]
+        clines = [s.lstrip("\n") for s in corrupted.steps]
+        assert clines[:k] == hp.lines[:k] and clines[k] != hp.lines[k]
+        assert len(clines) == len(hp.lines) and corrupted.answer != corrupted.gold and corrupted.correct is False
+        assert corrupted.answer in clines[-1] and corrupted.meta["corrupted_to"] in clines[k]
+
+
+def test_tiny_model_scores_variants_and_cache_reads_them_back(tmp_path, one_thread):
+    from siakit.human.cache import HumanRunConfig, load_or_score
+    from siakit.human.stats import (at_corruption, final_rows, gain_at_corruption, gain_by_position, paired_auroc,
+                                    step_gains, variant_curves, variant_table)
+    from siakit.models.tiny import tiny_model
+
+    lm = tiny_model("llama")
+    cfg = HumanRunConfig(model=lm.name, n=3, shard=2)
+    run = load_or_score(cfg, root=tmp_path, lm=lm, progress=False, records=RECORDS)
+    assert run.source == "scored" and run.n == 4 and len(run.traces) == 16  # whole shards: 2 x 2 problems
+    scores = run.scores
+    assert set(scores["variant"]) == set(VARIANTS)
+    assert len(scores) == sum(len(t.steps) + 1 for t in run.traces)
+    assert np.isfinite(scores["entropy"]).all() and (scores["entropy"] >= 0).all()
+    assert np.isfinite(scores["gold_logprob"]).all() and (scores["gold_logprob"] <= 0).all()
+    assert set(run.seconds) == {"part-00000", "part-00002"}
+    again = load_or_score(cfg, root=tmp_path, lm=lm, progress=False, records=RECORDS)
+    assert again.source == "cache"
+    pd.testing.assert_frame_equal(again.scores, scores)
+    # a smaller n reads the larger cached run when asked to, and only its own shards otherwise
+    assert load_or_score(HumanRunConfig(model=lm.name, n=1, shard=2), root=tmp_path, lm=lm,
+                         progress=False, records=RECORDS).n == 4
+    assert load_or_score(HumanRunConfig(model=lm.name, n=1, shard=2), root=tmp_path, lm=lm, prefer_larger=False,
+                         progress=False, records=RECORDS).n == 2
+
+    finals = final_rows(scores)
+    assert len(finals) == 16 and set(finals["variant"]) == set(VARIANTS)
+    assert np.allclose(finals["s_final"], [-scores[scores["id"] == i]["gold_logprob"].iloc[-1] for i in finals["id"]])
+    gains = step_gains(scores, run.traces)
+    flagged = gains[gains["at_corruption"]]
+    assert len(flagged) == 4 and set(flagged["variant"]) == {"corrupted"}  # one wrong step per corrupted trace
+    steps = {t.id: t.meta["corrupted_step"] for t in run.traces if t.meta["variant"] == "corrupted"}
+    assert all(k == steps[i] + 1 for i, k in zip(flagged["id"], flagged["k"]))
+    h = scores.sort_values(["id", "k"]).set_index(["id", "k"])["entropy"]
+    row = gains.iloc[0]
+    assert row["gain_h"] == pytest.approx(h[row["id"], row["k"] - 1] - h[row["id"], row["k"]])
+    table = gain_at_corruption(gains, n_boot=50)
+    assert set(table["where"]) >= {"corrupted step", "same step, intact twin"} and (table["n"] == 4).any()
+    result = paired_auroc(finals, "s_final", n_boot=50)
+    assert result["n"] == 4 and 0 <= result["auroc"] <= 1 and result["low"] <= result["auroc"] <= result["high"]
+    curves = variant_curves(scores, "surprisal", n_points=3, n_boot=50)
+    assert set(curves["variant"]) == set(VARIANTS) and (curves["n"] == 4).all()
+    star = at_corruption(scores, run.traces)  # every toy corruption is on line 1 or 2 of 3: k* < K
+    assert len(star) == 8 and sorted(star["variant"].unique()) == ["corrupted", "intact"]
+    for _, r in star.iterrows():
+        k = steps[f"{r['problem_id']}:corrupted"] + 1
+        row = scores[(scores["id"] == f"{r['problem_id']}:{r['variant']}") & (scores["k"] == k)].iloc[0]
+        assert r["k"] == k < 3 and r["s"] == pytest.approx(-row["gold_logprob"]) and r["h"] == pytest.approx(row["entropy"])
+    position = gain_by_position(gains, n_boot=50)
+    last = position[(position.variant == "intact") & (position.gain == "gain_s") & (position["where"] == "last line")]
+    intact_last = gains[(gains.variant == "intact") & (gains.k == gains.n_steps)]["gain_s"]
+    assert last["mean"].iloc[0] == pytest.approx(intact_last.mean()) and last["n"].iloc[0] == 4
+    table = variant_table(finals, n_boot=50)
+    assert set(table.index) == set(VARIANTS) and (table["n"] == 4).all()
+
+
+def test_paired_auroc_and_verdict_by_hand():
+    from siakit.human.stats import paired_auroc, stepwise_verdict, verdict, wilson
+
+    finals = pd.DataFrame({"problem_id": list("aabbcc"), "variant": ["intact", "corrupted"] * 3,
+                           "s_final": [0.1, 3.0, 2.0, 1.0, 0.5, 4.0]})
+    result = paired_auroc(finals, "s_final", n_boot=200)
+    assert result["n"] == 3 and result["auroc"] == pytest.approx(8 / 9)  # 8 of 9 pairs ordered right (2.0 > 1.0)
+    assert verdict({"auroc": 0.9, "low": 0.85, "high": 0.95, "half_width": 0.05, "n": 300})[0] == "supports"
+    assert verdict({"auroc": 0.2, "low": 0.1, "high": 0.3, "half_width": 0.1, "n": 30})[0] == "contradicts"
+    label, text = verdict({"auroc": 0.55, "low": 0.45, "high": 0.65, "half_width": 0.1, "n": 40})
+    assert label == "inconclusive" and "misses the 0.07 target" in text and "n = 40" in text
+    star = {"auroc": 0.7, "low": 0.6, "high": 0.8, "half_width": 0.1, "n": 40}
+    flat = {**star, "auroc": 0.5, "low": 0.45, "high": 0.55}
+    assert stepwise_verdict(star, {"mean": 1.0, "low": 0.5, "high": 1.5, "n": 40})[0] == "supports"
+    assert stepwise_verdict(flat, {"mean": -1.0, "low": -1.5, "high": -0.5, "n": 40})[0] == "contradicts"
+    assert stepwise_verdict(flat, {"mean": 1.0, "low": 0.5, "high": 1.5, "n": 40})[0] == "inconclusive"
+    assert stepwise_verdict(star, {"mean": -1.0, "low": -1.5, "high": -0.5, "n": 40})[0] == "inconclusive"
+    assert all(np.isnan(wilson(0, 0)))  # no trials: no interval
+    low, high = wilson(8, 10)
+    assert low == pytest.approx(0.4902, abs=1e-4) and high == pytest.approx(0.9433, abs=1e-4)
+
+
+def test_chapter_executes_from_a_cached_run(tmp_path, data_root, monkeypatch, one_thread):
+    """The chapter reads a cached run (scored here by a tiny model on real GSM8K solutions) end to end."""
+    from pathlib import Path
+
+    from conftest import execute_chapter
+
+    from siakit.human.cache import HumanRunConfig, load_or_score
+    from siakit.models.tiny import tiny_model
+
+    monkeypatch.setenv("SIAKIT_DATA", str(data_root))
+    lm = tiny_model("llama")
+    load_or_score(HumanRunConfig(model=lm.name, n=10), root=tmp_path / "cache", lm=lm, progress=False)
+    notebook = Path(__file__).resolve().parents[1] / "notebooks" / "05_human_traces.md"
+    cells, text = execute_chapter(notebook, tmp_path, cwd=notebook.parents[1], parameters={
+        "model": lm.name, "n": 10, "cache_root": str(tmp_path / "cache"), "n_boot": 50})
+    assert "10 problems x 4 variants = 40 traces" in text and "source: cache" in text
+    html = "".join("".join(o.get("data", {}).get("text/html", "")) for c in cells for o in c.get("outputs", []))
+    assert "Verdict: " in html and "on n = 10 problems" in html
+    assert sum("image/png" in o.get("data", {}) for c in cells for o in c.get("outputs", [])) >= 3
