@@ -44,16 +44,16 @@ def tree_attention_pairs(lay) -> int:
     """
     n, c = len(lay.ids), len(lay.cue)
     pairs = n * (n + 1) // 2
-    for b in lay.bounds:
+    for k, b in enumerate(lay.bounds):
         pairs += sum(b + j + 1 for j in range(c))  # cue token j sees the prefix and cue[:j+1]
-        for opt in lay.options:  # branch token t (t = 1..len-1) sees prefix, cue, branch[:t]
+        for opt in (lay.options[o] for o in lay.options_at(k)):  # branch token t sees prefix, cue, branch[:t]
             pairs += sum(b + c + t for t in range(1, len(opt)))
     return pairs
 
 
 def read_rows(lay) -> int:
     """Logit rows the scorer keeps for one trace: the anchor per prefix and each later option token."""
-    return len(lay.bounds) * (1 + sum(len(o) - 1 for o in lay.options))
+    return sum(1 + sum(len(lay.options[o]) - 1 for o in lay.options_at(k)) for k in range(len(lay.bounds)))
 
 
 def useful_flops(model, layouts) -> float:

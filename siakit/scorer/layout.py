@@ -41,6 +41,18 @@ class TraceLayout:
     options: list[list[int]]    # token ids of each option (empty list: no options, vocab only)
     cont: tuple | None = field(default=None, repr=False)  # CONT token ids (terminated options);
                                 # None = options read without their end (the old, prefix-greedy form)
+    active: list[list[int]] | None = None  # per k, the option indices probed after context_k (None:
+                                # all of them at every k). Prefix-only candidate sets probe S_k + gold
+                                # only: an option's log-prob does not depend on the others, and probing
+                                # the union of every S_k at every k cost ~3x more tokens.
+
+    def options_at(self, k: int) -> list[int]:
+        """Indices of the options probed after context_k.
+
+            >>> TraceLayout("t", [1, 2], [1, 2], [], [[5], [6]], active=[[0], [0, 1]]).options_at(0)
+            [0]
+        """
+        return list(range(len(self.options))) if self.active is None else list(self.active[k])
 
     @property
     def terminated(self) -> bool:
@@ -50,15 +62,19 @@ class TraceLayout:
         """Branch tokens fed for `option`: all of it when terminated, all but its last otherwise."""
         return len(option) if self.terminated else len(option) - 1
 
+    def probe_tokens_at(self, k: int) -> int:
+        """Probe tokens fed after context_k: the cue plus the branch of every probed option."""
+        return len(self.cue) + sum(self.branch_len(self.options[o]) for o in self.options_at(k))
+
     @property
     def n_probe_tokens(self) -> int:
-        """Probe tokens fed per prefix: the cue plus every option branch but its last token."""
-        return len(self.cue) + sum(self.branch_len(o) for o in self.options)
+        """Probe tokens fed per prefix (the largest over k)."""
+        return max(self.probe_tokens_at(k) for k in range(len(self.bounds)))
 
     @property
     def n_tokens(self) -> int:
         """Tokens of this trace in a tree/packed pass: trunk + K+1 probe blocks."""
-        return len(self.ids) + len(self.bounds) * self.n_probe_tokens
+        return len(self.ids) + sum(self.probe_tokens_at(k) for k in range(len(self.bounds)))
 
     @property
     def max_position(self) -> int:
@@ -102,9 +118,11 @@ def prefix_bounds(offsets: list[tuple[int, int]], n_lead: int, ends: list[int]) 
     return bounds
 
 
-def layout_trace(tokenizer, trace, cue: str, options: list[str] | None, terminated: bool = True) -> TraceLayout:
+def layout_trace(tokenizer, trace, cue: str, options: list[str] | None, terminated: bool = True,
+                 active: list[list[int]] | None = None) -> TraceLayout:
     """The `TraceLayout` of `trace` (its prompt, steps) with the given cue and option strings;
-    `terminated`: options are read with their end (the default, see `siakit.scorer.termination`)."""
+    `terminated`: options are read with their end (the default, see `siakit.scorer.termination`);
+    `active`: per k, the option indices to probe (None: all)."""
     ids, offsets, n_lead = encode_text(tokenizer, trace.prompt + "".join(trace.steps))
     ends, pos = [len(trace.prompt)], len(trace.prompt)
     for step in trace.steps:
@@ -122,4 +140,7 @@ def layout_trace(tokenizer, trace, cue: str, options: list[str] | None, terminat
         raise ValueError(f"trace {trace.id}: empty prompt, no BOS token and an empty cue: nothing to "
                          "condition the answer on at k=0")
     cont = continuation_ids(tokenizer) if terminated and option_ids else None
-    return TraceLayout(id=str(trace.id), ids=ids, bounds=bounds, cue=cue_ids, options=option_ids, cont=cont)
+    if active is not None and len(active) != len(bounds):
+        raise ValueError(f"trace {trace.id}: {len(active)} active option lists for {len(bounds)} prefixes")
+    return TraceLayout(id=str(trace.id), ids=ids, bounds=bounds, cue=cue_ids, options=option_ids, cont=cont,
+                       active=None if active is None else [sorted(set(a)) for a in active])

@@ -164,9 +164,11 @@ def probe_rows(lay: TraceLayout) -> list[Row]:
         start = max(b - 1, 0)  # re-feed the last context token so the anchor always lies in the row
         head = lay.ids[start:b] + lay.cue
         anchor = len(head) - 1
-        reads = [(anchor, -1, -1)] + [(anchor, opt[0], o) for o, opt in enumerate(lay.options)]
+        probed = lay.options_at(k)
+        reads = [(anchor, -1, -1)] + [(anchor, lay.options[o][0], o) for o in probed]
         rows.append(Row(k, start, head, reads))
-        for o, opt in enumerate(lay.options):
+        for o in probed:
+            opt = lay.options[o]
             later = [(anchor + t, opt[t], o) for t in range(1, len(opt))]
             if lay.terminated:  # the whole option fed; its end read at its last token
                 rows.append(Row(k, start, head + opt, later + [(anchor + len(opt), END, o)]))
@@ -287,7 +289,8 @@ def run_kv_grow(adapter, layouts: list[TraceLayout], opts: MethodOptions = Metho
                     anchor = feed(lay.cue, b, [len(lay.cue) - 1], cache)
                 head = b + len(lay.cue)
                 reads.append(FlatRead(anchor, -1, d, k, -1))
-                for o, opt in enumerate(lay.options):
+                for o in lay.options_at(k):
+                    opt = lay.options[o]
                     reads.append(FlatRead(anchor, opt[0], d, k, o))
                     branch = opt if lay.terminated else opt[:-1]  # terminated: fed whole, end read last
                     if branch:  # the branch reads opt[1:] (and the end), then goes again

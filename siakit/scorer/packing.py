@@ -91,7 +91,8 @@ def build_pack(layouts: list[TraceLayout]) -> Pack:
             for j, tok in enumerate(lay.cue):
                 anchor = put(tok, b + j, 0)
             p.reads.append(Read(anchor, -1, d, k, -1))
-            for o, opt in enumerate(lay.options):
+            for o in lay.options_at(k):
+                opt = lay.options[o]
                 row = anchor
                 p.reads.append(Read(row, opt[0], d, k, o))
                 for t in range(1, len(opt)):

@@ -99,11 +99,16 @@ def _fit(lay: TraceLayout, limit: int | None, truncate: bool) -> TraceLayout:
                          f"{lay.max_position}) exceed the model's context of {limit} tokens; "
                          "pass truncate=True (--truncate) to score only the prefixes that fit")
     bounds = list(lay.bounds)
-    while bounds and replace(lay, ids=lay.ids[: bounds[-1]], bounds=bounds).max_position >= limit:
+
+    def cut(bounds):  # the layout with only these prefixes (and their active options)
+        active = None if lay.active is None else lay.active[: len(bounds)]
+        return replace(lay, ids=lay.ids[: bounds[-1]], bounds=bounds, active=active)
+
+    while bounds and cut(bounds).max_position >= limit:
         bounds.pop()
     if not bounds:
         raise ValueError(f"trace {lay.id}: even the prompt alone exceeds the model's context of {limit}")
-    return replace(lay, ids=lay.ids[: bounds[-1]], bounds=bounds)
+    return cut(bounds)
 
 
 @dataclass
@@ -178,7 +183,10 @@ def score_traces(lm, traces, estimator: str | tuple | None = None, method: str |
             if cands.kind == "given" and trace.gold is not None and cands.gold is None:
                 raise ValueError(f"trace {trace.id}: gold {trace.gold!r} is not among its options {cands.options}")
         options = cands.options if cands else None
-        lay = _fit(layout_trace(lm.tokenizer, trace, cue, options, cfg.terminated), limit, cfg.truncate)
+        active = None  # prefix-only sets: probe S_k + {gold} after context_k, not the whole union
+        if cands is not None and cands.kind == "prefix":
+            active = [m + ([cands.gold] if cands.gold is not None else []) for m in cands.members]
+        lay = _fit(layout_trace(lm.tokenizer, trace, cue, options, cfg.terminated, active), limit, cfg.truncate)
         prepared.append((trace, cue, cands, lay))
 
     forward = bool({"readout", "vocab"} & set(estimators))
