@@ -83,39 +83,48 @@ def _score_main(args: argparse.Namespace) -> int:
     from siakit.scorer.score import score_traces
     from siakit.experiment.store import ResultsStore
     from siakit.data.traces import read_traces
+    from siakit.experiment.distributed import setup
 
     out = Path(args.out)
-    parts = ResultsStore(out.with_name(out.name + ".parts"))
+    ranks = setup(args.device)  # a world of one, or this process's rank under torchrun (distributed.py)
+    parts = ranks.store(out.with_name(out.name + ".parts"))
     if args.shard_traces < 1:
         raise ValueError(f"--shard-traces must be >= 1, got {args.shard_traces}")
     if args.force:
-        shutil.rmtree(parts.path, ignore_errors=True)
+        if ranks.is_main:
+            shutil.rmtree(parts.path, ignore_errors=True)
     elif out.exists() and not parts.path.exists():
         print(f"nothing to do: {out} exists (pass --force to score again)")
         return 0
+    ranks.barrier()
     traces = read_traces(args.traces)
     estimator = _estimators(args.estimator)
     kwargs = _score_kwargs(args)
     parameters = {"model": args.model, "traces": str(Path(args.traces).resolve()), "dtype": args.dtype,
                   "estimator": list(estimator) if isinstance(estimator, tuple) else estimator, **kwargs}
     parts.check_parameters(parameters)
-    if parts.read_manifest() is None:
+    if parts.read_manifest() is None and ranks.is_main:
         from siakit.experiment.store import versions
 
         parts.write_manifest({"parameters": parameters, "versions": versions()})
     done = parts.done_ids("scores")
-    todo = [t for t in traces if t.id not in done]
+    mine = ranks.share(traces, args.shard_traces)
+    todo = [t for t in mine if t.id not in done]
     if todo:
         from siakit.models.loading import load_model
 
-        lm = load_model(args.model, device=args.device, dtype=args.dtype,
+        lm = load_model(args.model, device=ranks.device(args.device), dtype=args.dtype,
                         attn_implementation=args.attn_implementation)
-        bar = progress_bar(total=len(traces), initial=len(traces) - len(todo), desc=f"score {lm.name}", unit="trace")
+        bar = progress_bar(total=len(mine), initial=len(mine) - len(todo), desc=f"score {lm.name}", unit="trace")
         for i in range(0, len(todo), args.shard_traces):
             chunk = todo[i: i + args.shard_traces]
             parts.append_scores(score_traces(lm, chunk, estimator=estimator, progress=False, **kwargs))
             bar.update(len(chunk))
         bar.close()
+    ranks.barrier()  # every rank's shards are written; rank 0 alone assembles the output
+    if not ranks.is_main:
+        ranks.close()
+        return 0
     frame = parts.read_scores()
     order = {t.id: i for i, t in enumerate(traces)}
     frame = frame[frame["id"].isin(order)]
@@ -124,14 +133,20 @@ def _score_main(args: argparse.Namespace) -> int:
     atomic_write(out, lambda tmp: pd.DataFrame(frame).to_parquet(tmp, index=False))
     shutil.rmtree(parts.path, ignore_errors=True)
     print(f"wrote {len(frame)} rows ({frame['id'].nunique()} traces) to {out}")
+    ranks.close()
     return 0
 
 
 def _run_main(args: argparse.Namespace) -> int:
     from siakit.experiment.pipeline import run_experiment
 
+    from siakit.experiment.distributed import setup
+
+    ranks = setup(args.device)  # under torchrun: join the group once for the whole command
     result = run_experiment(from_flags(args), force=args.force)
     scores = result["scores"]
-    print(f"{result['store'].path}: {len(result['traces'])} traces, {len(scores)} score rows; "
-          f"{result['manifest'].get('summary')}")
+    if ranks.is_main:
+        print(f"{result['store'].path}: {len(result['traces'])} traces, {len(scores)} score rows; "
+              f"{result['manifest'].get('summary')}")
+    ranks.close()
     return 0

@@ -84,8 +84,9 @@ class RunConfig:
                 "dtype": self.dtype, "score": self.score_overrides()}
 
 
-# Older spellings of `siakit run` flags, still accepted.
-FLAG_ALIASES = {"results_dir": ["--results"], "temperature": ["--gen-temperature"]}
+# Older spellings of `siakit run` flags, still accepted; `--n-problems` because torchrun's own parser
+# takes `--n` for an abbreviation of its `--nnodes` / `--nproc-per-node` (distributed.py).
+FLAG_ALIASES = {"results_dir": ["--results"], "temperature": ["--gen-temperature"], "n": ["--n-problems"]}
 
 
 def add_run_flags(parser) -> None:

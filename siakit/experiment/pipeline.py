@@ -26,6 +26,7 @@ def run_experiment(config: RunConfig | None = None, *, force: bool = False, lm=N
     """
 
     from siakit.data.problems import load_problems
+    from siakit.experiment.distributed import setup
     from siakit.experiment.generate import GenerateConfig, generate_traces
     from siakit.scorer.score import score_traces
 
@@ -38,9 +39,11 @@ def run_experiment(config: RunConfig | None = None, *, force: bool = False, lm=N
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
     estimator = cfg.estimators()
-    store = ResultsStore(run_dir(cfg.results_dir, model, dataset))
-    if force and store.path.exists():
+    ranks = setup(cfg.device)  # a world of one, or this process's rank under torchrun (distributed.py)
+    store = ranks.store(run_dir(cfg.results_dir, model, dataset))
+    if force and store.path.exists() and ranks.is_main:
         shutil.rmtree(store.path)
+    ranks.barrier()
     parameters = cfg.result_parameters()
     # n may change between calls: problems are the first n in file order, so a larger n extends the
     # stored run and a smaller one reads a prefix of it. Any other change would mix incompatible rows.
@@ -52,29 +55,33 @@ def run_experiment(config: RunConfig | None = None, *, force: bool = False, lm=N
         "timings": {}}
     manifest["parameters"]["n"] = n
     manifest["status"] = "running"
-    store.write_manifest(manifest)
+    manifest["world_size"] = ranks.world_size
+    if ranks.is_main:
+        store.write_manifest(manifest)
 
     def need_model():
         nonlocal lm
         if lm is None:
             from siakit.models.loading import load_model
-            lm = load_model(model, device=cfg.device, dtype=cfg.dtype)
+            lm = load_model(model, device=ranks.device(cfg.device), dtype=cfg.dtype)
         return lm
 
     done = store.done_ids("traces")
-    todo = [p for p in problems if p.id not in done]
+    todo = [p for p in ranks.share(problems, cfg.batch_size) if p.id not in done]
     if todo:
         started = time.perf_counter()
         gen = GenerateConfig(max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, seed=seed,
                              batch_size=cfg.batch_size)
         generate_traces(need_model(), todo, gen, on_batch=store.append_traces, progress=progress)
         manifest["timings"]["generate_s"] = round(time.perf_counter() - started, 2)
+    ranks.barrier()  # every rank's traces are stored
     order = {p.id: i for i, p in enumerate(problems)}
     traces = sorted((t for t in store.read_traces() if t.id in order), key=lambda t: order[t.id])
-    store.export_traces()
+    if ranks.is_main:
+        store.export_traces()
 
     scored = store.done_ids("scores")
-    pending = [t for t in traces if t.id not in scored]
+    pending = [t for t in ranks.share(traces, cfg.score_batch) if t.id not in scored]
     if pending:
         started = time.perf_counter()
         bar = progress_bar(total=len(pending), desc=f"score {estimator}", unit="trace", enabled=progress)
@@ -86,8 +93,11 @@ def run_experiment(config: RunConfig | None = None, *, force: bool = False, lm=N
             bar.update(len(chunk))
         bar.close()
         manifest["timings"]["score_s"] = round(time.perf_counter() - started, 2)
+    ranks.barrier()  # every rank's scores are stored
     scores = store.read_scores()
     scores = scores[scores["id"].isin(order)] if len(scores) else scores
+    if len(scores):  # problem order, whichever rank wrote which shard
+        scores = scores.sort_values("id", key=lambda c: c.map(order), kind="stable").reset_index(drop=True)
 
     from siakit.data.answers import grade_summary
 
@@ -95,5 +105,6 @@ def run_experiment(config: RunConfig | None = None, *, force: bool = False, lm=N
     manifest["summary"] = grade_summary([t.answer for t in traces], [t.gold for t in traces], multiple_choice)
     manifest["model_meta"] = getattr(lm, "meta", None) or manifest.get("model_meta")
     manifest["status"] = "done"
-    store.write_manifest(manifest)
+    if ranks.is_main:
+        store.write_manifest(manifest)
     return {"traces": traces, "scores": scores, "store": store, "manifest": manifest, "config": cfg}
