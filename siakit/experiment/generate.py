@@ -32,6 +32,25 @@ def encode(tokenizer, texts: Sequence[str], **kwargs):
 
 
 
+def trace_from_text(problem: Problem, prompt: str, text: str, *, model: str, chat: bool, cue: str = CUE,
+                    meta: dict | None = None) -> Trace:
+    """One generated completion -> our trace: a base model's text cut at the next few-shot question,
+    split into steps, its answer read and graded (any engine's text goes through here: vLLM too).
+
+    trace_from_text(Problem("p1", "gsm8k", "2+2?", "4"), "Q: 2+2?", "2+2=4.\\nThe answer is 4.",
+                    model="m", chat=True)
+    -> a Trace with steps ["2+2=4.\\n", "The answer is 4."], answer "4", correct True
+    """
+    text = text if chat else cut_at_stop(text)
+    labels = [label for label, _ in problem.choices] if problem.choices else None
+    answer = extract_answer(text, labels)
+    multiple_choice = is_multiple_choice(problem.dataset) or bool(problem.choices)
+    return Trace(id=problem.id, prompt=prompt, steps=split_steps(text), dataset=problem.dataset, model=model,
+                 cue=cue, options=options_for(problem), gold=problem.gold, answer=answer,
+                 correct=grade(answer, problem.gold, multiple_choice),
+                 meta={**(meta or {}), "question": problem.question})
+
+
 def generate_traces(lm, problems: Sequence[Problem], config: GenerateConfig | None = None,
                     on_batch: Callable[[list[Trace]], None] | None = None, progress: bool = True,
                     **overrides) -> list[Trace]:
@@ -72,17 +91,11 @@ def generate_traces(lm, problems: Sequence[Problem], config: GenerateConfig | No
         batch_traces = []
         for problem, prompt, tokens in zip(batch, prompts, new_tokens):
             text = tokenizer.decode(tokens, skip_special_tokens=True)
-            text = text if lm.chat else cut_at_stop(text)
-            labels = [label for label, _ in problem.choices] if problem.choices else None
-            answer = extract_answer(text, labels)
-            multiple_choice = is_multiple_choice(problem.dataset) or bool(problem.choices)
-            batch_traces.append(Trace(
-                id=problem.id, prompt=prompt, steps=split_steps(text), dataset=problem.dataset,
-                model=lm.name, cue=config.cue, options=options_for(problem), gold=problem.gold,
-                answer=answer, correct=grade(answer, problem.gold, multiple_choice),
+            batch_traces.append(trace_from_text(
+                problem, prompt, text, model=lm.name, chat=lm.chat, cue=config.cue,
                 meta={"n_new_tokens": int((tokens != tokenizer.pad_token_id).sum()),
                       "batch_seconds": round(seconds, 3), "temperature": config.temperature,
-                      "seed": config.seed + b, "question": problem.question}))
+                      "seed": config.seed + b}))
         traces += batch_traces
         if on_batch:
             on_batch(batch_traces)
