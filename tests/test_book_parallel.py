@@ -121,13 +121,18 @@ def test_pages_run_at_once_pinned_with_logs_and_fail_alone(tmp_path):
 
 
 def test_cross_run_chapters_are_stale_when_a_run_finished_after_them(tmp_path):
+    """Also when that run was executed by another invocation (`--only` in a cluster task), which is
+    why the check reads the runs' done markers, not the jobs of this call."""
     run, figures = Job("r", "run", Path("x.md")), Job("20_figures", "chapter", Path("y.md"))
+    assert not _runs_newer(figures, tmp_path)  # never done: nothing to compare
     for job, when in ((figures, 1000), (run, 2000)):
         write(tmp_path / job.marker, "{}")
         os.utime(tmp_path / job.marker, (when, when))
-    assert _runs_newer(figures, tmp_path, [run, figures])
+    summary = write(tmp_path / GENERATED / "status" / "run__r.summary.json", "{}")  # not a done marker
+    os.utime(summary, (5000, 5000))
+    assert _runs_newer(figures, tmp_path)
     os.utime(tmp_path / figures.marker, (3000, 3000))
-    assert not _runs_newer(figures, tmp_path, [run, figures])
+    assert not _runs_newer(figures, tmp_path)
 
 
 @pytest.fixture()

@@ -104,6 +104,8 @@ def run(n_traces: int = 64, threads: int = 1, repeats: int = 1) -> dict:
             "wall_s_1": round(wall[1], 2), "wall_s_2": round(wall[2], 2),
             "score_s_1": round(score[1], 3), "score_s_2": round(score[2], 3),
             "wall_ratio": round(wall[1] / wall[2], 2), "score_ratio": round(score[1] / score[2], 2),
+            "score_s_each": {w: [round(x, 3) for x in v] for w, v in scores.items()},  # the spread: a busy
+            "wall_s_each": {w: [round(x, 2) for x in v] for w, v in walls.items()},    # CPU moves it a lot
             "bit_identical": bool(identical)}
 
 

@@ -3,7 +3,8 @@
 `siakit score` writes finished shards of traces to `<out>.parts/` (the results store's atomic
 parquet shards, with the parameters in its manifest); killed and started again, it skips the trace ids
 already scored, and at the end it concatenates the shards into `<out>` (atomically) and removes the
-parts. Starting again with other parameters is refused rather than mixing results.
+parts. Starting again with other parameters is refused rather than mixing results. Both commands run
+data-parallel under torchrun (siakit.experiment.distributed).
 """
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Resumable: traces and scores go to the results store in shards as they finish; started again, a run
 reuses what is stored and computes only what is missing. This is what `siakit run` and the book's
-experiment notebook call.
+experiment notebook call. Under torchrun each process takes its share (siakit.experiment.distributed).
 """
 from __future__ import annotations
 

@@ -138,7 +138,7 @@ def run_parallel(jobs: list[Job], root: Path, n_jobs: int, devices: list[str], f
         for phase in (first, after):  # the cross-run chapters start once every run has finished
             futures = {}
             for job in phase:
-                planned = _plan(job, root, jobs, force, None, runs_changed)
+                planned = _plan(job, root, force, None, runs_changed)
                 if planned is not None:
                     records[job.name] = planned
                 else:

@@ -212,13 +212,13 @@ def prune_stale_runs(jobs: list[Job], root: Path) -> list[str]:
     return [p.stem for p in stale]
 
 
-def _plan(job: Job, root: Path, jobs: list[Job], force: bool, only: list[str] | None,
+def _plan(job: Job, root: Path, force: bool, only: list[str] | None,
           runs_changed: bool) -> dict | None:
     """The record of a job that is not to be executed (left out by `only`, or done before), else None.
     Shared by `run_all` and `siakit book --jobs N` (parallel.py)."""
     selected = not only or any(fnmatch.fnmatch(job.name, pattern) for pattern in only)
     done = _done(job, root)
-    if job.name in AFTER_RUNS and (runs_changed or _runs_newer(job, root, jobs)):
+    if job.name in AFTER_RUNS and (runs_changed or _runs_newer(job, root)):
         done = None  # the cross-run chapters read every run: redo them when any run was redone
     if not selected:
         if not (root / job.output).exists():
@@ -231,11 +231,14 @@ def _plan(job: Job, root: Path, jobs: list[Job], force: bool, only: list[str] | 
     return None
 
 
-def _runs_newer(job: Job, root: Path, jobs: list[Job]) -> bool:
-    """Whether a run finished after `job`'s last success (in another invocation: `--only`, a cluster)."""
+def _runs_newer(job: Job, root: Path) -> bool:
+    """Whether any run finished after `job`'s last success, in any invocation (`--only` tasks of a
+    cluster included): a run's done marker `status/run__<page>.json` is newer than the job's."""
     mine = root / job.marker
-    return mine.exists() and any((root / j.marker).exists() and (root / j.marker).stat().st_mtime
-                                 > mine.stat().st_mtime for j in jobs if j.kind == "run")
+    if not mine.exists():
+        return False
+    runs = [m for m in (root / GENERATED / "status").glob("run__*.json") if "." not in m.stem]
+    return any(m.stat().st_mtime > mine.stat().st_mtime for m in runs)
 
 
 def _record_finished(job: Job, root: Path, record: dict) -> None:
@@ -253,7 +256,7 @@ def run_all(jobs: list[Job], root: Path, force: bool = False, only: list[str] | 
     the per-page `--only` of a cluster task) `summary.json`; return the records."""
     records, runs_changed = [], False
     for job in jobs:
-        planned = _plan(job, root, jobs, force, only, runs_changed)
+        planned = _plan(job, root, force, only, runs_changed)
         if planned is not None:
             records.append(planned)
             continue
