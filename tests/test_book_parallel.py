@@ -195,3 +195,18 @@ def test_slurm_script_dry_run_runs_the_task_of_its_array_index(book_root, tmp_pa
     assert finish.stdout.strip().splitlines()[-2:] == [
         "python -m siakit book --runs runs/small.yml --only " + " ".join(c[0] for c in CHAPTERS),
         "python -m siakit book --runs runs/small.yml --build-only"]
+
+
+def test_whole_book_with_two_jobs_builds_once(book_root, monkeypatch):
+    """`siakit book --jobs 2`: every page executed in its own process with its log, then one build."""
+    from siakit.cli import main
+
+    builds = []
+    monkeypatch.setattr("siakit.report.runner.build_book", lambda root: builds.append(root) or
+                        {"command": "jupyter-book build", "returncode": 0, "seconds": 0.0, "finished": "now"})
+    assert main(["book", "--root", str(book_root), "--runs", "runs/small.yml", "--jobs", "2"]) == 0
+    assert builds == [book_root]
+    generated = book_root / GENERATED
+    records = json.loads((generated / "summary.json").read_text())["notebooks"]
+    assert [r["status"] for r in records] == ["ok"] * 9 and all(r["env"]["OMP_NUM_THREADS"] for r in records)
+    assert len(list((generated / "logs").glob("*.log"))) == 9
