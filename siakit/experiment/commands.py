@@ -3,7 +3,8 @@
 `siakit score` writes finished shards of traces to `<out>.parts/` (the results store's atomic
 parquet shards, with the parameters in its manifest); killed and started again, it skips the trace ids
 already scored, and at the end it concatenates the shards into `<out>` (atomically) and removes the
-parts. Starting again with other parameters is refused rather than mixing results.
+parts. Starting again with other parameters is refused rather than mixing results. Both commands run
+data-parallel under torchrun (siakit.experiment.distributed).
 
 The parameters include fingerprints of the model's files and of the traces file, so an edited traces
 file or another model of the same name is refused too; they are also stored in the finished parquet's
@@ -13,6 +14,7 @@ metadata, so an existing `--out` made with other parameters is refused instead o
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 from pathlib import Path
 
@@ -122,7 +124,7 @@ def _score_parameters(args, estimator, kwargs) -> dict:
 def _score_main(args: argparse.Namespace) -> int:
     from siakit.data.traces import read_traces
     from siakit.experiment.config import check_device_dtype, check_score_options
-    from siakit.experiment.store import ResultsStore
+    from siakit.experiment.distributed import setup
     from siakit.files import check_output
     from siakit.models.loading import check_model_spec
 
@@ -146,7 +148,8 @@ def _score_main(args: argparse.Namespace) -> int:
     check_model_spec(args.model)
     traces = read_traces(args.traces)
     parameters = _score_parameters(args, estimator, _score_kwargs(args))
-    parts = ResultsStore(out.with_name(out.name + ".parts"))
+    ranks = setup(args.device)  # a world of one, or this process's rank under torchrun (distributed.py)
+    parts = ranks.store(out.with_name(out.name + ".parts"))
     if out.exists() and not args.force and not parts.path.exists():
         stored = stored_parameters(out)
         if stored == json.loads(json.dumps(parameters)):
@@ -156,39 +159,52 @@ def _score_main(args: argparse.Namespace) -> int:
             raise ValueError(f"--out {out} exists and was not written by siakit score; pass --force to overwrite it")
         changed = ", ".join(k for k in parameters if stored.get(k) != json.loads(json.dumps(parameters[k])))
         raise ValueError(f"--out {out} exists with other parameters ({changed}); pass --force to score again")
-    with parts.locked():  # one writer per output
-        return _score_locked(args, out, parts, traces, estimator, parameters)
+    # One writer per output: rank 0 holds the lock (and clears a killed writer's half-written files)
+    # before any rank writes; the other ranks of the same torchrun job write under its lock.
+    with parts.locked() if ranks.is_main else contextlib.nullcontext(parts):
+        ranks.barrier()
+        try:
+            return _score_locked(args, out, parts, traces, estimator, parameters, ranks)
+        finally:
+            ranks.close()
 
 
-def _score_locked(args, out: Path, parts, traces, estimator, parameters: dict) -> int:
+def _score_locked(args, out: Path, parts, traces, estimator, parameters: dict, ranks) -> int:
     import pandas as pd
 
+    from siakit.experiment.store import versions
     from siakit.scorer.score import score_traces
 
-    if args.force:
+    if args.force and ranks.is_main:
         parts.clear()
+    ranks.barrier()
     kwargs = _score_kwargs(args)
     parts.check_parameters(parameters)
-    unsaved = parts.read_manifest() is None  # written with the first shard: a failed start leaves nothing
+    # written by rank 0 with its first shard: a failed start leaves nothing
+    unsaved = ranks.is_main and parts.read_manifest() is None
     done = parts.done_ids("scores")
-    todo = [t for t in traces if t.id not in done]
+    mine = ranks.share(traces, args.shard_traces)  # whole shards, round-robin: stable under resume
+    todo = [t for t in mine if t.id not in done]
     if todo:
         from siakit.models.loading import load_model
 
-        lm = load_model(args.model, device=args.device, dtype=args.dtype,
+        lm = load_model(args.model, device=ranks.device(args.device), dtype=args.dtype,
                         attn_implementation=args.attn_implementation)
-        bar = progress_bar(total=len(traces), initial=len(traces) - len(todo), desc=f"score {lm.name}", unit="trace")
+        bar = progress_bar(total=len(mine), initial=len(mine) - len(todo), desc=f"score {lm.name}", unit="trace")
         for i in range(0, len(todo), args.shard_traces):
             chunk = todo[i: i + args.shard_traces]
             frame = score_traces(lm, chunk, estimator=estimator, progress=False, **kwargs)
             if unsaved:
-                from siakit.experiment.store import versions
-
                 parts.write_manifest({"parameters": parameters, "versions": versions()})
                 unsaved = False
             parts.append_scores(frame)
             bar.update(len(chunk))
         bar.close()
+    ranks.barrier()  # every rank's shards are written; rank 0 alone assembles the output
+    if not ranks.is_main:
+        return 0
+    if unsaved:
+        parts.write_manifest({"parameters": parameters, "versions": versions()})
     frame = parts.read_scores()
     order = {t.id: i for i, t in enumerate(traces)}
     frame = frame[frame["id"].isin(order)]
@@ -201,10 +217,16 @@ def _score_locked(args, out: Path, parts, traces, estimator, parameters: dict) -
 
 
 def _run_main(args: argparse.Namespace) -> int:
+    from siakit.experiment.distributed import setup
     from siakit.experiment.pipeline import run_experiment
 
-    result = run_experiment(from_flags(args), force=args.force)
+    ranks = setup(args.device)  # under torchrun: join the group once for the whole command
+    try:
+        result = run_experiment(from_flags(args), force=args.force)
+    finally:
+        ranks.close()
     scores = result["scores"]
-    print(f"{result['store'].path}: {len(result['traces'])} traces, {len(scores)} score rows; "
-          f"{result['manifest'].get('summary')}")
+    if ranks.is_main:
+        print(f"{result['store'].path}: {len(result['traces'])} traces, {len(scores)} score rows; "
+              f"{result['manifest'].get('summary')}")
     return 0

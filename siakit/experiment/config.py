@@ -173,8 +173,9 @@ def parse_n(text: str) -> int | str:
 
 # Flags whose values need more than int/float/str.
 FLAG_TYPES = {"n": parse_n}
-# Older spellings of `siakit run` flags, still accepted.
-FLAG_ALIASES = {"results_dir": ["--results"], "temperature": ["--gen-temperature"]}
+# Older spellings of `siakit run` flags, still accepted; `--n-problems` because torchrun's own parser
+# takes `--n` for an abbreviation of its `--nnodes` / `--nproc-per-node` (distributed.py).
+FLAG_ALIASES = {"results_dir": ["--results"], "temperature": ["--gen-temperature"], "n": ["--n-problems"]}
 
 
 def add_run_flags(parser) -> None:

@@ -71,6 +71,26 @@ class RowSampler:
         return out.scatter(-1, tokens[:, None], 0.0)
 
 
+def trace_from_text(problem: Problem, prompt: str, text: str, *, model: str, chat: bool, cue: str = CUE,
+                    meta: dict | None = None, truncated: bool = False) -> Trace:
+    """One generated completion -> our trace: a base model's text cut at the next few-shot question,
+    split into steps, its answer read and graded (any engine's text goes through here: vLLM too).
+
+    trace_from_text(Problem("p1", "gsm8k", "2+2?", "4"), "Q: 2+2?", "2+2=4.\\nThe answer is 4.",
+                    model="m", chat=True)
+    -> a Trace with steps ["2+2=4.\\n", "The answer is 4."], answer "4", correct True
+    """
+    text = text if chat else cut_at_stop(text)
+    labels = [label for label, _ in problem.choices] if problem.choices else None
+    answer = extract_answer(text, labels, truncated=truncated)  # truncated: cut by the length cap
+    multiple_choice = bool(problem.choices)  # from the problem: the file is not re-read per trace
+    return Trace(id=problem.id, prompt=prompt, steps=split_steps(text), dataset=problem.dataset, model=model,
+                 cue=cue, options=options_for(problem), gold=problem.gold, answer=answer,
+                 correct=grade(answer, problem.gold, multiple_choice),
+                 meta={**(meta or {}), "question": problem.question})
+
+
+
 def generate_traces(lm, problems: Sequence[Problem], config: GenerateConfig | None = None,
                     on_batch: Callable[[list[Trace]], None] | None = None, progress: bool = True,
                     **overrides) -> list[Trace]:
@@ -121,21 +141,14 @@ def generate_traces(lm, problems: Sequence[Problem], config: GenerateConfig | No
         batch_traces = []
         for problem, prompt, tokens, row_seed in zip(batch, prompts, new_tokens, seeds):
             raw = tokenizer.decode(tokens, skip_special_tokens=True)
-            text = raw if lm.chat else cut_at_stop(raw)
             n_new = int((tokens != tokenizer.pad_token_id).sum())
             # stopped by the length cap (no EOS, no few-shot stop): the last number may be cut short
             truncated = (n_new >= config.max_new_tokens and tokenizer.eos_token_id not in tokens.tolist()
-                         and text == raw)
-            labels = [label for label, _ in problem.choices] if problem.choices else None
-            answer = extract_answer(text, labels, truncated=truncated)
-            multiple_choice = bool(problem.choices)  # from the problem: the file is not re-read per trace
-            batch_traces.append(Trace(
-                id=problem.id, prompt=prompt, steps=split_steps(text), dataset=problem.dataset,
-                model=lm.name, cue=config.cue, options=options_for(problem), gold=problem.gold,
-                answer=answer, correct=grade(answer, problem.gold, multiple_choice),
-                meta={"n_new_tokens": n_new, "truncated": truncated,
-                      "batch_seconds": round(seconds, 3), "temperature": config.temperature,
-                      "seed": row_seed, "question": problem.question}))
+                         and (lm.chat or cut_at_stop(raw) == raw))
+            batch_traces.append(trace_from_text(
+                problem, prompt, raw, model=lm.name, chat=lm.chat, cue=config.cue, truncated=truncated,
+                meta={"n_new_tokens": n_new, "truncated": truncated, "batch_seconds": round(seconds, 3),
+                      "temperature": config.temperature, "seed": row_seed}))
         traces += batch_traces
         if on_batch:
             on_batch(batch_traces)

@@ -2,7 +2,8 @@
 
 Resumable: traces and scores go to the results store in shards as they finish; started again, a run
 reuses what is stored and computes only what is missing. This is what `siakit run` and the book's
-experiment notebook call.
+experiment notebook call. Under torchrun each process takes its share (siakit.experiment.distributed):
+rank 0 holds the run folder's lock and writes the manifest; every rank writes its own shards.
 
 Before anything is written, every field, the model spec and the problems file are checked; the run
 folder is then locked (one writer), and the manifest is written only with the first shard, so a start
@@ -13,6 +14,7 @@ tests/test_reliability.py shows a re-batched resume equal to a fresh run).
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
@@ -44,11 +46,16 @@ def run_experiment(config: RunConfig | None = None, *, force: bool = False, lm=N
         from siakit.models.loading import check_model_spec
 
         check_model_spec(config.model)
-    store = ResultsStore(run_dir(config.results_dir, config.model, config.dataset))
+    from siakit.experiment.distributed import setup
+
+    ranks = setup(config.device)  # a world of one, or this process's rank under torchrun (distributed.py)
+    store = ranks.store(run_dir(config.results_dir, config.model, config.dataset))
     everything = load_problems(config.dataset, split=config.split)  # a bad file fails here, before any write
     n = resolve_n(config.n, len(everything), config.dataset, config.split)
-    with store.locked():  # one writer per run folder
-        return _run(replace(config, n=n), store, everything, force=force, lm=lm, progress=progress)
+    # One writer per run folder: rank 0 holds the lock; the ranks of the same torchrun job write under it.
+    with store.locked() if ranks.is_main else contextlib.nullcontext(store):
+        ranks.barrier()
+        return _run(replace(config, n=n), store, everything, force=force, lm=lm, progress=progress, ranks=ranks)
 
 
 def resolve_n(n: int | str, size: int, dataset: str, split: str) -> int:
@@ -106,15 +113,17 @@ def run_identity(cfg: RunConfig, store: ResultsStore, everything: list, lm=None)
     return identity
 
 
-def _run(cfg: RunConfig, store: ResultsStore, everything: list, *, force: bool, lm, progress: bool) -> dict:
-    """The run itself, under the run folder's lock (see run_experiment)."""
+def _run(cfg: RunConfig, store: ResultsStore, everything: list, *, force: bool, lm, progress: bool,
+         ranks) -> dict:
+    """The run itself, under the run folder's lock (see run_experiment); `ranks`: this process's share."""
     from siakit.experiment.generate import GenerateConfig, generate_traces
     from siakit.scorer.score import score_traces
 
     model, dataset, n, seed = cfg.model, cfg.dataset, cfg.n, cfg.seed
     estimator = cfg.estimators()
-    if force:
+    if force and ranks.is_main:
         store.clear()  # inside the run folder only
+    ranks.barrier()
     parameters = cfg.result_parameters()
     # n may change between calls: problems are the first n in file order, so a larger n extends the
     # stored run and a smaller one reads a prefix of it. Any other change would mix incompatible rows.
@@ -128,7 +137,9 @@ def _run(cfg: RunConfig, store: ResultsStore, everything: list, *, force: bool, 
     manifest["parameters"]["n"] = n
     manifest["identity"] = identity
     manifest["status"] = "running"
-    unsaved = [True]  # the manifest goes to disk with the first shard: a failed start leaves nothing
+    manifest["world_size"] = ranks.world_size
+    # the manifest goes to disk (rank 0's) with the first shard: a failed start leaves nothing
+    unsaved = [ranks.is_main]
 
     def with_manifest(append):
         def save(rows):
@@ -142,23 +153,25 @@ def _run(cfg: RunConfig, store: ResultsStore, everything: list, *, force: bool, 
         nonlocal lm
         if lm is None:
             from siakit.models.loading import load_model
-            lm = load_model(model, device=cfg.device, dtype=cfg.dtype)
+            lm = load_model(model, device=ranks.device(cfg.device), dtype=cfg.dtype)
         return lm
 
     done = store.done_ids("traces")
-    todo = [p for p in problems if p.id not in done]
+    todo = [p for p in ranks.share(problems, cfg.batch_size) if p.id not in done]  # whole batches, round-robin
     if todo:
         started = time.perf_counter()
         gen = GenerateConfig(max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, seed=seed,
                              batch_size=cfg.batch_size)
         generate_traces(need_model(), todo, gen, on_batch=with_manifest(store.append_traces), progress=progress)
         manifest["timings"]["generate_s"] = round(time.perf_counter() - started, 2)
+    ranks.barrier()  # every rank's traces are stored
     order = {p.id: i for i, p in enumerate(problems)}
     traces = sorted((t for t in store.read_traces() if t.id in order), key=lambda t: order[t.id])
-    store.export_traces()
+    if ranks.is_main:
+        store.export_traces()
 
     scored = store.done_ids("scores")
-    pending = [t for t in traces if t.id not in scored]
+    pending = [t for t in ranks.share(traces, cfg.score_batch) if t.id not in scored]
     if pending:
         started = time.perf_counter()
         bar = progress_bar(total=len(pending), desc=f"score {estimator}", unit="trace", enabled=progress)
@@ -170,8 +183,11 @@ def _run(cfg: RunConfig, store: ResultsStore, everything: list, *, force: bool, 
             bar.update(len(chunk))
         bar.close()
         manifest["timings"]["score_s"] = round(time.perf_counter() - started, 2)
+    ranks.barrier()  # every rank's scores are stored
     scores = store.read_scores()
     scores = scores[scores["id"].isin(order)] if len(scores) else scores
+    if len(scores):  # problem order, whichever rank wrote which shard
+        scores = scores.sort_values("id", key=lambda c: c.map(order), kind="stable").reset_index(drop=True)
 
     from siakit.data.answers import grade_summary
 
@@ -179,5 +195,6 @@ def _run(cfg: RunConfig, store: ResultsStore, everything: list, *, force: bool, 
     manifest["summary"] = grade_summary([t.answer for t in traces], [t.gold for t in traces], multiple_choice)
     manifest["model_meta"] = getattr(lm, "meta", None) or manifest.get("model_meta")
     manifest["status"] = "done"
-    store.write_manifest(manifest)
+    if ranks.is_main:
+        store.write_manifest(manifest)
     return {"traces": traces, "scores": scores, "store": store, "manifest": manifest, "config": cfg}

@@ -280,6 +280,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    parser.add_argument("--distributed", action="store_true",
+                        help="instead: 2 gloo processes against 1 scoring --traces tiny-model traces "
+                             "(siakit.experiment.bench_distributed)")
+    parser.add_argument("--traces", type=int, default=64, help="--distributed: traces scored")
 
 
 def register(subparsers) -> None:
@@ -292,6 +296,12 @@ def register(subparsers) -> None:
 def _main(args) -> int:
     import torch
 
+    if args.distributed:  # data parallelism, not a forward method: its own case
+        from siakit.experiment.bench_distributed import run as run_distributed
+
+        row = run_distributed(args.traces, threads=args.threads or 1, repeats=args.repeats)
+        print(json.dumps(row) if args.json else " | ".join(f"{k} {v}" for k, v in row.items()), flush=True)
+        return 0
     if args.threads:
         torch.set_num_threads(args.threads)
     preset = args.preset or ("gpu" if args.device.startswith("cuda") else "tiny")
