@@ -7,7 +7,8 @@ cross-run figures, the SFT and toy chapters) computes its numbers here, under on
 
 Keys (all plain floats/ints/None, JSON-ready; NaN becomes None):
 - `n_traces`, `n_correct`, `n_incorrect`; `accuracy` with its 95% Wilson interval
-  (`accuracy_low`, `accuracy_high`);
+  (`accuracy_low`, `accuracy_high`): over `traces` when given, else over the scored traces;
+  `n_scored`: traces in `scores` (what every signature below is computed on);
 - `h_final_correct` / `h_final_incorrect` (mean h_K, nats), `s_final_correct` / `s_final_incorrect`;
 - `auroc_h_u05`, `auroc_h_u1`: AUROC of -h at u = 1/2 and u = 1 (u = 1 is -h_K itself), each with
   a 95% bootstrap interval over traces (`_low`, `_high`; `n_boot` seeded resamples), and `auroc_s_u1`
@@ -60,9 +61,12 @@ def summarize_run(scores: pd.DataFrame, traces=None, n_points: int = 11, n_boot:
         return {"n_traces": 0}
     sigs = trace_signatures(scores)
     ok = sigs["correct"].fillna(False).astype(bool).to_numpy()
-    acc, (low, high) = float(ok.mean()), wilson_interval(int(ok.sum()), len(ok))
+    # accuracy over every trace when they are given (the scores may leave some out, e.g. cut ones)
+    graded = np.array([bool(t.correct) for t in traces]) if traces is not None else ok
+    acc, (low, high) = float(graded.mean()), wilson_interval(int(graded.sum()), len(graded))
     sep = separability(scores, n_points=n_points, n_boot=n_boot, seed=seed)
-    out = {"n_traces": int(len(sigs)), "n_correct": int(ok.sum()), "n_incorrect": int((~ok).sum()),
+    out = {"n_traces": int(len(graded)), "n_correct": int(graded.sum()), "n_incorrect": int((~graded).sum()),
+           "n_scored": int(len(sigs)),
            "accuracy": _num(acc), "accuracy_low": _num(low), "accuracy_high": _num(high),
            "n_steps": _num(sigs["K"].mean()), "n_options": _num(sigs["n_options"].mean()),
            "auroc_h_u05": _num(sep["auroc_entropy"].iloc[n_points // 2]),

@@ -20,7 +20,7 @@ def plot_variant_curves(ax, curves: pd.DataFrame, ylabel: str) -> None:
     ax.set_xlabel("normalised step u = k/K")
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=9)
 
 
 def plot_gains(ax, table: pd.DataFrame, gain: str, title: str) -> None:
@@ -30,7 +30,7 @@ def plot_gains(ax, table: pd.DataFrame, gain: str, title: str) -> None:
     err = np.vstack([rows["mean"] - rows["low"], rows["high"] - rows["mean"]])
     colors = ["tab:red", "tab:red", "tab:green", "tab:purple"][: len(rows)]
     ax.barh(y, rows["mean"], xerr=err, color=colors, alpha=0.6, capsize=3)
-    ax.set_yticks(y, [f"{w} (n={n})" for w, n in zip(rows["where"], rows["n"])], fontsize=8)
+    ax.set_yticks(y, [f"{w} (n={n})" for w, n in zip(rows["where"], rows["n"])], fontsize=9)
     ax.axvline(0, color="black", lw=0.8)
     ax.set_xlabel("mean gain (nats): positive = the step helped")
     ax.set_title(title, fontsize=10)

@@ -27,6 +27,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from siakit.data.prompts import CUE
 from siakit.scorer.score import SCORER_VERSION
 
 CACHE_VERSION = 1  # bump when cached outputs change meaning: old caches are then ignored
@@ -204,7 +205,7 @@ def run_lineage(cfg: LineageConfig, lm=None, progress: bool = True) -> dict:
         results.append(entry)
     return {"config": asdict(cfg), "key": cfg.train_key(), "root": str(cache_root(cfg) / cfg.train_key()),
             "train_log": log, "checkpoints": results, "n_eval": len(problems), "estimator": "readout",
-            "cue": "\nThe answer is", "units": "nats", "versions": versions(),
+            "cue": CUE, "units": "nats", "versions": versions(),
             "seconds": round(time.perf_counter() - started, 1)}
 
 

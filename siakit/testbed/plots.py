@@ -39,7 +39,6 @@ def training_loss(result: dict):
         if c["stage"] == "sft":
             ax.axvline(c["step"], color="grey", ls=":", lw=1)
     ax.set(xlabel="optimizer step", ylabel="loss (nats / token)", yscale="log", title="fine-tuning")
-    fig.tight_layout()
     return fig
 
 
@@ -55,8 +54,7 @@ def accuracy_ladder(result: dict, decode: str = "greedy"):
         r = entries[0][decode]["rungs"]
         ax.set_xticks(r["level"], [f"{lab}\n(n={n})" for lab, n in zip(r["rung"], r["n"])])
     ax.set(xlabel="rung (number of terms)", ylabel="accuracy", ylim=(-0.03, 1.03), title=f"accuracy ({decode})")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
+    ax.legend(fontsize=9)
     return fig
 
 
@@ -76,16 +74,15 @@ def curves(result: dict, column: str = "entropy", decode: str = "greedy", n_poin
                 ax.plot(g["u"], g["mean"], color=COLORS[group], label=f"{group} (n={int(g['n'].iloc[0])})")
                 ax.fill_between(g["u"], g["low"], g["high"], color=COLORS[group], alpha=0.2)
         ax.set(title=f"{c['name']} (cut: {len(cut)})", xlabel="u = k/K")
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=9)
     axes[0][0].set_ylabel({"entropy": "h_k (nats)", "surprisal": "s_k (nats)"}[column])
-    fig.tight_layout()
     return fig
 
 
 def lineage_panels(result: dict, decode: str = "greedy"):
     """Across checkpoints: accuracy (Wilson), AUROC of -h at u = 0.5 and 1 (bootstrap), and information
     per step h_{k-1} - h_k by correctness (bootstrap), side by side."""
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
+    fig, axes = plt.subplots(1, 3, figsize=(7, 3.2))
     x_labels, *acc = _series(result, "accuracy", decode)
     x = np.arange(len(x_labels))
     _errorbar(axes[0], x, *acc, color="k")
@@ -95,16 +92,15 @@ def lineage_panels(result: dict, decode: str = "greedy"):
         _errorbar(axes[1], x + off, *s, label=label)
     axes[1].axhline(0.5, color="grey", ls="--", lw=1)
     axes[1].set(ylabel="AUROC of -h", ylim=(0, 1.02), title="separability (bootstrap 95%)")
-    axes[1].legend(fontsize=8)
+    axes[1].legend(fontsize=9)
     for off, group in ((-0.05, "correct"), (0.05, "incorrect")):
         _, *s = _series(result, f"info_per_reasoning_step_{group}", decode)
         _errorbar(axes[2], x + off, *s, color=COLORS[group], label=group)
     axes[2].axhline(0.0, color="grey", ls="--", lw=1)
     axes[2].set(ylabel="mean h_{k-1} - h_k (nats)", title="information per reasoning step")
-    axes[2].legend(fontsize=8)
+    axes[2].legend(fontsize=9)
     for ax in axes:
         ax.set_xticks(x, x_labels)
-    fig.tight_layout()
     return fig
 
 

@@ -23,7 +23,8 @@ def entropy_curves(summary: dict):
     k = np.arange(len(bayes))
     ncols = min(2, len(curves))
     nrows = -(-len(curves) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=style.size(nrows), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=style.size(nrows), sharey=True, squeeze=False,
+                             layout="constrained")  # the legend goes outside, below the panels
     for ax in axes.flat[len(curves):]:
         ax.axis("off")
     for ax, c in zip(axes.flat, curves):
