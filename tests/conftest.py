@@ -50,7 +50,11 @@ def execute_chapter(notebook: Path, workdir: Path, parameters: dict, cwd: Path |
     nb = jupytext.read(notebook)
     tagged = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
     assert len(tagged) == 1, f"{notebook.name} needs exactly one cell tagged `parameters`"
-    assert sum(line.startswith("# ") for line in notebook.read_text().splitlines()) == 1
+    fence, titles = False, 0
+    for line in notebook.read_text().splitlines():  # one "# " title, outside code cells
+        fence = not fence if line.startswith("```") else fence
+        titles += line.startswith("# ") and not fence
+    assert titles == 1, f"{notebook.name} needs exactly one '# ' title"
     ipynb, out = workdir / f"{notebook.stem}.ipynb", workdir / f"{notebook.stem}_out.ipynb"
     subprocess.run([sys.executable, "-m", "jupytext", "--to", "ipynb", "-o", str(ipynb), str(notebook)],
                    check=True, capture_output=True)

@@ -232,7 +232,7 @@ def test_rl_step_runs_and_checks_its_arguments(one_thread):
 def test_lineage_chapter_executes_on_a_tiny_chat_model(tmp_path):
     from pathlib import Path
 
-    from conftest import count_figures, execute_chapter
+    from conftest import execute_chapter
     from test_sft import chat_tiny
 
     lm = chat_tiny()
@@ -245,5 +245,5 @@ def test_lineage_chapter_executes_on_a_tiny_chat_model(tmp_path):
         "checkpoints": [0.0, 1.0], "cache_root": str(tmp_path / "cache"), "toy_summary": str(tmp_path / "none")})
     html = "".join("".join(o.get("data", {}).get("text/html", "")) for c in cells for o in c.get("outputs", []))
     assert "cache key" in text and "Verdict: inconclusive" in html  # random weights: nothing to separate
-    assert count_figures(cells) == 5
+    assert not [o for c in cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert (tmp_path / "cache").is_dir() and any((tmp_path / "cache").glob("*/step2/config.json"))

@@ -63,5 +63,8 @@ def score(lm, codec: Codec, traces: list[Trace], backend: str = "auto", **kwargs
     from siakit.scorer.score import score_traces
 
     kwargs.setdefault("progress", False)  # a toy checkpoint scores in about a second
+    # The toy world's answer is one token of a closed set, and its codec ends the trace after it: the
+    # option token's probability is the answer's. No end-of-answer read (siakit.scorer.termination).
+    kwargs.setdefault("terminated", False)
     df = score_traces(lm, traces, estimator="readout", **kwargs)
     return df.reset_index(drop=True)
