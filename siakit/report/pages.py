@@ -97,7 +97,7 @@ def write_runs_index(root: Path, jobs) -> Path:
     summary_file = root / GENERATED / "summary.json"
     summary = json.loads(summary_file.read_text()) if summary_file.exists() else {"notebooks": []}
     status = {(r["kind"], r["name"]): r for r in summary.get("notebooks", [])}
-    lines = ["# Experiment runs", "",
+    lines = ["# What small models do on the paper's benchmarks", "",
              "One page per (model, dataset) run, each the experiment notebook executed by papermill with "
              "that run's parameters (`siakit book --runs FILE`). Accuracy comes with a 95% bootstrap "
              "interval over questions; $h_K$ is the final conditional answer entropy in nats (our readout "
@@ -109,8 +109,14 @@ def write_runs_index(root: Path, jobs) -> Path:
              "```{note}", "With the embedded offline models and a handful of questions per run (as in "
              "`runs/default.yml`), these are smoke-scale numbers: they show that the pipeline runs end to "
              "end, not what the paper's models do. `runs/paper.yml` lists the paper-scale runs (GPU).", "```", "",
-             "| run | status | n | accuracy [95% CI] | $h_K$ correct | $h_K$ incorrect | AUROC($-h_K$) "
-             "| lock-in | generate / score (s) | page (s) |", "|---|---|---|---|---|---|---|---|---|---|"]
+             "The diagnostics say whether there is anything to measure: *cut* is the share of traces "
+             "that ran into the token cap (left out of the signatures), *leader = answer* the share "
+             "whose readout leader at $k = K$ is the answer the trace wrote. Where accuracy is near 0 "
+             "or most traces are cut, the signatures of that run carry no evidence either way; the "
+             "evidence on a real LM is in the chapters on the trained testbed and on human traces.", "",
+             "| run | n | accuracy [95% CI] | cut | leader = answer | $h_K$ correct | $h_K$ incorrect "
+             "| AUROC($-h_K$) | lock-in | generate / score (s) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for job in (j for j in jobs if j.kind == "run"):
         record = status.get(("run", job.name), {})
         run_summary = root / job.parameters["summary_path"]
@@ -121,11 +127,12 @@ def write_runs_index(root: Path, jobs) -> Path:
         timings = s.get("timings") or {}
         acc = (f"{_fmt(s.get('accuracy'))} [{_fmt(s.get('accuracy_low'))}, {_fmt(s.get('accuracy_high'))}]"
                if s else "–")
-        lines.append(f"| {link} | {record.get('status', 'not run')} | {_fmt(s.get('n_traces'), 'd')} | {acc} "
+        link += "" if record.get("status") in (None, "ok") else f" ({record['status']})"
+        lines.append(f"| {link} | {_fmt(s.get('n_traces'), 'd')} | {acc} "
+                     f"| {_fmt(s.get('share_cut'))} | {_fmt(s.get('leader_agrees'))} "
                      f"| {_fmt(s.get('h_final_correct'))} | {_fmt(s.get('h_final_incorrect'))} "
                      f"| {_fmt(s.get('auroc_h_u1'))} | {_fmt(s.get('lock_in_rate'))} "
-                     f"| {_fmt(timings.get('generate_s'), '.0f')} / {_fmt(timings.get('score_s'), '.0f')} "
-                     f"| {_fmt(record.get('seconds'), '.0f')} |")
+                     f"| {_fmt(timings.get('generate_s'), '.0f')} / {_fmt(timings.get('score_s'), '.0f')} |")
     failed = [r["name"] for r in summary.get("notebooks", []) if r.get("status") == "failed"]
     if failed:
         lines += ["", "```{warning}", "These notebooks failed in the last build; their pages show the error: "
