@@ -157,3 +157,11 @@ def test_grading_cross_check_against_math_verify():
     assert pd.isna(t.at["passing", "answer"]) and not t.at["passing", "correct"] and t.at["passing", "mv_correct"]
     assert t.at["cut", "truncated"] and t.at["cut", "answer"] == "120" and not t.at["cut", "correct"]
     assert t["changed"].sum() == 3 and (~t["agree"]).sum() == 2
+
+
+def test_a_trace_that_only_repeats_the_options_has_no_answer():
+    labels = ["A", "B", "C", "D"]
+    listing = "Which is a star?\nA. the Moon\nB. the Sun\nC. Mars\nD. Venus"
+    assert extract_answer(listing, labels) is None  # not "D": the last letter of a list is no choice
+    assert extract_answer(listing.replace("Which is a star?", "The answer is B."), labels) == "B"
+    assert extract_answer("B) the Sun", labels) == "B" and extract_answer("A. Moon\nB. Sun\nB", labels) == "B"

@@ -77,6 +77,16 @@ def _label_pattern(labels: list[str]) -> str:
     return "(" + "|".join(re.escape(label) for label in sorted(labels, key=len, reverse=True)) + ")"
 
 
+def _ends_with_option_list(lines: list[str], lab: str) -> bool:
+    """Whether the last two lines are two different options written out ("C. Mars", "D) Venus").
+
+        _ends_with_option_list(["Options:", "A. Sun", "B. Moon"], "([AB])") -> True
+    """
+    item = re.compile(r"^\(?" + lab + r"[.):]\s+\S")
+    heads = [item.match(line) for line in lines[-2:]]
+    return len(heads) == 2 and all(heads) and heads[0].group(1) != heads[1].group(1)
+
+
 def _extract_choice(text: str, labels: list[str]) -> str | None:
     """Option label from a trace: cue, then \\boxed{}, then a label ending the trace."""
     lab = _label_pattern(labels)
@@ -91,8 +101,12 @@ def _extract_choice(text: str, labels: list[str]) -> str | None:
     boxed = re.findall(r"\\boxed\s*\{\s*(?:\\text\{)?\(?" + lab + r"\)?\}?\s*\}", text)
     if boxed:
         return boxed[-1]
-    # 2. the last line starts with a label: "B) microscope", "(B)", "B." or just "B".
+    # 2. the last line starts with a label: "B) microscope", "(B)", "B." or just "B" -- unless the text
+    #    ends by listing the options ("C. Mars" / "D. Venus" on the last two lines): a model that only
+    #    repeats the list has not answered, and its last letter is not its choice.
     lines = [line.strip(" *\t") for line in text.strip().splitlines() if line.strip(" *\t")]
+    if _ends_with_option_list(lines, lab):
+        return None
     if lines:
         head = re.match(r"^(?:\(" + lab + r"\)|" + lab + r"(?:[.):](?:\s|$)|$))", lines[-1])
         if head:
