@@ -112,3 +112,15 @@ def plot_narrowing(axes, probs: np.ndarray, gold: int, labels: list[str]):
         ax.set(xticks=range(len(p)), xticklabels=labels, ylim=(0, 1), title=f"k = {k}\n$h_k$ = {h:.2f} nats")
 
     return axes
+
+
+def readable(frame: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
+    """A table for a page: floats rounded, missing values (NaN, None) shown as "–" rather than NaN.
+
+        readable(pd.DataFrame({"lock_u": [0.5, np.nan]}))  ->  lock_u: 0.5, –
+    """
+    shown = frame.copy()
+    for column in shown.columns:
+        if pd.api.types.is_float_dtype(shown[column]):
+            shown[column] = shown[column].round(digits)
+    return shown.astype(object).where(shown.notna(), "–")
