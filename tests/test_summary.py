@@ -45,3 +45,11 @@ def test_a_single_class_gives_no_auroc_and_a_json_ready_summary():
     s = summarize_run(frame, n_boot=10)
     assert s["auroc_h_u1"] is None and s["n_incorrect"] == 0 and s["h_final_incorrect"] is None
     assert all(v is None or isinstance(v, (int, float)) for v in s.values())
+
+
+def test_tables_on_pages_show_no_nan():
+    from siakit.report.figures import readable
+
+    shown = readable(pd.DataFrame({"lock_u": [0.12345, np.nan], "id": ["a", None], "n": [1, 2]}))
+    assert shown["lock_u"].tolist() == [0.123, "–"] and shown["id"].tolist() == ["a", "–"]
+    assert shown["n"].tolist() == [1, 2]
