@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import torch
 
+from siakit.training.reinforce import kl_shaped_update
 from siakit.progress import progress_bar
 from siakit.training.sft.finetune import _batch
 from siakit.training.sft.data import Example
@@ -80,16 +81,8 @@ def reinforce_lm(lm, problems, cfg: RLConfig, seed: int = 0, progress: bool = Tr
         model.train()
         logp = sequence_logprob(model, rows, pad)
         with torch.no_grad():
-            kl = logp.detach() - sequence_logprob(ref, rows, pad)
-            shaped = (reward - cfg.beta * kl).view(cfg.questions, cfg.samples)
-            baseline = (shaped.sum(1, keepdim=True) - shaped) / (cfg.samples - 1)
-            advantage = (shaped - baseline).view(-1)
-        loss = -(advantage * logp).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        history.append({"step": step + 1, "reward": float(reward.mean()), "kl": float(kl.mean()),
-                        "loss": float(loss.detach())})
+            ref_logp = sequence_logprob(ref, rows, pad)
+        stats = kl_shaped_update(model, opt, logp, ref_logp, reward, cfg.beta, cfg.questions, cfg.samples)
+        history.append({"step": step + 1, **stats})
     model.eval()
     return history

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from siakit.training.reinforce import kl_shaped_update
 from siakit.training.toy.rollout import constrained_logits, rollout
 from siakit.training.toy.text import Codec
 from siakit.training.toy.world import sample_problem
@@ -54,16 +55,8 @@ def reinforce(model, codec: Codec, cfg: RLConfig, seed: int, progress: bool = Tr
         model.train()
         logp = action_logprob(model, codec, episodes.ids, episodes.slots)
         with torch.no_grad():
-            kl = logp.detach() - action_logprob(ref, codec, episodes.ids, episodes.slots)
-            shaped = (reward - cfg.beta * kl).view(cfg.questions, cfg.samples)
-            baseline = (shaped.sum(1, keepdim=True) - shaped) / (cfg.samples - 1)
-            advantage = (shaped - baseline).view(-1)
-        loss = -(advantage * logp).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        history.append({"step": step + 1, "reward": float(reward.mean()), "kl": float(kl.mean()),
-                        "loss": float(loss.detach())})
+            ref_logp = action_logprob(ref, codec, episodes.ids, episodes.slots)
+        stats = kl_shaped_update(model, opt, logp, ref_logp, reward, cfg.beta, cfg.questions, cfg.samples)
+        history.append({"step": step + 1, **stats})
     model.eval()
     return history
