@@ -40,6 +40,16 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def atomic_write_json(path: str | os.PathLike, obj, indent: int | None = 1) -> Path:
+    """`obj` (made `json_safe`) as JSON, written atomically.
+
+        >>> atomic_write_json(Path("/tmp/t.json"), {"total_s": 1.5})   # {"total_s": 1.5}
+    """
+    import json
+
+    return atomic_write_text(path, json.dumps(json_safe(obj), indent=indent))
+
+
 def json_safe(x):
     """Plain JSON types from numpy/pandas values; NaN and infinities become None."""
     if isinstance(x, dict):

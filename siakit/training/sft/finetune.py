@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from siakit.analysis.summary import summarize_run
-from siakit.files import atomic_write_text, json_safe
+from siakit.files import atomic_write_json, atomic_write_text, json_safe
 
 # Bumped when the per-stage summary's keys change, so a cached summary.json is recomputed.
 SUMMARY_SCHEMA = 2
@@ -180,7 +180,7 @@ def run_sft(cfg: SFTConfig, out: str | Path, progress: bool = True) -> dict:
         if cfg.save_model:
             lm.model.save_pretrained(model_dir)
             lm.tokenizer.save_pretrained(model_dir)
-        atomic_write_text(out / "train_log.json", json.dumps(log))
+        atomic_write_json(out / "train_log.json", log)
         atomic_write_text(stamp, key)
     timings["train_s"] = time.time() - t
     nll_after = heldout_nll(lm.model, heldout, pad)
@@ -211,9 +211,9 @@ def run_sft(cfg: SFTConfig, out: str | Path, progress: bool = True) -> dict:
                          "n_train_examples": len(train), "heldout_nll": {"before": nll_before, "after": nll_after},
                          "train_loss": log["losses"], "results": results,
                          "model_dir": str(model_dir) if cfg.save_model else None})
-    atomic_write_text(out / "summary.json", json.dumps(summary, indent=1))
+    atomic_write_json(out / "summary.json", summary)
     timings["total_s"] = time.time() - t0
-    atomic_write_text(out / "timings.json", json.dumps(timings, indent=1))
+    atomic_write_json(out / "timings.json", timings)
     return summary
 
 

@@ -18,7 +18,7 @@ import torch
 
 from siakit.models.loading import LoadedModel
 from siakit.experiment.store import versions
-from siakit.files import atomic_write_text, json_safe
+from siakit.files import atomic_write_json, json_safe
 from siakit.training.toy.evaluate import evaluate, human_bayes_curves
 from siakit.training.toy.gpt import GPT, GPTConfig, save_gpt
 from siakit.training.toy.humans import human_traces
@@ -139,9 +139,9 @@ def run_toy(cfg: ToyConfig, out: str | Path, progress: bool = True) -> dict:
                "history": history},
     }
     summary = json_safe(summary)
-    atomic_write_text(out / "summary.json", json.dumps(summary, indent=1))
+    atomic_write_json(out / "summary.json", summary)
     timings["total_s"] = time.time() - t0
-    atomic_write_text(out / "timings.json", json.dumps(timings, indent=1))
+    atomic_write_json(out / "timings.json", timings)
     return summary
 
 
