@@ -155,7 +155,8 @@ def test_tiny_model_scores_variants_and_cache_reads_them_back(tmp_path, one_thre
 
 
 def test_paired_auroc_and_verdict_by_hand():
-    from siakit.human.stats import paired_auroc, stepwise_verdict, verdict, wilson
+    from siakit.analysis.summary import wilson_interval as wilson
+    from siakit.human.stats import paired_auroc, stepwise_verdict, verdict
 
     finals = pd.DataFrame({"problem_id": list("aabbcc"), "variant": ["intact", "corrupted"] * 3,
                            "s_final": [0.1, 3.0, 2.0, 1.0, 0.5, 4.0]})

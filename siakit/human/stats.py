@@ -40,14 +40,6 @@ def final_rows(scores: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def wilson(k: int, n: int) -> tuple[float, float]:
-    """95% Wilson interval of a proportion k / n (NaN for n = 0), `siakit.analysis.summary`'s.
-
-    wilson(8, 10) -> (0.490..., 0.943...)
-    """
-    return wilson_interval(k, n)
-
-
 def variant_table(finals: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
     """Per variant: mean [95% bootstrap CI] of h_0, h_K, s_0, s_K and of the drop s_0 - s_K (nats),
     and the share of traces whose own final answer leads the readout at K (95% Wilson interval)."""
@@ -60,7 +52,7 @@ def variant_table(finals: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> pd
             row[col] = f"{mean:.2f} [{low:.2f}, {high:.2f}]"
         if "own_leads_final" in g:
             k = int(g["own_leads_final"].sum())
-            low, high = wilson(k, len(g))
+            low, high = wilson_interval(k, len(g))
             row["own answer leads at K"] = f"{k}/{len(g)} [{low:.2f}, {high:.2f}]"
         rows.append(row)
     return pd.DataFrame(rows).set_index("variant")
