@@ -5,6 +5,8 @@ STAMP := $(VENV)/.siakit-installed
 # The CPU wheel of torch; on a GPU machine install your CUDA torch first and this step is skipped.
 TORCH_SPEC ?= torch==2.13.0
 RUNS ?= runs/default.yml
+# Pages executed at once by `make book`, each with its share of the CPUs (siakit.report.parallel).
+JOBS ?= 2
 
 .PHONY: install test book publish clean
 
@@ -30,7 +32,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q
 
 book: $(STAMP)
-	$(PY) -m siakit book --runs $(RUNS)
+	$(PY) -m siakit book --runs $(RUNS) --jobs $(JOBS)
 
 # Publish by hand: push the built book to the gh-pages branch of `origin` (GitHub Pages: "Deploy from a
 # branch", gh-pages). The workflow .github/workflows/book.yml does the same on every push to main.

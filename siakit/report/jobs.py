@@ -29,6 +29,10 @@ CHAPTERS = [
     ("30_early_exit", "notebooks/30_early_exit.md", "Early exit"),
 ]
 AFTER_RUNS = {"20_figures", "30_early_exit"}  # these read the runs' results, so they go last
+# Pages that read another page's results: with `--jobs N` a page waits until these have finished (the
+# sequential runner meets this by CHAPTERS' order). The lineage chapter's side-by-side table reads the
+# toy chapter's summary.
+NEEDS = {"04_testbed_lineage": ("02_toy_world",)}
 PAGE_KEYS = {"n_show", "n_boot"}  # parameters of the experiment page itself, not of the run
 RUN_KEYS = set(RunConfig.keys()) | {"datasets"} | PAGE_KEYS  # a run entry: RunConfig's fields, one form
 TOP_KEYS = {"defaults", "runs", "chapters"}

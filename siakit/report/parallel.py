@@ -26,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from siakit.report.pages import write_summary
+from siakit.report.jobs import NEEDS
 from siakit.report.runner import (AFTER_RUNS, GENERATED, Job, _done, _placeholder, _plan, _record_finished,
                                   run_all)
 
@@ -119,7 +120,12 @@ def run_parallel(jobs: list[Job], root: Path, n_jobs: int, devices: list[str], f
     for slot in range(n_jobs):
         slots.put(slot)
 
+    futures: dict = {}
+
     def one(job: Job) -> dict:
+        for needed in NEEDS.get(job.name, ()):  # submitted earlier, so already running or done (FIFO pool)
+            if needed in futures:
+                futures[needed][1].exception()  # waits; its failure is its own page's
         slot = slots.get()
         try:
             env = job_env(slot, n_jobs, devices)
@@ -136,14 +142,13 @@ def run_parallel(jobs: list[Job], root: Path, n_jobs: int, devices: list[str], f
     after = [j for j in jobs if j.name in AFTER_RUNS]
     with ThreadPoolExecutor(max_workers=n_jobs) as pool:
         for phase in (first, after):  # the cross-run chapters start once every run has finished
-            futures = {}
             for job in phase:
                 planned = _plan(job, root, force, None, runs_changed)
                 if planned is not None:
                     records[job.name] = planned
                 else:
                     futures[job.name] = (job, pool.submit(one, job))
-            for name, (job, future) in futures.items():
+            for name, (job, future) in [(n, f) for n, f in futures.items() if f[0] in phase]:
                 record = future.result()
                 runs_changed |= job.kind == "run"
                 print(f"[siakit book] {job.kind} {job.name}: {record['status']} in {record['seconds']} s"
