@@ -210,3 +210,47 @@ def test_whole_book_with_two_jobs_builds_once(book_root, monkeypatch):
     records = json.loads((generated / "summary.json").read_text())["notebooks"]
     assert [r["status"] for r in records] == ["ok"] * (len(CHAPTERS) + 3) and all(r["env"]["OMP_NUM_THREADS"] for r in records)
     assert len(list((generated / "logs").glob("*.log"))) == len(CHAPTERS) + 3  # one log per page
+
+
+# A page that finishes slowly (`wait` seconds), or checks that page `needs` has finished when it starts.
+SLOW_OR_NEEDY = """---
+kernelspec: {display_name: Python 3, language: python, name: python3}
+jupytext: {text_representation: {extension: .md, format_name: myst}}
+---
+
+# A page
+
+```{code-cell} ipython3
+:tags: [parameters]
+
+name = "p"
+wait = 0.0
+needs = None
+folder = "."
+```
+
+```{code-cell} ipython3
+import pathlib, time
+here = pathlib.Path(folder)
+assert needs is None or (here / f"done-{needs}").exists(), f"{needs} had not finished when {name} started"
+time.sleep(wait)
+(here / f"done-{name}").write_text("")
+```
+"""
+
+
+def test_a_page_waits_for_the_page_it_reads(tmp_path):
+    """With --jobs 2 the lineage chapter (which reads the toy chapter's summary) starts only once the
+    toy chapter has finished, although a slot is free from the start (siakit.report.jobs.NEEDS)."""
+    from siakit.report.jobs import NEEDS
+
+    assert NEEDS["04_testbed_lineage"] == ("02_toy_world",)
+    write(tmp_path / "page.md", SLOW_OR_NEEDY)
+    folder = str(tmp_path)
+    jobs = [Job("02_toy_world", "chapter", Path("page.md"), {"name": "toy", "wait": 8.0, "folder": folder}),
+            Job("04_testbed_lineage", "chapter", Path("page.md"), {"name": "lineage", "needs": "toy", "folder": folder}),
+            Job("05_human_traces", "chapter", Path("page.md"), {"name": "human", "folder": folder})]
+    records = {r["name"]: r for r in run_parallel(jobs, tmp_path, n_jobs=2, devices=[])}
+    assert {n: r["status"] for n, r in records.items()} == {n: "ok" for n in records}, records
+    # the free slot was not wasted: the human page ran while the lineage page waited
+    assert (tmp_path / "done-human").stat().st_mtime < (tmp_path / "done-toy").stat().st_mtime

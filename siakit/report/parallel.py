@@ -123,10 +123,10 @@ def run_parallel(jobs: list[Job], root: Path, n_jobs: int, devices: list[str], f
     futures: dict = {}
 
     def one(job: Job) -> dict:
-        for needed in NEEDS.get(job.name, ()):  # submitted earlier, so already running or done (FIFO pool)
+        for needed in NEEDS.get(job.name, ()):  # wait without a slot, so other pages use it meanwhile
             if needed in futures:
                 futures[needed][1].exception()  # waits; its failure is its own page's
-        slot = slots.get()
+        slot = slots.get()  # the slots, not the pool's threads, bound the pages running at once
         try:
             env = job_env(slot, n_jobs, devices)
             where = f"device {env['CUDA_VISIBLE_DEVICES']}, " if devices else ""
@@ -140,7 +140,7 @@ def run_parallel(jobs: list[Job], root: Path, n_jobs: int, devices: list[str], f
     runs_changed = False
     first = [j for j in jobs if j.name not in AFTER_RUNS]
     after = [j for j in jobs if j.name in AFTER_RUNS]
-    with ThreadPoolExecutor(max_workers=n_jobs) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, len(jobs))) as pool:
         for phase in (first, after):  # the cross-run chapters start once every run has finished
             for job in phase:
                 planned = _plan(job, root, force, None, runs_changed)

@@ -284,6 +284,14 @@ def add_arguments(parser) -> None:
                         help="instead: 2 gloo processes against 1 scoring --traces tiny-model traces "
                              "(siakit.experiment.bench_distributed)")
     parser.add_argument("--traces", type=int, default=64, help="--distributed: traces scored")
+    parser.add_argument("--generate", action="store_true",
+                        help="instead: generation tokens/s of a random --shape model and the GPU-hours of --runs "
+                             "(siakit.experiment.sizing)")
+    parser.add_argument("--shape", default="llama-1b", help="--generate: a bench shape")
+    parser.add_argument("--batch", type=int, default=32, help="--generate: prompts per generate call")
+    parser.add_argument("--prompt-tokens", type=int, default=128, help="--generate: prompt length")
+    parser.add_argument("--new-tokens", type=int, default=128, help="--generate: tokens generated per row")
+    parser.add_argument("--runs", default="runs/paper.yml", help="--generate: the runs file to size")
 
 
 def register(subparsers) -> None:
@@ -302,6 +310,10 @@ def _main(args) -> int:
         row = run_distributed(args.traces, threads=args.threads or 1, repeats=args.repeats)
         print(json.dumps(row) if args.json else " | ".join(f"{k} {v}" for k, v in row.items()), flush=True)
         return 0
+    if args.generate:  # generation throughput and a sweep's GPU-hours: its own case
+        from siakit.experiment.sizing import report
+
+        return report(args)
     if args.threads:
         torch.set_num_threads(args.threads)
     preset = args.preset or ("gpu" if args.device.startswith("cuda") else "tiny")
