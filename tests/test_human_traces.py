@@ -196,3 +196,26 @@ def test_chapter_executes_from_a_cached_run(tmp_path, data_root, monkeypatch, on
     html = "".join("".join(o.get("data", {}).get("text/html", "")) for c in cells for o in c.get("outputs", []))
     assert "Verdict: " in html and "on n = 10 problems" in html
     assert sum("image/png" in o.get("data", {}) for c in cells for o in c.get("outputs", [])) >= 3
+
+
+def test_controls_only_on_the_first_controls_n_problems(tmp_path, one_thread):
+    from siakit.human.cache import HumanRunConfig, cache_key, load_or_score
+    from siakit.human.stats import final_rows, paired_auroc
+    from siakit.models.tiny import tiny_model
+
+    lm = tiny_model("llama")
+    cfg = HumanRunConfig(model=lm.name, n=4, shard=2, controls_n=2)
+    assert cache_key(cfg) != cache_key(HumanRunConfig(model=lm.name, n=4, shard=2))  # other traces: other key
+    run = load_or_score(cfg, root=tmp_path, lm=lm, progress=False, records=RECORDS)
+    by_problem = {}
+    for t in run.traces:
+        by_problem.setdefault(t.meta["problem_id"], set()).add(t.meta["variant"])
+    first, later = list(by_problem.values())[:2], list(by_problem.values())[2:]
+    assert all(v == set(VARIANTS) for v in first) and all(v == {"intact", "corrupted"} for v in later)
+    assert len(run.traces) == 2 * 4 + 2 * 2
+    finals = final_rows(run.scores)
+    # a control comparison pairs only the problems that have the control
+    assert paired_auroc(finals, "s_final", "shuffled", "intact", n_boot=50)["n"] == 2
+    assert paired_auroc(finals, "s_final", "corrupted", "intact", n_boot=50)["n"] == 4
+    with pytest.raises(ValueError, match="controls_n"):
+        load_or_score(HumanRunConfig(model=lm.name, n=4, controls_n=-1), root=tmp_path, lm=lm, records=RECORDS)

@@ -1,6 +1,7 @@
 """Scoring the human-trace variants once, in resumable shards, cached by configuration.
 
-    run = load_or_score(HumanRunConfig(n=40))   # scores 40 problems x 4 variants, or reads them
+    run = load_or_score(HumanRunConfig(n=300))  # 300 problems x (intact, corrupted), the first 100 also
+                                                # x (shuffled, foreign): scored, or read from the cache
     run.scores        # the scorer's rows (siakit.scorer.score_traces) + variant, problem_id columns
     run.n, run.source # problems used; "cache" or "scored"
 
@@ -23,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from siakit.human.variants import VARIANTS, human_traces, select_problems
+from siakit.human.variants import CONTROLS, VARIANTS, human_traces, select_problems
 from siakit.data.traces import read_traces, write_traces
 
 FORMAT = 1  # bump when the trace construction or the corruption changes what is scored
@@ -36,6 +37,10 @@ class HumanRunConfig:
     seed: int = 0                # problem order, corruptions and shuffles
     split: str = "test"          # GSM8K split whose human solutions are read
     variants: tuple = VARIANTS   # which variants to score
+    controls_n: int = 100        # problems (from the first, in whole shards) whose control variants
+                                 # (shuffled, foreign) are scored too; later ones only intact and
+                                 # corrupted. The controls differ from intact by far more than the
+                                 # corruption does, so fewer problems pin them down: a third less scoring
     estimator: str = "readout"   # siakit's readout estimator (numeric candidate set built by the scorer)
     device: str = "cpu"          # where to score; does not enter the cache key
     threads: int | None = None   # torch CPU threads (None: torch's default); not in the key
@@ -106,8 +111,9 @@ def load_or_score(cfg: HumanRunConfig, root: str | Path | None = None, prefer_la
     from siakit.experiment.store import versions
     from siakit.files import atomic_write_bytes
 
-    if cfg.n < 1 or cfg.shard < 1:
-        raise ValueError(f"HumanRunConfig: n and shard must be >= 1, got n={cfg.n}, shard={cfg.shard}")
+    if cfg.n < 1 or cfg.shard < 1 or cfg.controls_n < 0:
+        raise ValueError(f"HumanRunConfig: n and shard must be >= 1 and controls_n >= 0, got n={cfg.n}, "
+                         f"shard={cfg.shard}, controls_n={cfg.controls_n}")
     path = run_path(cfg, root)
     path.mkdir(parents=True, exist_ok=True)
     manifest_path = path / "manifest.json"
@@ -134,7 +140,8 @@ def load_or_score(cfg: HumanRunConfig, root: str | Path | None = None, prefer_la
         for start in bar:
             part = type(selection)(selection.problems[start:start + cfg.shard],
                                    selection.partners[start:start + cfg.shard], 0)
-            traces = human_traces(part, lm.tokenizer, chat=lm.chat, seed=cfg.seed, variants=cfg.variants)
+            variants = cfg.variants if start < cfg.controls_n else tuple(v for v in cfg.variants if v not in CONTROLS)
+            traces = human_traces(part, lm.tokenizer, chat=lm.chat, seed=cfg.seed, variants=variants)
             began = time.perf_counter()
             scores = score_traces(lm, traces, estimator=cfg.estimator, progress=False)
             name = f"part-{start:05d}"
@@ -167,14 +174,17 @@ def _load(cfg: HumanRunConfig):
 def main(argv=None) -> int:
     """`python -m siakit.human.cache --n 300`: score (or extend) the cached run the chapter reads."""
     p = argparse.ArgumentParser(description=main.__doc__)
-    p.add_argument("--n", type=int, default=HumanRunConfig.n, help="problems (4 traces each)")
+    p.add_argument("--n", type=int, default=HumanRunConfig.n, help="problems (2 or 4 traces each)")
+    p.add_argument("--controls-n", type=int, default=HumanRunConfig.controls_n,
+                   help="problems that also get the shuffled and foreign controls")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--model", default=HumanRunConfig.model)
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--root", default=None, help="cache root (default: $SIAKIT_CACHE or ~/.cache/siakit)")
     args = p.parse_args(argv)
-    cfg = HumanRunConfig(model=args.model, n=args.n, seed=args.seed, device=args.device, threads=args.threads)
+    cfg = HumanRunConfig(model=args.model, n=args.n, seed=args.seed, device=args.device, threads=args.threads,
+                         controls_n=args.controls_n)
     run = load_or_score(cfg, args.root, prefer_larger=False)
     print(f"{run.n} problems, {len(run.traces)} traces, {len(run.scores)} rows in {run_path(cfg, args.root)} "
           f"({run.source}); scoring {sum(run.seconds.values()):.0f} s in all")

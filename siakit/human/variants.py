@@ -34,6 +34,7 @@ from siakit.data.prompts import CUE, build_prompt
 from siakit.data.traces import Trace
 
 VARIANTS = ("intact", "corrupted", "shuffled", "foreign")
+CONTROLS = ("shuffled", "foreign")  # the counterfactual controls (HumanRunConfig.controls_n problems get them)
 
 
 @dataclass
