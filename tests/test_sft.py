@@ -125,3 +125,24 @@ def test_sft_chapter_executes(tiny_dir, tmp_path, data_root, monkeypatch):
     nll = summary["heldout_nll"]  # nats per token of the held-out human solutions, before/after SFT
     assert np.isfinite(nll["before"]) and np.isfinite(nll["after"]) and nll["before"] > 0
     assert {r["n_traces"] for r in summary["results"].values()} == {2}
+
+
+def test_epoch_batches_cover_every_example_once_with_little_padding():
+    import random
+
+    from siakit.training.sft.data import epoch_batches
+
+    lengths = [random.Random(i).randint(43, 101) for i in range(512)]
+    batches = epoch_batches(lengths, 16, random.Random(0))
+    assert sorted(i for b in batches for i in b) == list(range(512)) and all(len(b) == 16 for b in batches)
+
+    def waste(bs):
+        return 1 - sum(lengths) / sum(len(b) * max(lengths[i] for i in b) for b in bs)
+
+    shuffled = random.Random(0).sample(range(512), 512)
+    plain = [shuffled[i:i + 16] for i in range(0, 512, 16)]
+    assert waste(batches) < 0.10 < 0.20 < waste(plain)
+    assert batches == epoch_batches(lengths, 16, random.Random(0))  # seeded
+    assert epoch_batches([5, 1, 4, 2], 2, random.Random(0), group=2) == [[1, 3], [2, 0]]
+    odd = epoch_batches([3] * 5, 2, random.Random(1))
+    assert sorted(i for b in odd for i in b) == list(range(5)) and sorted(map(len, odd)) == [1, 2, 2]

@@ -19,7 +19,7 @@ import torch
 
 from siakit.progress import progress_bar
 from siakit.training.sft.finetune import solution_loss
-from siakit.training.sft.data import Example
+from siakit.training.sft.data import Example, epoch_batches
 from siakit.testbed.prompt import build_testbed_prompt, end_of_turn
 from siakit.testbed.solutions import solution_for
 
@@ -69,13 +69,14 @@ def train_with_checkpoints(lm, examples: list[Example], steps: int, batch_size: 
     params = [p.requires_grad_(True) for p in model.parameters()]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
     rng = random.Random(seed)
-    order: list[int] = []
+    batches: list[list[int]] = []
+    lengths = [len(e.input_ids) for e in examples]
     losses = []
     model.train()
     for step in progress_bar(range(steps), desc="fine-tune (testbed)", enabled=progress):
-        if len(order) < batch_size:  # a fresh shuffled epoch
-            order += rng.sample(range(len(examples)), len(examples))
-        batch, order = [examples[i] for i in order[:batch_size]], order[batch_size:]
+        if not batches:  # a fresh epoch, in length-grouped batches (little padding)
+            batches = epoch_batches(lengths, batch_size, rng)
+        batch = [examples[i] for i in batches.pop()]
         loss, n = solution_loss(model, batch, pad)
         loss = loss / n
         for g in opt.param_groups:

@@ -75,3 +75,23 @@ def shared_options(problem: Problem, answers: list[str | None], texts: list[str]
 
     mentioned = numbers_in(problem.question) + [v for t in texts for v in numbers_in(t)]
     return candidate_options(problem.gold, None, answers, mentioned, limit=limit)
+
+
+def epoch_batches(lengths: list[int], batch_size: int, rng: random.Random, group: int = 8) -> list[list[int]]:
+    """One epoch of batches (indices into `lengths`) with little padding: shuffle, cut into groups of
+    `group` batches, sort each group by length, batch it, then shuffle the batches. Every example
+    appears once; batches are as random as the groups, but rows of one batch have similar lengths, so
+    a padded batch wastes little compute (random batches of our chain solutions: 28% padding).
+
+        epoch_batches([5, 1, 4, 2], 2, random.Random(0), group=2) -> [[1, 3], [2, 0]]
+    """
+    if batch_size < 1 or group < 1:
+        raise ValueError(f"batch_size and group must be >= 1, got {batch_size}, {group}")
+    order = rng.sample(range(len(lengths)), len(lengths))
+    span = batch_size * group
+    batches = []
+    for start in range(0, len(order), span):
+        chunk = sorted(order[start:start + span], key=lambda i: lengths[i])
+        batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
+    rng.shuffle(batches)
+    return batches

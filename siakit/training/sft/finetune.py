@@ -27,7 +27,7 @@ from siakit.files import atomic_write_json, atomic_write_text, json_safe
 SUMMARY_SCHEMA = 2
 import torch.nn.functional as F
 
-from siakit.training.sft.data import Example, gsm8k_solutions, sft_examples
+from siakit.training.sft.data import Example, epoch_batches, gsm8k_solutions, sft_examples
 from siakit.progress import progress_bar
 
 
@@ -47,7 +47,7 @@ class SFTConfig:
     max_new_tokens: int = 128    # generation cap; GSM8K human solutions fit in ~100 tokens
     seed: int = 0                # data sampling, shuffling; generation is greedy
     device: str = "cpu"          # "cuda" to scale up
-    threads: int = 1             # torch CPU threads: 1 is fastest when the 2 cores are shared
+    threads: int | None = None   # torch CPU threads (None: torch's default, OMP_NUM_THREADS under --jobs)
     save_model: bool = True      # write out/model (~540 MB in float32)
 
 
@@ -98,13 +98,14 @@ def finetune(model, examples: list[Example], cfg: SFTConfig, pad_id: int, progre
     params = _trainable(model, cfg.train_layers)
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.0)
     rng = random.Random(cfg.seed)
-    order: list[int] = []
+    batches: list[list[int]] = []
+    lengths = [len(e.input_ids) for e in examples]
     losses = []
     model.train()
     for step in progress_bar(range(cfg.steps), desc="SFT", enabled=progress):
-        if len(order) < cfg.batch_size:  # a fresh shuffled epoch
-            order += rng.sample(range(len(examples)), len(examples))
-        batch, order = [examples[i] for i in order[:cfg.batch_size]], order[cfg.batch_size:]
+        if not batches:  # a fresh epoch, in length-grouped batches (little padding)
+            batches = epoch_batches(lengths, cfg.batch_size, rng)
+        batch = [examples[i] for i in batches.pop()]
         loss, n = solution_loss(model, batch, pad_id)
         loss = loss / n
         for g in opt.param_groups:
@@ -146,7 +147,8 @@ def run_sft(cfg: SFTConfig, out: str | Path, progress: bool = True) -> dict:
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    torch.set_num_threads(cfg.threads)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
     params = asdict(cfg)
     timings, t0 = {}, time.time()
     lm = load_model(cfg.model, device=cfg.device)
@@ -169,7 +171,8 @@ def run_sft(cfg: SFTConfig, out: str | Path, progress: bool = True) -> dict:
     nll_before = heldout_nll(lm.model, heldout, pad)
     t = time.time()
     model_dir = out / "model"
-    train_params = {k: v for k, v in params.items() if k not in ("n_eval", "datasets", "max_new_tokens")}
+    train_params = {k: v for k, v in params.items() if k not in ("n_eval", "datasets", "max_new_tokens", "threads")}
+    train_params["batching"] = "length-grouped"  # epoch_batches; models trained on random batches are not reused
     stamp, key = out / ".model.params.json", json.dumps(train_params, sort_keys=True, default=str)
     if (cfg.save_model and stamp.exists() and stamp.read_text() == key and (model_dir / "config.json").exists()
             and (out / "train_log.json").exists()):
