@@ -192,7 +192,8 @@ def test_chapter_executes_from_a_cached_run(tmp_path, data_root, monkeypatch, on
     notebook = Path(__file__).resolve().parents[1] / "notebooks" / "05_human_traces.md"
     cells, text = execute_chapter(notebook, tmp_path, cwd=notebook.parents[1], parameters={
         "model": lm.name, "n": 10, "cache_root": str(tmp_path / "cache"), "n_boot": 50})
-    assert "10 problems x 4 variants = 40 traces" in text and "source: cache" in text
+    assert "10 problems, 40 traces (intact 10, corrupted 10, shuffled 10, foreign 10)" in text
+    assert "source: cache" in text
     html = "".join("".join(o.get("data", {}).get("text/html", "")) for c in cells for o in c.get("outputs", []))
     assert "Verdict: " in html and "on n = 10 problems" in html
     assert sum("image/png" in o.get("data", {}) for c in cells for o in c.get("outputs", [])) >= 3

@@ -41,7 +41,7 @@ class LineageConfig:
     batch_size: int = 16         # rows per step
     lr: float = 1e-4             # AdamW peak, linear decay to 0 (a full fine-tune of 135M params)
     slip_rate: float = 0.1       # share of training solutions with one wrong line (human-like slips)
-    checkpoints: tuple = (0.0, 0.25, 0.5, 1.0)  # fractions of `steps` kept and evaluated (0 = before)
+    checkpoints: tuple = (0.0, 0.5, 1.0)  # fractions of `steps` kept and evaluated (0 = before)
     n_eval: int = 200            # held-out problems per checkpoint, spread over the ladder (40 per rung)
     rungs: tuple | None = None   # evaluation rung labels (None: the task's default ladder); training
                                  # always uses the default ladder. Only ~40 2-term chains are test
@@ -78,7 +78,7 @@ class LineageConfig:
         return hashlib.sha1(blob.encode()).hexdigest()[:12]
 
     def checkpoint_steps(self) -> list[int]:
-        """The steps kept: [0, 10, 20, 40] for the defaults (duplicates removed, sorted)."""
+        """The steps kept: [0, 16, 32] for the defaults (duplicates removed, sorted)."""
         bad = [f for f in self.checkpoints if not 0.0 <= float(f) <= 1.0]
         if bad:
             raise ValueError(f"LineageConfig.checkpoints: fractions must lie in [0, 1], got {bad}")

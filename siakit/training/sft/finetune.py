@@ -34,10 +34,10 @@ from siakit.progress import progress_bar
 @dataclass
 class SFTConfig:
     model: str = "smollm2-135m-instruct"  # any load_model spec; the embedded one works offline
-    n_train: int = 96            # GSM8K train solutions learned (human traces, <= max_len tokens)
+    n_train: int = 64            # GSM8K train solutions learned (human traces, <= max_len tokens)
     n_heldout: int = 16          # other train solutions for the held-out NLL before/after
     max_len: int = 256           # longest example in tokens (longer solutions are skipped)
-    steps: int = 24              # optimizer steps (24 x 4 = one epoch of 96 examples)
+    steps: int = 16              # optimizer steps (16 x 4 = one epoch of 64 examples)
     batch_size: int = 4          # examples per step
     lr: float = 5e-5             # AdamW peak, linear decay to 0 (small: few steps, a pretrained model)
     train_layers: int = 0        # 0 = full fine-tune; n = only the top n decoder blocks (+ final norm).
