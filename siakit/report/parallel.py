@@ -16,11 +16,12 @@ all of them. A failing page fails alone; the book is built once, at the end. Rec
 """
 from __future__ import annotations
 
+import heapq
 import json
 import os
-import queue
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -110,23 +111,51 @@ def _execute_elsewhere(job: Job, root: Path, env: dict, cell_timeout_s: int | No
     return record
 
 
+class _Slots:
+    """`n` slots (one per concurrent page), each granted to the first page in job order that is ready,
+    that is, whose prerequisites (`needs`: page -> pages it reads) have finished. A page waiting for a
+    prerequisite holds no slot, and starts before the pages listed after it once the prerequisite is
+    done, so the long chapters are not left for last."""
+
+    def __init__(self, n: int):
+        self.free, self.waiting, self.finished = list(range(n)), set(), set()
+        self.needs: dict[str, tuple] = {}
+        self.cond = threading.Condition()
+
+    def _ready(self, name: str) -> bool:
+        return all(n in self.finished for n in self.needs.get(name, ()))
+
+    def _turn(self, rank: int, name: str) -> bool:
+        ready = [w for w in self.waiting if self._ready(w[1])]
+        return bool(self.free) and bool(ready) and min(ready) == (rank, name)
+
+    def acquire(self, rank: int, name: str) -> int:
+        with self.cond:
+            self.waiting.add((rank, name))
+            self.cond.wait_for(lambda: self._turn(rank, name))
+            self.waiting.remove((rank, name))
+            self.cond.notify_all()
+            return self.free.pop(0)
+
+    def release(self, slot: int, name: str) -> None:
+        with self.cond:  # finished before the slot is free: a page that needs this one is ready in time
+            self.finished.add(name)
+            self.free.append(slot)
+            self.cond.notify_all()
+
+
 def run_parallel(jobs: list[Job], root: Path, n_jobs: int, devices: list[str], force: bool = False,
                  cell_timeout_s: int | None = None, summary: bool = True) -> list[dict]:
     """`run_all`, but up to `n_jobs` pages at once, each in its own process, device and log."""
     if n_jobs < 1:
         raise ValueError(f"--jobs must be >= 1, got {n_jobs}")
     records: dict[str, dict] = {}
-    slots: queue.Queue[int] = queue.Queue()
-    for slot in range(n_jobs):
-        slots.put(slot)
-
+    slots = _Slots(n_jobs)
     futures: dict = {}
+    order = {job.name: i for i, job in enumerate(jobs)}
 
     def one(job: Job) -> dict:
-        for needed in NEEDS.get(job.name, ()):  # wait without a slot, so other pages use it meanwhile
-            if needed in futures:
-                futures[needed][1].exception()  # waits; its failure is its own page's
-        slot = slots.get()  # the slots, not the pool's threads, bound the pages running at once
+        slot = slots.acquire(order[job.name], job.name)  # ready pages start in the jobs' order
         try:
             env = job_env(slot, n_jobs, devices)
             where = f"device {env['CUDA_VISIBLE_DEVICES']}, " if devices else ""
@@ -135,19 +164,24 @@ def run_parallel(jobs: list[Job], root: Path, n_jobs: int, devices: list[str], f
             (root / job.marker).unlink(missing_ok=True)
             return _execute_elsewhere(job, root, env, cell_timeout_s)
         finally:
-            slots.put(slot)
+            slots.release(slot, job.name)
 
     runs_changed = False
     first = [j for j in jobs if j.name not in AFTER_RUNS]
     after = [j for j in jobs if j.name in AFTER_RUNS]
     with ThreadPoolExecutor(max_workers=max(1, len(jobs))) as pool:
         for phase in (first, after):  # the cross-run chapters start once every run has finished
+            todo = []
             for job in phase:
                 planned = _plan(job, root, force, None, runs_changed)
                 if planned is not None:
                     records[job.name] = planned
                 else:
-                    futures[job.name] = (job, pool.submit(one, job))
+                    todo.append(job)
+            names = {job.name for job in todo}  # a prerequisite done before (skipped) is no wait
+            slots.needs.update({j.name: tuple(n for n in NEEDS.get(j.name, ()) if n in names) for j in todo})
+            for job in todo:
+                futures[job.name] = (job, pool.submit(one, job))
             for name, (job, future) in [(n, f) for n, f in futures.items() if f[0] in phase]:
                 record = future.result()
                 runs_changed |= job.kind == "run"
