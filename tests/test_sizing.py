@@ -56,3 +56,22 @@ def test_generation_throughput_makes_every_token():
     assert row["kind"] == "generate" and row["batch"] == 2 and row["new_tokens"] == 4
     assert row["generated"] == 2 * 4   # min_new_tokens: no row stops early
     assert row["tokens_per_s"] > 0
+
+
+@pytest.mark.parametrize("runs_file", ["runs/paper.yml", "runs/default.yml"])
+def test_chapter_parameters_of_the_runs_files_exist_in_their_notebooks(runs_file):
+    """papermill injects unknown names silently: a misspelt GPU setting would change nothing."""
+    import ast
+    from pathlib import Path
+
+    import jupytext
+
+    from siakit.report.jobs import load_runs
+
+    for job in load_runs(Path(runs_file), Path(".")):
+        if job.kind != "chapter" or not job.parameters:
+            continue
+        nb = jupytext.read(job.source)
+        cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+        names = {t.id for node in ast.parse(cell.source).body if isinstance(node, ast.Assign) for t in node.targets}
+        assert set(job.parameters) <= names, (job.name, set(job.parameters) - names)
