@@ -30,7 +30,7 @@ from pathlib import Path
 from siakit.data.prompts import CUE
 from siakit.scorer.score import SCORER_VERSION
 
-CACHE_VERSION = 2  # bump when cached outputs change meaning: old caches are then ignored
+CACHE_VERSION = 3  # bump when cached outputs change meaning: old caches are then ignored
 
 
 @dataclass

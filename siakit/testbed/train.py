@@ -19,7 +19,7 @@ import torch
 
 from siakit.progress import progress_bar
 from siakit.training.sft.finetune import solution_loss
-from siakit.training.sft.data import Example, epoch_batches
+from siakit.training.sft.data import Example
 from siakit.testbed.prompt import build_testbed_prompt, end_of_turn
 from siakit.testbed.solutions import solution_for
 
@@ -69,14 +69,16 @@ def train_with_checkpoints(lm, examples: list[Example], steps: int, batch_size: 
     params = [p.requires_grad_(True) for p in model.parameters()]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
     rng = random.Random(seed)
-    batches: list[list[int]] = []
-    lengths = [len(e.input_ids) for e in examples]
+    order: list[int] = []
     losses = []
     model.train()
     for step in progress_bar(range(steps), desc="fine-tune (testbed)", enabled=progress):
-        if not batches:  # a fresh epoch, in length-grouped batches (little padding)
-            batches = epoch_batches(lengths, batch_size, rng)
-        batch = [examples[i] for i in batches.pop()]
+        # Random batches, not length-grouped ones (training.sft.data.epoch_batches, 20% faster here):
+        # grouping puts chains of one length together, and on this 32-step budget the end checkpoint
+        # reached 0.56 accuracy against 0.67 with random batches (200 held-out problems each).
+        if len(order) < batch_size:  # a fresh shuffled epoch
+            order += rng.sample(range(len(examples)), len(examples))
+        batch, order = [examples[i] for i in order[:batch_size]], order[batch_size:]
         loss, n = solution_loss(model, batch, pad)
         loss = loss / n
         for g in opt.param_groups:

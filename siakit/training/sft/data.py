@@ -81,7 +81,8 @@ def epoch_batches(lengths: list[int], batch_size: int, rng: random.Random, group
     """One epoch of batches (indices into `lengths`) with little padding: shuffle, cut into groups of
     `group` batches, sort each group by length, batch it, then shuffle the batches. Every example
     appears once; batches are as random as the groups, but rows of one batch have similar lengths, so
-    a padded batch wastes little compute (random batches of our chain solutions: 28% padding).
+    a padded batch wastes little compute (random batches of the testbed's chain solutions: 28% padding).
+    Batches of similar rows also change training: the testbed keeps random batches for that reason.
 
         epoch_batches([5, 1, 4, 2], 2, random.Random(0), group=2) -> [[1, 3], [2, 0]]
     """
