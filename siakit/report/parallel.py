@@ -111,6 +111,13 @@ def _execute_elsewhere(job: Job, root: Path, env: dict, cell_timeout_s: int | No
     return record
 
 
+def _say(line: str) -> None:
+    """One whole line at once: `print` writes the text and its newline separately, so lines printed
+    by concurrent page threads could run together."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
 class _Slots:
     """`n` slots (one per concurrent page), each granted to the first page in job order that is ready,
     that is, whose prerequisites (`needs`: page -> pages it reads) have finished. A page waiting for a
@@ -159,8 +166,8 @@ def run_parallel(jobs: list[Job], root: Path, n_jobs: int, devices: list[str], f
         try:
             env = job_env(slot, n_jobs, devices)
             where = f"device {env['CUDA_VISIBLE_DEVICES']}, " if devices else ""
-            print(f"[siakit book] {job.kind} {job.name}: executing ({where}{env['OMP_NUM_THREADS']} threads, "
-                  f"log {log_path(job)})", flush=True)
+            _say(f"[siakit book] {job.kind} {job.name}: executing ({where}{env['OMP_NUM_THREADS']} threads, "
+                 f"log {log_path(job)})")
             (root / job.marker).unlink(missing_ok=True)
             return _execute_elsewhere(job, root, env, cell_timeout_s)
         finally:
@@ -185,8 +192,8 @@ def run_parallel(jobs: list[Job], root: Path, n_jobs: int, devices: list[str], f
             for name, (job, future) in [(n, f) for n, f in futures.items() if f[0] in phase]:
                 record = future.result()
                 runs_changed |= job.kind == "run"
-                print(f"[siakit book] {job.kind} {job.name}: {record['status']} in {record['seconds']} s"
-                      + (f" ({record['error']})" if record.get("error") else ""), flush=True)
+                _say(f"[siakit book] {job.kind} {job.name}: {record['status']} in {record['seconds']} s"
+                     + (f" ({record['error']})" if record.get("error") else ""))
                 _record_finished(job, root, record)
                 records[name] = record
                 if summary:
