@@ -158,7 +158,6 @@ def run_parallel(jobs: list[Job], root: Path, n_jobs: int, devices: list[str], f
         raise ValueError(f"--jobs must be >= 1, got {n_jobs}")
     records: dict[str, dict] = {}
     slots = _Slots(n_jobs)
-    futures: dict = {}
     order = {job.name: i for i, job in enumerate(jobs)}
 
     def one(job: Job) -> dict:
@@ -187,15 +186,14 @@ def run_parallel(jobs: list[Job], root: Path, n_jobs: int, devices: list[str], f
                     todo.append(job)
             names = {job.name for job in todo}  # a prerequisite done before (skipped) is no wait
             slots.needs.update({j.name: tuple(n for n in NEEDS.get(j.name, ()) if n in names) for j in todo})
-            for job in todo:
-                futures[job.name] = (job, pool.submit(one, job))
-            for name, (job, future) in [(n, f) for n, f in futures.items() if f[0] in phase]:
+            futures = [(job, pool.submit(one, job)) for job in todo]
+            for job, future in futures:
                 record = future.result()
                 runs_changed |= job.kind == "run"
                 _say(f"[siakit book] {job.kind} {job.name}: {record['status']} in {record['seconds']} s"
                      + (f" ({record['error']})" if record.get("error") else ""))
                 _record_finished(job, root, record)
-                records[name] = record
+                records[job.name] = record
                 if summary:
                     write_summary(root, [records[j.name] for j in jobs if j.name in records], jobs)
     ordered = [records[j.name] for j in jobs]
