@@ -1,4 +1,5 @@
-"""Benchmark problems (GSM8K, SVAMP, ARC, or your own JSONL) as one `Problem` record.
+"""Benchmark problems (GSM8K, SVAMP, ARC, your own JSONL, or any table: siakit.data.tables) as one
+`Problem` record.
 
 Where data comes from, in order (the first place that has the file wins):
   1. `$SIAKIT_DATA`, 2. `./data`, 3. `../shared/data` (both relative to the working directory),
@@ -58,11 +59,14 @@ def data_roots() -> list[Path]:
     return roots + [Path.cwd() / "data", Path.cwd().parent / "shared" / "data"]
 
 
-def is_multiple_choice(dataset: str) -> bool:
+def is_multiple_choice(dataset: str, fields=None) -> bool:
     """True for ARC; False for GSM8K/SVAMP and rg: testbed tasks; for "jsonl:PATH", whether its first
-    record has choices."""
+    record has choices; for a table (siakit.data.tables), whether its problems have choices."""
     if dataset.startswith(TESTBED_PREFIX):
         return False
+    from siakit.data.tables import is_table, load_table
+    if is_table(dataset):
+        return load_table(dataset, fields=fields)[0].choices is not None
     if dataset.startswith(JSONL_PREFIX):
         path = Path(dataset[len(JSONL_PREFIX):]).expanduser()
         for lineno, line in enumerate(read_text(path).splitlines(), 1):
@@ -75,7 +79,8 @@ def is_multiple_choice(dataset: str) -> bool:
 
 def _check_name(dataset: str) -> None:
     if dataset not in DATASETS:
-        raise ValueError(f"unknown dataset {dataset!r}; known: {', '.join(DATASETS)}, 'jsonl:PATH' or 'rg:TASK'")
+        raise ValueError(f"unknown dataset {dataset!r}; known: {', '.join(DATASETS)}, 'jsonl:PATH', 'rg:TASK', "
+                         "a .csv/.tsv/.parquet/.arrow/.jsonl file, a save_to_disk folder or hf:NAME[:CONFIG]:SPLIT")
 
 
 def _json(line: str, where: str):
@@ -220,9 +225,12 @@ def _load_user(spec: str) -> list[Problem]:
     return problems
 
 
-def load_problems(dataset: str, split: str = "test", n: int | None = None, seed: int | None = None) -> list[Problem]:
-    """Problems of `dataset` ("gsm8k", "svamp", "arc-easy", "arc-challenge", "jsonl:PATH" or a testbed
-    task "rg:chain_sum": n spread over its difficulty ladder, see `siakit.testbed.tasks.load_testbed`).
+def load_problems(dataset: str, split: str = "test", n: int | None = None, seed: int | None = None,
+                  fields=None) -> list[Problem]:
+    """Problems of `dataset` ("gsm8k", "svamp", "arc-easy", "arc-challenge", "jsonl:PATH", a testbed
+    task "rg:chain_sum": n spread over its difficulty ladder, see `siakit.testbed.tasks.load_testbed`,
+    or a table: a CSV/TSV/parquet/Arrow/JSONL file, a save_to_disk folder or hf:NAME[:CONFIG]:SPLIT,
+    read with the column names of `fields`, see `siakit.data.tables`).
 
     n=None: all. n given, seed=None: the first n in file order. n and seed given: a seeded random
     sample of n (random.Random(seed).sample), returned in file order. n above the size returns all.
@@ -232,8 +240,11 @@ def load_problems(dataset: str, split: str = "test", n: int | None = None, seed:
     if dataset.startswith(TESTBED_PREFIX):  # generated, not read: the testbed does its own split and n
         from siakit.testbed.tasks import load_testbed
         return load_testbed(dataset, split, n, seed)
+    from siakit.data.tables import is_table, load_table
     if dataset.startswith(JSONL_PREFIX):
         problems = _load_user(dataset)
+    elif is_table(dataset):
+        problems = load_table(dataset, split, fields)
     else:
         problems = [problem for problem, _ in load_records(dataset, split)]
     if n is None or n >= len(problems):

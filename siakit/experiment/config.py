@@ -23,7 +23,8 @@ def _f(default, help: str):
 @dataclass
 class RunConfig:
     model: str = _f("smollm2-135m-instruct", "embedded name, .gguf file, local model folder or Hugging Face id")
-    dataset: str = _f("gsm8k", "gsm8k | svamp | arc-easy | arc-challenge | jsonl:PATH")
+    dataset: str = _f("gsm8k", "gsm8k | svamp | arc-easy | arc-challenge | jsonl:PATH | a .csv/.tsv/.parquet/"
+                                ".arrow/.jsonl file or save_to_disk folder | hf:NAME[:CONFIG]:SPLIT")
     n: int | str = _f(16, "problems: the first n of the split in file order (raising n extends a stored "
                           "run); 'all' for the whole split; above the split's size is an error")
     split: str = _f("test", "dataset split (GSM8K also has train)")
@@ -42,12 +43,18 @@ class RunConfig:
     candidate_mentions: int = _f(8, "numeric readout: numbers written in the question and trace join the "
                                     "candidate set, up to this many (0 = off)")
     samples: int = _f(16, "sampling estimator: continuations M per prefix")
+    # Column names of a table dataset (siakit.data.tables); None keeps the default names.
+    question_field: str | None = _f(None, "table datasets: column of the question (default 'question')")
+    answer_field: str | None = _f(None, "table datasets: column of the gold answer (default 'gold', else 'answer')")
+    choices_field: str | None = _f(None, "table datasets: column of the options (default 'choices' when present)")
+    id_field: str | None = _f(None, "table datasets: column of a unique id (default 'id', else the row number)")
     terminated: bool = _f(True, "score each option followed by the end of the answer (False: the old "
                                 "token-prefix form, where ' 2' also counts ' 24')")
 
     # Fields that do not change any number of a run (where it is written, how it is batched on a
     # float32 CPU); the resume check ignores them. `n` is handled separately (it extends a run).
-    NOT_RESULTS = ("n", "device", "batch_size", "score_batch", "results_dir", "model", "dataset")
+    NOT_RESULTS = ("n", "device", "batch_size", "score_batch", "results_dir", "model", "dataset",
+                   "question_field", "answer_field", "choices_field", "id_field")  # the problems' fingerprint covers these
 
     @classmethod
     def keys(cls) -> list[str]:
@@ -87,6 +94,12 @@ class RunConfig:
         check_score_options(self.estimators(), self.method)
         check_device_dtype(self.device, self.dtype)
         return self
+
+    def fields(self):
+        """The table column names (siakit.data.tables.Fields), or None when none is set."""
+        from siakit.data.tables import fields_of
+
+        return fields_of(self)
 
     def estimators(self) -> str | list[str]:
         """`estimator` as scored: one name, or a list for several (JSON-stable for the resume check)."""

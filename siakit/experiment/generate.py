@@ -161,7 +161,11 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("generate", help="generate chain-of-thought traces for a dataset",
                                    description="Generate one reasoning trace per problem into a traces JSONL file.")
     parser.add_argument("--model", required=True, help="embedded name, .gguf file, local dir or HF id")
-    parser.add_argument("--dataset", required=True, help="gsm8k, svamp, arc-easy, arc-challenge or jsonl:PATH")
+    parser.add_argument("--dataset", required=True, help="gsm8k, svamp, arc-easy, arc-challenge, jsonl:PATH, a "
+                        ".csv/.tsv/.parquet/.arrow/.jsonl file, a save_to_disk folder or hf:NAME[:CONFIG]:SPLIT")
+    from siakit.data.tables import FLAG_HELP
+    for name, text in FLAG_HELP.items():  # --question-field ... --id-field
+        parser.add_argument("--" + name.replace("_", "-"), dest=name, default=None, help=text)
     parser.add_argument("--split", default="test", help="dataset split (gsm8k: train or test)")
     parser.add_argument("--n", type=_n, default=None, help="number of problems, or all (default: all)")
     parser.add_argument("--out", required=True, help="output traces JSONL file")
@@ -189,14 +193,17 @@ def _main(args: argparse.Namespace) -> int:
     from siakit.files import check_output
     from siakit.models.loading import check_model_spec
 
-    source = args.dataset[len(JSONL_PREFIX):] if args.dataset.startswith(JSONL_PREFIX) else None
+    from siakit.data.tables import fields_of, is_table
+
+    source = args.dataset[len(JSONL_PREFIX):] if args.dataset.startswith(JSONL_PREFIX) else (
+        args.dataset if is_table(args.dataset) and not args.dataset.startswith("hf:") else None)
     check_output(args.out, inputs=[source])
     RunConfig(model=args.model, dataset=args.dataset, split=args.split, n=1 if args.n is None else args.n,
               max_new_tokens=args.max_new_tokens, temperature=args.temperature, seed=args.seed,
               batch_size=args.batch_size, device=args.device, dtype=args.dtype).validate()
     check_model_spec(args.model)
     check_device_dtype(args.device, args.dtype)
-    problems = load_problems(args.dataset, split=args.split)
+    problems = load_problems(args.dataset, split=args.split, fields=fields_of(args))
     if args.n is not None and args.n != "all":
         if args.n > len(problems):
             raise ValueError(f"--n {args.n} is more than the {len(problems)} problems of {args.dataset} "

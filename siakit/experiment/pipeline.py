@@ -50,7 +50,7 @@ def run_experiment(config: RunConfig | None = None, *, force: bool = False, lm=N
 
     ranks = setup(config.device)  # a world of one, or this process's rank under torchrun (distributed.py)
     store = ranks.store(run_dir(config.results_dir, config.model, config.dataset))
-    everything = load_problems(config.dataset, split=config.split)  # a bad file fails here, before any write
+    everything = load_problems(config.dataset, split=config.split, fields=config.fields())  # a bad file fails here, before any write
     n = resolve_n(config.n, len(everything), config.dataset, config.split)
     # One writer per run folder: rank 0 holds the lock; the ranks of the same torchrun job write under it.
     with store.locked() if ranks.is_main else contextlib.nullcontext(store):
