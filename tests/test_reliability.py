@@ -437,8 +437,8 @@ def probe_corrupt_gguf(env):
 def probe_hub_id_offline(env):
     r = subprocess_cli("score", "--model", "nobody/no-such-model", "--traces", env.traces(),
                        "--out", env.tmp / "o.parquet", env={"HF_HUB_OFFLINE": "1"})
-    return expect_error(r, "cannot reach the Hugging Face hub for 'nobody/no-such-model'; give a local path "
-                           "or an embedded name")
+    return expect_error(r, "Hugging Face model 'nobody/no-such-model' is not in the local hub cache",
+                        "hf download nobody/no-such-model", "a local model folder")
 
 
 @probe("traceback")

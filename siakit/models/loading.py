@@ -224,13 +224,27 @@ def load_model(spec: str, device: str = "cpu", dtype=None, chat: bool | None = N
     except Exception as e:  # noqa: BLE001 - any library error becomes one line naming the spec
         first = (str(e).strip().splitlines() or [""])[0]
         if kind == "hub" and isinstance(e, OSError) and ("connect" in str(e) or "offline" in str(e).lower()):
-            raise ModelLoadError(f"cannot reach the Hugging Face hub for '{spec}'; give a local path or an "
-                                 "embedded name") from e
+            raise ModelLoadError(hub_unreachable(spec)) from e
         what = {"gguf": "GGUF file", "folder": "model folder", "hub": "Hugging Face model",
                 "embedded": "embedded model"}[kind]
         why = " (corrupt or truncated?)" if kind == "gguf" else ""
         error = type(e).__name__ if type(e).__name__ != "error" else f"{type(e).__module__}.error"  # struct.error
         raise ModelLoadError(f"cannot load {what} '{spec}'{why}: {error}: {first}") from e
+
+
+def hub_unreachable(spec: str) -> str:
+    """The one line for a hub id that is neither in the local hub cache nor reachable: both ways out.
+
+        hub_unreachable("org/absent") -> "Hugging Face model 'org/absent' is not in the local hub cache
+            (~/.cache/huggingface/hub) and the hub cannot be reached: download it once where the hub is
+            reachable (`hf download org/absent`, same HF_HOME; then HF_HUB_OFFLINE=1 works), or give ..."
+    """
+    from huggingface_hub import constants
+
+    return (f"Hugging Face model '{spec}' is not in the local hub cache ({constants.HF_HUB_CACHE}) and the hub "
+            f"cannot be reached: download it once where the hub is reachable (`hf download {spec}`, with the "
+            "same HF_HOME; then HF_HUB_OFFLINE=1 loads it from the cache), or give a local model folder, a "
+            f".gguf file or an embedded name {sorted(EMBEDDED)}")
 
 
 def _load(spec: str, kind: str, device, torch_dtype, chat, attn_implementation) -> LoadedModel:
