@@ -9,7 +9,8 @@ run pages' measurements:
 - `reinforce_tilt`             the optimum of REINFORCE on 1[correct] with a fixed answer head
 - `sample_scores`              sampled traces of a world, in the scorer's long table, so that
                                `siakit.analysis.signatures` reads them exactly as it reads real runs
-- `drop_slope`, `shuffled_null` the saturation statistic and its null (steps in random order)
+- `drop_slope`, `shuffled_null` the saturation statistic and its null (the trace's increments in
+                               random order), re-exported from `siakit.analysis.saturation`
 
 Layouts follow `siakit.theory.sia`: joint `[Q, A, C1..CK]`, head `[Q, C1..CK, A']`, a readout after k
 steps `[Q, A, C1..Ck]`. Entropies are in nats.
@@ -19,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from siakit.analysis.saturation import drop_slope, shuffled_null  # noqa: F401  (re-exported)
 from siakit.theory import sia
 from siakit.theory.info import _as_dist
 
@@ -133,37 +135,3 @@ def sample_scores(rng: np.random.Generator, joint, head, n_traces: int) -> pd.Da
                          "option_probs": p.tolist(), "n_options": n_a, "n_steps": K,
                          "correct": own == a, "gold": int(a), "own": own})
     return pd.DataFrame(rows)
-
-
-def drop_slope(h) -> float:
-    """Saturation statistic of one curve `h` [K+1] (nats): least-squares slope of the drop
-    h_{k-1} - h_k against h_{k-1}. Positive: drops are larger where entropy is higher.
-    NaN when K < 2 or h_{0..K-1} is constant.
-
-    drop_slope([1.0, 0.5, 0.25, 0.125]) -> 0.5 (each step halves the entropy).
-    """
-    h = np.asarray(h, dtype=float)
-    if len(h) < 3 or np.ptp(h[:-1]) <= 1e-12:
-        return float("nan")
-    return float(np.polyfit(h[:-1], -np.diff(h), 1)[0])
-
-
-def shuffled_null(h, statistic=drop_slope, n_perm: int = 200, seed: int = 0) -> tuple[float, float]:
-    """(statistic on `h`, its mean over `n_perm` curves with the same steps in random order).
-
-    A shuffled curve starts at h_0 and applies the trace's own per-step changes h_k - h_{k-1} in a
-    random order, so it has the same start, end and set of drops but no ordering. The signature is
-    the difference: 0 means no more saturation than the order-free null (regression to the mean
-    alone makes `drop_slope` positive). NaN null when no shuffled curve gives a finite statistic.
-
-    shuffled_null([1.0, 0.5, 0.25, 0.125])[0] -> 0.5.
-    """
-    h = np.asarray(h, dtype=float)
-    rng = np.random.default_rng(seed)
-    steps = np.diff(h)
-    null = []
-    for _ in range(n_perm):
-        v = statistic(np.concatenate([[h[0]], h[0] + np.cumsum(rng.permutation(steps))]))
-        if np.isfinite(v):
-            null.append(v)
-    return statistic(h), (float(np.mean(null)) if null else float("nan"))

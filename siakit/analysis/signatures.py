@@ -14,12 +14,12 @@ with `entropy` = h_k in nats, `gold_logprob` = log p(a* | Q, C_{1:k}) (so s_k = 
 """
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 import pandas as pd
 
-from siakit.analysis.saturation import drop_slope, shuffled_slopes
+from siakit.analysis.saturation import drop_slope, shuffled_null
+from siakit.analysis.stats import auroc, bootstrap_ci  # noqa: F401  (re-exported: older imports)
 
 LOCK_FRACTION = 0.1  # lock-in threshold as a share of log|A| (the "10% of log|A|" of "How to read this book")
 RISE_EPS = 0.02      # a rise h_k - h_{k-1} > RISE_EPS nats counts as a monotonicity violation
@@ -35,26 +35,6 @@ def check_scores(scores: pd.DataFrame) -> pd.DataFrame:
         raise ValueError(f"scores table mixes estimators {sorted(scores['estimator'].unique())}; "
                          "select one first, e.g. scores[scores.estimator == 'readout']")
     return scores.sort_values(["id", "k"], kind="stable").reset_index(drop=True)
-
-
-def auroc(score: np.ndarray, positive: np.ndarray) -> float:
-    """Area under the ROC curve of `score` for the binary `positive` labels (ties count one half).
-
-    Mann-Whitney form: P(score of a random positive > score of a random negative). NaN when either
-    class is empty, so a group with no correct traces gives NaN instead of a fake number.
-    >>> auroc(np.array([0.9, 0.8, 0.1]), np.array([True, True, False]))
-    1.0
-    >>> auroc(np.array([0.5, 0.5]), np.array([True, False]))
-    0.5
-    """
-    score, positive = np.asarray(score, float), np.asarray(positive, bool)
-    keep = ~np.isnan(score)
-    score, positive = score[keep], positive[keep]
-    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
-    if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    ranks = pd.Series(score).rank(method="average").to_numpy()  # average ranks handle ties
-    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 def lock_in(h: np.ndarray, threshold) -> int | None:
@@ -83,13 +63,11 @@ def curve_signatures(h: np.ndarray, n_options, lock_fraction: float = LOCK_FRACT
     Returns lock-in (step, normalised time u = k/K), final entropy, total drop h_0 - h_K, area under
     the curve over u in [0, 1] (nats), largest rise, number of rises > eps, the share of the total
     drop that happens by u = 1/2 (NaN unless the total drop is positive), and saturation: the slope
-    of the per-step drop h_{k-1} - h_k against h_{k-1} (`saturation_slope`), the mean of that slope
-    over the curve's own values in shuffled order (`saturation_null`, `shuffled_slopes`), and their
-    difference `saturation_excess`. The raw slope is positive by construction (regression to the
-    mean: +1.1 on i.i.d. noise); the excess is 0 in expectation when the order of the prefixes
-    carries nothing. An orderly falling curve has drops tied to its time, not its level, and so a
-    NEGATIVE excess (a straight line: about -1.1); one whose drops shrink as h -> 0 sits above the
-    straight line (geometric decay by half: about -0.6). Compare groups by the excess, not the slope.
+    of the per-step drop h_{k-1} - h_k against h_{k-1} (`saturation_slope`), its mean over curves
+    that apply the trace's own increments in shuffled order (`saturation_null`, the one null of
+    `siakit.analysis.saturation`), and their difference `saturation_excess`. The raw slope is
+    positive by construction (regression to the mean); the excess is 0 for a straight line (every
+    order gives the same line) and positive when the drops shrink as h -> 0 (geometric decay).
     Undefined prefixes (h_k NaN: fewer than two candidates) are left out; u keeps each k's k/K.
     >>> s = curve_signatures(np.array([1.0, 0.5, 0.1, 0.0]), n_options=4)
     >>> s["lock_step"], s["total_drop"], s["n_rises"], round(s["drop_share_first_half"], 3)
@@ -108,9 +86,7 @@ def curve_signatures(h: np.ndarray, n_options, lock_fraction: float = LOCK_FRACT
     diffs = np.diff(h)  # changes between consecutive defined prefixes
     total = h[0] - h[-1]
     mid = np.interp(0.5, u, h) if len(h) > 1 else h[0]
-    slope = drop_slope(h)
-    null = shuffled_slopes(h, n_perm, seed)
-    null_mean = float(np.nanmean(null)) if len(null) and np.isfinite(null).any() else float("nan")
+    slope, null_mean = shuffled_null(h, drop_slope, n_perm, seed)
     return {
         "K": K, "h_0": float(h[0]), "h_final": float(h_all[-1]),
         "lock_threshold": float(thresholds[-1]),
@@ -254,37 +230,6 @@ def curves_on_grid(scores: pd.DataFrame, column: str = "entropy", n_points: int 
         values.append(np.interp(u, x[ok], y[ok]) if ok.any() else np.full(n_points, np.nan))
         labels.append({"id": tid, "correct": g["correct"].iloc[0]})
     return u, np.array(values).reshape(len(values), n_points), pd.DataFrame(labels, columns=["id", "correct"])
-
-
-def bootstrap_ci(values, stat=np.nanmean, n_boot: int = 1000, level: float = 0.95,
-                 seed: int = 0) -> tuple[float, float, float]:
-    """(point, low, high): `stat` of `values` [n, ...] (axis 0 = questions) with a percentile bootstrap.
-
-    Resamples questions with replacement, `n_boot` times, from a seeded generator. Empty input or a
-    single value gives NaN bounds.
-    >>> bootstrap_ci([1.0, 1.0, 1.0])
-    (1.0, 1.0, 1.0)
-    """
-    values = np.asarray(values, float)
-    if len(values) == 0:
-        return float("nan"), float("nan"), float("nan")
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns give NaN, on purpose
-        point = stat(values, axis=0)
-        if len(values) < 2:
-            nan = np.full(np.shape(point), np.nan)
-            return _plain(point), _plain(nan), _plain(nan)
-        rng = np.random.default_rng(seed)
-        draws = rng.integers(0, len(values), size=(n_boot, len(values)))
-        boots = np.stack([stat(values[d], axis=0) for d in draws])
-        alpha = (1 - level) / 2
-        low, high = np.nanquantile(boots, [alpha, 1 - alpha], axis=0)
-    return _plain(point), _plain(low), _plain(high)
-
-
-def _plain(x):
-    """numpy 0-d results as Python floats (arrays stay arrays)."""
-    return float(x) if np.ndim(x) == 0 else np.asarray(x, float)
 
 
 def mean_curves(scores: pd.DataFrame, column: str = "entropy", n_points: int = 11, n_boot: int = 1000,

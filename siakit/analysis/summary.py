@@ -26,20 +26,7 @@ import numpy as np
 import pandas as pd
 
 from siakit.analysis.signatures import separability, trace_signatures
-
-
-def wilson_interval(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """95% Wilson score interval of a proportion k / n (never collapses to a point at 0 or n).
-
-        >>> [round(x, 3) for x in wilson_interval(0, 16)]
-        [0.0, 0.194]
-    """
-    if n <= 0:
-        return float("nan"), float("nan")
-    p, d = k / n, 1 + z ** 2 / n
-    centre = (p + z ** 2 / (2 * n)) / d
-    half = z * math.sqrt(p * (1 - p) / n + z ** 2 / (4 * n ** 2)) / d
-    return max(0.0, centre - half), min(1.0, centre + half)
+from siakit.analysis.stats import wilson_interval  # noqa: F401  (re-exported: older imports)
 
 
 def _num(x):

@@ -72,6 +72,20 @@ def plot_separability(ax, sep: pd.DataFrame, label: str = ""):
     return ax
 
 
+def plot_reliability(ax, table: pd.DataFrame, label: str = "", color: str = "tab:blue"):
+    """Reliability diagram from `siakit.analysis.calibration.reliability`: accuracy (Wilson 95% bars)
+    against the mean p(leader) per bin; the diagonal is perfect calibration."""
+    ax.plot([0, 1], [0, 1], color="0.6", linestyle=":", linewidth=1)
+    ax.set(xlabel="p(leader)", ylabel="share: leader = gold", xlim=(0, 1.02), ylim=(-0.02, 1.02))
+    if not len(table):
+        return _empty(ax, "no readout rows")
+    err = np.vstack([table["accuracy"] - table["low"], table["high"] - table["accuracy"]])
+    ax.errorbar(table["confidence"], table["accuracy"], yerr=err, marker="o", color=color, capsize=2,
+                label=f"{label} (n={int(table['n'].sum())})".strip())
+    ax.legend()
+    return ax
+
+
 def plot_by_group(ax, sigs: pd.DataFrame, column: str, xlabel: str, bins: int = 10, empty: str | None = None):
     """Histogram of one per-trace signature for correct and incorrect traces (NaN values are counted
     in the legend as 'none', e.g. traces that never lock in)."""

@@ -14,22 +14,11 @@ import math
 import numpy as np
 import pandas as pd
 
-from siakit.analysis.summary import wilson_interval
-
+from siakit.analysis.signatures import separability, trace_signatures
+from siakit.analysis.stats import auroc_half_width  # noqa: F401  (re-exported: older imports)
+from siakit.analysis.stats import bootstrap_ci
+from siakit.analysis.stats import proportion_ci as wilson  # (p, low, high), Wilson; the old name
 from siakit.data.answers import normalize_number
-from siakit.analysis.signatures import bootstrap_ci, separability, trace_signatures
-
-Z95 = 1.959963984540054  # two-sided 95% normal quantile
-
-
-def wilson(k: int, n: int) -> tuple[float, float, float]:
-    """(p, low, high): the proportion k/n with its 95% Wilson interval (`siakit.analysis.summary`);
-    NaNs when n == 0.
-
-    wilson(17, 32) -> (0.53125, 0.364..., 0.691...)
-    """
-    low, high = wilson_interval(k, n)
-    return (k / n if n else math.nan), low, high
 
 
 def _rate(prefix: str, flags) -> dict:
@@ -130,15 +119,3 @@ def rung_accuracy(traces) -> pd.DataFrame:
         p, lo, hi = wilson(sum(flags), len(flags))
         out.append({"rung": rung, "level": level, "n": len(flags), "accuracy": p, "low": lo, "high": hi})
     return pd.DataFrame(out, columns=["rung", "level", "n", "accuracy", "low", "high"])
-
-
-def auroc_half_width(n_pos: int, n_neg: int, auc: float = 0.75) -> float:
-    """95% half-width of an AUROC estimate by the Hanley-McNeil standard error (planning aid).
-
-    auroc_half_width(100, 100) -> about 0.067 at AUROC 0.75
-    """
-    if n_pos == 0 or n_neg == 0:
-        return math.nan
-    q1, q2 = auc / (2 - auc), 2 * auc * auc / (1 + auc)
-    var = (auc * (1 - auc) + (n_pos - 1) * (q1 - auc * auc) + (n_neg - 1) * (q2 - auc * auc)) / (n_pos * n_neg)
-    return Z95 * math.sqrt(max(var, 0.0))

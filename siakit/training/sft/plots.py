@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from siakit.analysis.signatures import mean_curves
-from siakit.analysis.summary import wilson_interval
+from siakit.analysis.stats import wilson_interval
 from siakit.report import style
 
 

@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 
 from siakit.models.loading import LoadedModel
-from siakit.analysis.signatures import auroc
+from siakit.analysis.stats import auroc
 from siakit.analysis.summary import summarize_run
 from siakit.training.toy.humans import unknown_counts
 from siakit.training.toy.readout import score
