@@ -152,10 +152,25 @@ def test_tiny_model_scores_variants_and_cache_reads_them_back(tmp_path, one_thre
     assert last["mean"].iloc[0] == pytest.approx(intact_last.mean()) and last["n"].iloc[0] == 4
     table = variant_table(finals, n_boot=50)
     assert set(table.index) == set(VARIANTS) and (table["n"] == 4).all()
+    # the raw log p(gold) recovered from the stored columns equals the scorer's own terminated log-prob
+    from siakit.analysis.baselines import raw_gold_logprob
+    from siakit.data.answers import normalize_number
+    raw = raw_gold_logprob(scores)
+    inside = scores[scores["gold_in_set"].astype(bool)]
+    assert len(inside) > 0
+    for i, r in inside.head(20).iterrows():
+        at = [normalize_number(o) for o in r["options"]].index(normalize_number(r["gold"]))
+        assert raw[i] == pytest.approx(r["option_logprobs"][at], abs=1e-6)
+    assert "gain_raw" in gains and "s_raw" in star and (raw <= 1e-9).all()
+    from siakit.human.verdict import stepwise_label, verdict_table
+    verdicts = verdict_table(finals, star, gains, run.traces, n_boot=50)
+    assert len(verdicts) == 7 and set(verdicts["verdict"]) <= {"supports", "contradicts", "inconclusive"}
+    assert verdicts["p_holm"].dropna().ge(verdicts["p"].dropna()).all()
+    assert stepwise_label(verdicts)[0] in {"supports", "contradicts", "inconclusive"}
 
 
 def test_paired_auroc_and_verdict_by_hand():
-    from siakit.analysis.summary import wilson_interval as wilson
+    from siakit.analysis.stats import wilson_interval as wilson
     from siakit.human.stats import paired_auroc, stepwise_verdict, verdict
 
     finals = pd.DataFrame({"problem_id": list("aabbcc"), "variant": ["intact", "corrupted"] * 3,
@@ -169,7 +184,10 @@ def test_paired_auroc_and_verdict_by_hand():
     star = {"auroc": 0.7, "low": 0.6, "high": 0.8, "half_width": 0.1, "n": 40}
     flat = {**star, "auroc": 0.5, "low": 0.45, "high": 0.55}
     assert stepwise_verdict(star, {"mean": 1.0, "low": 0.5, "high": 1.5, "n": 40})[0] == "supports"
-    assert stepwise_verdict(flat, {"mean": -1.0, "low": -1.5, "high": -0.5, "n": 40})[0] == "contradicts"
+    below = {**star, "auroc": 0.3, "low": 0.2, "high": 0.4}
+    # symmetric: an AUROC merely "not above 0.5" contradicts nothing; both parts must contradict
+    assert stepwise_verdict(flat, {"mean": -1.0, "low": -1.5, "high": -0.5, "n": 40})[0] == "inconclusive"
+    assert stepwise_verdict(below, {"mean": -1.0, "low": -1.5, "high": -0.5, "n": 40})[0] == "contradicts"
     assert stepwise_verdict(flat, {"mean": 1.0, "low": 0.5, "high": 1.5, "n": 40})[0] == "inconclusive"
     assert stepwise_verdict(star, {"mean": -1.0, "low": -1.5, "high": -0.5, "n": 40})[0] == "inconclusive"
     assert all(np.isnan(wilson(0, 0)))  # no trials: no interval
