@@ -76,7 +76,8 @@ def reliability(rows: pd.DataFrame, n_bins: int = 10) -> pd.DataFrame:
 
 def ece_ci(rows: pd.DataFrame, n_bins: int = 10, n_boot: int = 1000, level: float = 0.95, seed: int = 0) -> dict:
     """ECE of `leader_rows` output with a percentile bootstrap over traces. Returns ece, low, high,
-    n (rows), n_traces, mean_confidence, accuracy."""
+    n (rows), n_traces, mean_confidence, accuracy. Binned ECE is biased upward (noise within a bin
+    never cancels), so for a well-calibrated readout the interval can lie just above the point."""
     point = ece(rows["confidence"], rows["correct"], n_bins)
     out = {"ece": point, "low": math.nan, "high": math.nan, "n": int(len(rows)), "n_traces": int(rows["id"].nunique()),
            "mean_confidence": float(rows["confidence"].mean()) if len(rows) else math.nan,
