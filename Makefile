@@ -31,8 +31,11 @@ $(STAMP): pyproject.toml | $(PY)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
+# After the build, the page check (scripts/check_book_html.py): no NaN cell, raw TeX, stderr output,
+# unboxed wide table, PAPER.md reference or network script on any page.
 book: $(STAMP)
 	$(PY) -m siakit book --runs $(RUNS) --jobs $(JOBS)
+	$(PY) scripts/check_book_html.py _build/html
 
 # Publish by hand: push the built book to the gh-pages branch of `origin` (GitHub Pages: "Deploy from a
 # branch", gh-pages). The workflow .github/workflows/book.yml does the same on every push to main.

@@ -5,8 +5,12 @@
     python scripts/check_book_html.py _build/html --screenshot book/how_to_read.html shots/how.png
 
 Static checks (no browser): no page loads a script or a stylesheet from the network (http://,
-https:// or protocol-relative //), every local script a page names exists, and no page shows a cell's
-stderr output (warnings, build paths). `--typeset PAGE` loads PAGE in headless Chromium, lets its
+https:// or protocol-relative //), every local script a page names exists, no page shows a cell's
+stderr output (warnings, build paths), no table cell shows NaN (pages write "–" with a footnote), no
+raw TeX (`\\log`, `\\textless`, `h_{k-1}`) is left in the text outside math, code and the API page's
+docstrings, no table wider than the text column sits outside a scroll box (`siakit-table`, the
+theme's `pst-scrollable-table-container`, or an inline `overflow-x: auto`), and no page refers to
+`PAPER.md` (it is not part of the book). `--typeset PAGE` loads PAGE in headless Chromium, lets its
 scripts run, and counts MathJax's rendered `mjx-container` elements and the raw `\\(` / `\\[` left in
 the text: typeset math has containers and no raw delimiters. `--screenshot PAGE PNG` saves a
 1280-px-wide picture of PAGE. Exit status 1 when a check fails, with one line per problem.
@@ -26,14 +30,47 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-back
                   "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
-class _Resources(HTMLParser):
-    """Collects (kind, url) of <script src>, <link rel=stylesheet href> and stderr output blocks."""
+SCROLL_CLASSES = {"siakit-table", "pst-scrollable-table-container"}  # boxes that scroll sideways
+SCROLL_STYLE = re.compile(r"overflow(-x)?\s*:\s*(auto|scroll)", re.IGNORECASE)
+COLUMN_PX = 720      # the text column of a page at a 1280-px window (sphinx-book-theme, both sidebars)
+CHAR_PX = 8.0        # average width of a character of table text (16-px body font)
+CELL_PAD_PX = 16     # left + right padding of a table cell
+NAN_CELLS = {"nan", "NaN", "<NA>", "NaT", "None", "inf", "-inf"}
+# Raw TeX in visible text: a backslash command (\log, \textless) or a braced sub/superscript (h_{k-1}).
+RAW_TEX = re.compile(r"\\[A-Za-z]{2,}|[A-Za-z0-9)]\s*[_^]\{")
+# Text under these tags or classes is not prose: code, math, and the API page's docstrings (dl.py).
+SKIP_TAGS = {"pre", "code", "script", "style", "kbd", "samp", "tt", "textarea", "svg", "math",
+             "mjx-container", "head", "title", "nav"}
+SKIP_CLASSES = {"math", "highlight", "py", "bd-sidebar-primary", "bd-sidebar-secondary"}
+VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
+        "track", "wbr"}
+
+
+class _Table:
+    """One <table>: its rows of cell texts, whether a scroll box holds it, and cells that never wrap."""
+
+    def __init__(self, scrolls: bool):
+        self.scrolls = scrolls
+        self.rows: list[list[str]] = []
+        self.nowrap: set[tuple[int, int]] = set()
+
+
+class _Page(HTMLParser):
+    """One pass over a page: scripts, stylesheets, stderr outputs, tables and raw TeX in the prose."""
 
     def __init__(self):
-        super().__init__()
+        super().__init__(convert_charrefs=True)
         self.scripts: list[str] = []
         self.styles: list[str] = []
         self.stderr_blocks = 0
+        self.tables: list[_Table] = []
+        self.raw_tex: list[str] = []
+        self._stack: list[tuple[str, bool, bool]] = []   # (tag, skip text, scrolls)
+        self._open: list[_Table] = []                      # tables being read (nested tables too)
+        self._cell: list[str] | None = None
+
+    def _skipping(self) -> bool:
+        return any(skip for _, skip, _ in self._stack)
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
@@ -41,9 +78,57 @@ class _Resources(HTMLParser):
             self.scripts.append(a["src"])
         if tag == "link" and "stylesheet" in (a.get("rel") or "").split() and a.get("href"):
             self.styles.append(a["href"])
-        classes = (a.get("class") or "").split()
+        classes = set((a.get("class") or "").split())
+        style = a.get("style") or ""
         if tag == "div" and "output" in classes and "stderr" in classes:
             self.stderr_blocks += 1
+        if tag in VOID:
+            return
+        scrolls = bool(classes & SCROLL_CLASSES) or bool(SCROLL_STYLE.search(style))
+        skip = tag in SKIP_TAGS or bool(classes & SKIP_CLASSES) or (tag == "dl" and "py" in classes)
+        self._stack.append((tag, skip, scrolls))
+        if tag == "table":
+            self._open.append(_Table(any(s for _, _, s in self._stack[:-1])))
+        elif tag == "tr" and self._open:
+            self._open[-1].rows.append([])
+        elif tag in ("td", "th") and self._open:
+            table = self._open[-1]
+            if not table.rows:
+                table.rows.append([])
+            table.rows[-1].append("")
+            if "nowrap" in style.replace("-", "") or "nowrap" in a:
+                table.nowrap.add((len(table.rows) - 1, len(table.rows[-1]) - 1))
+
+    def handle_endtag(self, tag):
+        if tag in VOID or not any(t == tag for t, _, _ in self._stack):
+            return
+        while self._stack:
+            t, _, _ = self._stack.pop()
+            if t == "table" and self._open:
+                self.tables.append(self._open.pop())
+            if t == tag:
+                break
+
+    def handle_data(self, data):
+        if self._open and self._open[-1].rows and self._open[-1].rows[-1] and \
+                any(t in ("td", "th") for t, _, _ in self._stack):
+            self._open[-1].rows[-1][-1] += data
+        if data.strip() and not self._skipping():
+            self.raw_tex += [m.group(0) + data[m.end():m.end() + 20] for m in RAW_TEX.finditer(data)]
+
+
+def table_width_px(table: _Table) -> int:
+    """Narrowest width the table can take: per column, the longest unbreakable word of its cells (a
+    whole cell where it may not wrap), in characters times CHAR_PX, plus padding.
+
+        table_width_px(<table><tr><td>a bb</td><td>ccc</td></tr></table>) -> 2*8 + 16 + 3*8 + 16 = 72
+    """
+    widths: dict[int, int] = {}
+    for r, row in enumerate(table.rows):
+        for c, text in enumerate(row):
+            words = [text.strip()] if (r, c) in table.nowrap else text.split()
+            widths[c] = max(widths.get(c, 0), max((len(w) for w in words), default=0))
+    return int(sum(w * CHAR_PX + CELL_PAD_PX for w in widths.values()))
 
 
 def page_problems(page: Path, root: Path, allow_stderr: bool = False) -> list[str]:
@@ -51,8 +136,10 @@ def page_problems(page: Path, root: Path, allow_stderr: bool = False) -> list[st
 
     page_problems(<page with <script src="https://cdn/x.js">>, root) -> ["<page>: external script https://cdn/x.js"].
     """
-    parser = _Resources()
-    parser.feed(page.read_text(encoding="utf-8", errors="replace"))
+    text = page.read_text(encoding="utf-8", errors="replace")
+    parser = _Page()
+    parser.feed(text)
+    parser.close()
     name = page.relative_to(root).as_posix()
     out = [f"{name}: external script {s}" for s in parser.scripts if EXTERNAL.match(s)]
     out += [f"{name}: external stylesheet {s}" for s in parser.styles if EXTERNAL.match(s)]
@@ -63,6 +150,19 @@ def page_problems(page: Path, root: Path, allow_stderr: bool = False) -> list[st
                 out.append(f"{name}: script {s} is missing from the build")
     if parser.stderr_blocks and not allow_stderr:
         out.append(f"{name}: {parser.stderr_blocks} cell output(s) on stderr (warnings or logs shown on the page)")
+    for i, table in enumerate(parser.tables, 1):
+        nan = [cell.strip() for row in table.rows for cell in row if cell.strip() in NAN_CELLS]
+        if nan:
+            out.append(f"{name}: table {i} shows {nan[0]!r} in {len(nan)} cell(s) (write – and say why)")
+        width = table_width_px(table)
+        if width > COLUMN_PX and not table.scrolls:
+            out.append(f"{name}: table {i} needs about {width} px (column: {COLUMN_PX} px) and is not "
+                       "in a scroll box (class siakit-table)")
+    if parser.raw_tex:
+        shown = "; ".join(repr(t.strip()) for t in parser.raw_tex[:3])
+        out.append(f"{name}: raw TeX outside math in {len(parser.raw_tex)} place(s): {shown}")
+    if "PAPER.md" in text:
+        out.append(f"{name}: refers to PAPER.md, which is not in the book (cite a chapter instead)")
     return out
 
 

@@ -87,3 +87,61 @@ def test_packaged_mathjax_typesets_offline(tmp_path):
 def test_built_notation_table_typesets():
     report = chk.typeset_report(BUILT / "book" / "how_to_read.html")
     assert report["mjx"] >= 10 and report["raw"] == 0
+
+
+def _body(root: Path, name: str, body: str) -> Path:
+    path = root / name
+    path.write_text(f"<html><head><title>t \\log</title></head><body>{body}</body></html>")
+    return path
+
+
+def test_nan_in_a_table_cell_is_reported(tmp_path):
+    _body(tmp_path, "nan.html", "<table><tr><th>lock_u</th></tr><tr><td>0.5</td></tr><tr><td>nan</td></tr>"
+                                "<tr><td> NaN </td></tr></table>")
+    _body(tmp_path, "dash.html", "<table><tr><th>lock_u</th></tr><tr><td>–</td></tr></table><p>nan in prose</p>")
+    assert chk.check_build(tmp_path) == ["nan.html: table 1 shows 'nan' in 2 cell(s) (write – and say why)"]
+
+
+def test_raw_tex_outside_math_is_reported_and_math_code_and_docstrings_are_not(tmp_path):
+    _body(tmp_path, "ok.html", '<p>entropy <span class="math notranslate nohighlight">\\(h_{k-1} - h_k\\)</span></p>'
+                               '<div class="math">\\[\\log|A|\\]</div><pre>x = h_{k}  # \\frac</pre><code>\\log</code>'
+                               '<dl class="py function"><dd><p>shade |h_{k-1} - h_k|</p></dd></dl>'
+                               '<p>prices cost $3 and a_b is fine</p><br><img src="x.png"><p>after</p>')
+    _body(tmp_path, "bib.html", "<p>Entropy After \\textless /think\\textgreater (EAT)</p>"
+                                "<table><tr><th>h_{k-1} - h_k</th></tr></table>")
+    problems = chk.check_build(tmp_path)
+    assert len(problems) == 1
+    assert problems[0].startswith("bib.html: raw TeX outside math in 3 place(s): '\\\\textless /think")
+
+
+def test_wide_table_needs_a_scroll_box(tmp_path):
+    row = "".join(f"<td>signature_column_{i}</td>" for i in range(8))   # 8 columns of 18 characters
+    _body(tmp_path, "wide.html", f"<div class='output text_html'><table>{row}</table></div>")
+    _body(tmp_path, "boxed.html", f'<div class="siakit-table"><table><tr>{row}</tr></table></div>')
+    _body(tmp_path, "theme.html", f'<div class="pst-scrollable-table-container"><table><tr>{row}</tr></table></div>')
+    _body(tmp_path, "inline.html", f'<div style="overflow-x: auto"><table><tr>{row}</tr></table></div>')
+    # many short words wrap and fit the column; the same cell kept on one line needs 999 * 8 + 16 px
+    _body(tmp_path, "wraps.html", "<table><tr><td>" + " ".join(["word"] * 200) + "</td></tr></table>")
+    _body(tmp_path, "nowrap.html", '<table><tr><td style="white-space: nowrap">' + " ".join(["word"] * 200)
+                                   + "</td></tr></table>")
+    problems = sorted(chk.check_build(tmp_path))
+    assert problems == [
+        "nowrap.html: table 1 needs about 8008 px (column: 720 px) and is not in a scroll box (class siakit-table)",
+        "wide.html: table 1 needs about 1280 px (column: 720 px) and is not in a scroll box (class siakit-table)"]
+
+
+def test_paper_md_reference_is_reported(tmp_path):
+    _body(tmp_path, "cite.html", "<p>the scaling law (PAPER.md section 3.4)</p>")
+    _body(tmp_path, "ok.html", "<p>the scaling law (see the theory chapter)</p>")
+    assert chk.check_build(tmp_path) == [
+        "cite.html: refers to PAPER.md, which is not in the book (cite a chapter instead)"]
+
+
+def test_main_exit_status_names_every_problem(tmp_path, capsys):
+    _body(tmp_path, "bad.html", "<table><tr><td>nan</td></tr></table><p>PAPER.md</p>")
+    assert chk.main([str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "bad.html: table 1 shows 'nan'" in out and "refers to PAPER.md" in out and "2 problem(s)" in out
+    (tmp_path / "bad.html").unlink()
+    _body(tmp_path, "good.html", "<p>fine</p>")
+    assert chk.main([str(tmp_path)]) == 0

@@ -67,6 +67,8 @@ def test_deploy_job_deploys_the_uploaded_site():
 def test_make_publish_and_book_extra():
     makefile = (ROOT / "Makefile").read_text()
     assert re.search(r"^publish:", makefile, re.M) and "ghp-import" in makefile
+    book_recipe = re.search(r"^book:.*\n((?:\t.*\n)+)", makefile, re.M).group(1).splitlines()
+    assert "siakit book" in book_recipe[0] and "scripts/check_book_html.py _build/html" in book_recipe[-1]
     book = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["book"]
     names = {re.split(r"[<>=!~ ]", d, maxsplit=1)[0] for d in book}
     assert {"sphinx-proof", "sphinx-exercise", "sphinx-mathjax-offline", "ghp-import"} <= names
