@@ -193,6 +193,14 @@ def test_saturation_against_the_increment_shuffle_null():
     assert halving["saturation_excess"] == pytest.approx(stat - null)
 
 
+def test_drop_share_stays_a_share_when_the_curve_rises():
+    # falls 0.9 (u <= 1/2, via h(1/2) = 0.1) then a rise to 0.9 and a fall 0.9 -> 0.5: share 0.9 / 1.3
+    s = curve_signatures(np.array([1.0, 0.1, 0.9, 0.5]), 3)["drop_share_first_half"]
+    assert s == pytest.approx(0.9 / 1.3)
+    # the old ratio (h_0 - h(1/2)) / (h_0 - h_K) was 0.9 / 0.5 = 1.8 here
+    assert 0 <= curve_signatures(np.array([1.0, 0.0, 0.0, 0.9, 0.8]), 3)["drop_share_first_half"] <= 1
+
+
 def test_drop_share_needs_a_positive_total_drop():
     assert np.isnan(curve_signatures(np.array([0.2, 0.9, 0.5]), 3)["drop_share_first_half"])  # total < 0
     assert np.isnan(curve_signatures(np.array([0.5, 0.1, 0.5]), 3)["drop_share_first_half"])  # total = 0

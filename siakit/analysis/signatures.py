@@ -61,8 +61,9 @@ def curve_signatures(h: np.ndarray, n_options, lock_fraction: float = LOCK_FRACT
     or |S_k| per prefix [K+1]: the lock threshold is then a share of each log|S_k|).
 
     Returns lock-in (step, normalised time u = k/K), final entropy, total drop h_0 - h_K, area under
-    the curve over u in [0, 1] (nats), largest rise, number of rises > eps, the share of the total
-    drop that happens by u = 1/2 (NaN unless the total drop is positive), and saturation: the slope
+    the curve over u in [0, 1] (nats), largest rise, number of rises > eps, the share of the curve's
+    falls (the sum of its step-to-step decreases) that happens by u = 1/2 (in [0, 1]; the share of the
+    total drop for a curve that never rises; NaN unless the total drop is positive), and saturation: the slope
     of the per-step drop h_{k-1} - h_k against h_{k-1} (`saturation_slope`), its mean over curves
     that apply the trace's own increments in shuffled order (`saturation_null`, the one null of
     `siakit.analysis.saturation`), and their difference `saturation_excess`. The raw slope is
@@ -86,6 +87,9 @@ def curve_signatures(h: np.ndarray, n_options, lock_fraction: float = LOCK_FRACT
     diffs = np.diff(h)  # changes between consecutive defined prefixes
     total = h[0] - h[-1]
     mid = np.interp(0.5, u, h) if len(h) > 1 else h[0]
+    first = u < 0.5
+    h_first, h_second = np.append(h[first], mid), np.insert(h[~first], 0, mid)  # split at u = 1/2
+    falls_first, falls_second = np.clip(-np.diff(h_first), 0, None).sum(), np.clip(-np.diff(h_second), 0, None).sum()
     slope, null_mean = shuffled_null(h, drop_slope, n_perm, seed)
     return {
         "K": K, "h_0": float(h[0]), "h_final": float(h_all[-1]),
@@ -98,7 +102,8 @@ def curve_signatures(h: np.ndarray, n_options, lock_fraction: float = LOCK_FRACT
         "largest_rise": float(max(diffs.max(initial=0.0), 0.0)),
         "n_rises": int((diffs > eps).sum()),
         "monotone": bool((diffs <= eps).all()),
-        "drop_share_first_half": float((h[0] - mid) / total) if total > 1e-9 else np.nan,
+        "drop_share_first_half": (float(falls_first / (falls_first + falls_second)) if total > 1e-9
+                                  else np.nan),
         "saturation_slope": slope,
         "saturation_null": null_mean,
         "saturation_excess": slope - null_mean,
