@@ -36,10 +36,15 @@ RC = {
 
 
 def use() -> None:
-    """Apply the book's style to every figure drawn after this call."""
+    """Apply the book's style to every figure drawn after this call, and (in IPython) show every
+    DataFrame as a boxed table with three significant digits and "–" for missing values
+    (`siakit.report.tables`)."""
     import matplotlib as mpl
 
+    from siakit.report import tables
+
     mpl.rcParams.update(RC)
+    tables.use()
 
 
 def size(rows: int = 1, cols_fraction: float = 1.0) -> tuple[float, float]:
