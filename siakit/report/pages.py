@@ -99,7 +99,7 @@ def write_runs_index(root: Path, jobs) -> Path:
     status = {(r["kind"], r["name"]): r for r in summary.get("notebooks", [])}
     lines = ["# What small models do on the paper's benchmarks", "",
              "One page per (model, dataset) run, each the experiment notebook executed by papermill with "
-             "that run's parameters (`siakit book --runs FILE`). Accuracy comes with a 95% bootstrap "
+             "that run's parameters (`siakit book --runs FILE`). Accuracy comes with a 95% Wilson "
              "interval over questions; $h_K$ is the final conditional answer entropy in nats (our readout "
              "estimator unless the column says otherwise); AUROC is that of $-h_K$ for correctness at "
              "$u = 1$ (0.5 = chance); lock-in is the share of traces whose entropy falls and stays below "
@@ -114,7 +114,7 @@ def write_runs_index(root: Path, jobs) -> Path:
              "whose readout leader at $k = K$ is the answer the trace wrote. Where accuracy is near 0 "
              "or most traces are cut, the signatures of that run carry no evidence either way; the "
              "evidence on a real LM is in the chapters on the trained testbed and on human traces.", "",
-             "| run | n | accuracy [95% CI] | cut | leader = answer | $h_K$ correct | $h_K$ incorrect "
+             "| run | n | accuracy [95% Wilson] | cut | leader = answer | $h_K$ correct | $h_K$ incorrect "
              "| AUROC($-h_K$) | lock-in | generate / score (s) |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for job in (j for j in jobs if j.kind == "run"):

@@ -30,9 +30,12 @@ def entropy_curves(summary: dict):
     for ax, c in zip(axes.flat, curves):
         ax.plot(k, bayes, "k--", lw=1.5, label="Bayes, human traces")
         ax.plot(k, _nan(c["bayes_own"]), ":", color="grey", label="Bayes, own prefixes")
-        ax.plot(k, _nan(c["correct"]), "o-", color="tab:green", ms=3, label=f"model, correct (n={c['n_correct']})")
-        ax.plot(k, _nan(c["incorrect"]), "o-", color="tab:red", ms=3, label=f"model, incorrect (n={c['n_incorrect']})")
+        ax.plot(k, _nan(c["correct"]), "o-", color="tab:green", ms=3, label="model, correct traces")
+        ax.plot(k, _nan(c["incorrect"]), "o-", color="tab:red", ms=3, label="model, incorrect traces")
         ax.set_title(f"step {c['step']}")
+        # this checkpoint's own counts (the shared legend below holds only the line styles)
+        ax.text(0.98, 0.97, f"n = {c['n_correct']} correct\n{c['n_incorrect']} incorrect", transform=ax.transAxes,
+                ha="right", va="top", fontsize=style.FONT - 2, color="0.25")
         ax.set_xlabel("k (steps in prefix)")
         ax.set_xticks(k)
     for row in axes:
@@ -80,24 +83,30 @@ def rl_before_after(summary: dict):
     """Mean h_k by correctness before and after RL, and the headline numbers side by side."""
     rl = summary["rl"]
     k = np.arange(len(summary["bayes_curve"]))
-    fig, (a, b) = plt.subplots(2, 1, figsize=style.size(2))
+    fig = plt.figure(figsize=style.size(2))
+    grid = fig.add_gridspec(2, 3)
+    a, b, h = fig.add_subplot(grid[0, :]), fig.add_subplot(grid[1, :2]), fig.add_subplot(grid[1, 2])
     for tag, r, ls in (("MLE", rl["before"], "--"), ("RL", rl["after"], "-")):
         a.plot(k, _nan(r["h_correct"]), ls, color="tab:green", marker="o", ms=3, label=f"{tag}, correct")
         a.plot(k, _nan(r["h_incorrect"]), ls, color="tab:red", marker="o", ms=3, label=f"{tag}, incorrect")
     a.set(xlabel="k (steps in prefix)", ylabel="mean $h_k$ (nats)", xticks=k)
     a.set_ylim(bottom=0)
     style.legend_outside(a)
-    names = ["accuracy", "final $h_K$", "AUROC at $K$", "share locked in"]
+    names = ["accuracy", "AUROC at $K$", "locked in"]  # shares in [0, 1]; the final entropy (nats) has its own axes
 
     def nums(r):
         n = r["n_correct"] + r["n_incorrect"]
         locked = ((r["locked_correct"] or 0) * r["n_correct"] + (r["locked_incorrect"] or 0) * r["n_incorrect"]) / n
-        return [r["accuracy"], _nan(r["h_all"])[-1], _nan(r["auroc"])[-1], locked]
+        return [r["accuracy"], _nan(r["auroc"])[-1], locked]
 
     x = np.arange(len(names))
-    b.bar(x - 0.2, nums(rl["before"]), 0.4, label="MLE checkpoint")
-    b.bar(x + 0.2, nums(rl["after"]), 0.4, label="after RL")
+    for shift, tag, r, color in ((-0.2, "MLE checkpoint", rl["before"], "tab:blue"), (0.2, "after RL", rl["after"], "tab:orange")):
+        b.bar(x + shift, nums(r), 0.4, color=color, label=tag)
+        h.bar([shift], [_nan(r["h_all"])[-1]], 0.4, color=color)
     b.set_xticks(x, names)
-    b.set(ylabel="value (accuracy, share, AUROC; $h$ in nats)")
-    style.legend_outside(b)
+    b.set(ylabel="share / AUROC", ylim=(0, 1))
+    h.set_xticks([-0.2, 0.2], ["MLE", "RL"])
+    h.set(ylabel="final $h_K$ (nats)")
+    h.set_ylim(bottom=0)
+    b.legend(loc="upper left", fontsize=style.FONT - 2)
     return fig
