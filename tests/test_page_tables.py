@@ -9,7 +9,7 @@ from siakit.report.tables import MISSING, Table, html_table, interval, sig
 def test_three_significant_digits():
     assert [sig(x) for x in (0.012345, 1.6449, 0.5, 12.345, 1234.5, 0.0, -0.0456)] == \
         ["0.0123", "1.64", "0.500", "12.3", "1230", "0", "-0.0456"]
-    assert sig(7) == "7" and sig(np.int64(16)) == "16" and sig(True) == "True" and sig("smollm2") == "smollm2"
+    assert sig(8.0) == "8" and sig(1.0) == "1" and sig(7) == "7" and sig(np.int64(16)) == "16" and sig(True) == "True" and sig("smollm2") == "smollm2"
     assert sig(np.nan) == MISSING and sig(None) == MISSING and sig(pd.NA) == MISSING
     assert sig(float("inf")) == "∞" and sig(2.5e-6) == "2.50e-06"
 

@@ -39,7 +39,7 @@ def _missing(value) -> bool:
 def sig(value, digits: int = 3) -> str:
     """`value` with `digits` significant digits; integers as they are; missing values as "–".
 
-        sig(0.012345) -> '0.0123'   sig(1.6449) -> '1.64'   sig(1234.5) -> '1230'   sig(7) -> '7'   sig(nan) -> '–'
+        sig(0.012345) -> '0.0123'   sig(1.6449) -> '1.64'   sig(1234.5) -> '1230'   sig(8.0) -> '8'   sig(nan) -> '–'
     """
     if _missing(value):
         return MISSING
@@ -52,8 +52,8 @@ def sig(value, digits: int = 3) -> str:
     x = float(value)
     if math.isinf(x):
         return "∞" if x > 0 else "−∞"
-    if x == 0:
-        return "0"
+    if x == 0 or (x.is_integer() and abs(x) < 10 ** 15):  # a count stored as a float: 8.0 -> '8'
+        return str(int(x))
     magnitude = math.floor(math.log10(abs(x)))
     if magnitude >= digits - 1:
         return f"{round(x, digits - 1 - magnitude):.0f}"
