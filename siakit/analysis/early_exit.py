@@ -183,3 +183,32 @@ def shared_answer_set(scores: pd.DataFrame) -> bool:
         return False
     firsts = scores.groupby("id", sort=False)["options"].first()
     return firsts.map(lambda o: None if o is None else tuple(o)).nunique(dropna=False) == 1
+
+
+def held_out_threshold(scores: pd.DataFrame, thresholds=DEFAULT_FRACTIONS, seed: int = 0) -> dict:
+    """Choose the entropy threshold on one half of the traces, measure it on the other half.
+
+    The traces (ids) are split at random (`seed`) into a *choose* half and a *test* half (the test
+    half gets the odd one). On the choose half the threshold with the largest `advantage` over the
+    fixed token budget (`matched_comparison`; ties: the smaller threshold) is picked; the returned
+    numbers are that threshold's on the test half, so the choice never saw the traces it is judged
+    on. Returns {threshold, n_choose, n_test, choose_advantage, accuracy, baseline_accuracy,
+    exit_rate, tokens_saved, fixed_accuracy, advantage}. Needs at least 2 traces in each half.
+
+        held_out_threshold(scores of 8 traces) -> {"threshold": 0.3, "n_choose": 4, "n_test": 4, "advantage": 0.25, ...}
+    """
+    ids = np.array(sorted(scores["id"].astype(str).unique()))
+    if len(ids) < 4:
+        raise ValueError(f"held_out_threshold: scores has {len(ids)} traces; choosing on one half and "
+                         "testing on the other needs at least 4")
+    order = np.random.default_rng(seed).permutation(len(ids))
+    choose_ids = set(ids[order[: len(ids) // 2]])
+    in_choose = scores["id"].astype(str).isin(choose_ids)
+    choose, test = scores[in_choose], scores[~in_choose]
+    picked = matched_comparison(simulate_early_exit(choose, thresholds), simulate_fixed_exit(choose))
+    best = picked.sort_values("threshold").loc[lambda t: t["advantage"] == t["advantage"].max()].iloc[0]
+    row = matched_comparison(simulate_early_exit(test, [float(best["threshold"])]), simulate_fixed_exit(test)).iloc[0]
+    return {"threshold": float(best["threshold"]), "n_choose": int(len(choose_ids)),
+            "n_test": int(len(ids) - len(choose_ids)), "choose_advantage": float(best["advantage"]),
+            **{k: float(row[k]) for k in ("accuracy", "baseline_accuracy", "exit_rate", "tokens_saved",
+                                          "fixed_accuracy", "advantage")}}
