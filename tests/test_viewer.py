@@ -50,9 +50,22 @@ def test_rise_is_red_and_missing_rows_show_dashes():
     html = render_trace(TRACE, rows([0.2, 0.9], [" A", " B"]))  # no row for k = 2
     assert "rgba(214, 39, 40" in html and "-0.70" in html
     last = html.split("<tr")[-1]
-    assert last.count(">-<") >= 3  # h_2, drop, s_2, leader missing -> dashes, no exception
+    assert last.count(">–<") >= 3  # h_2, drop, s_2, leader missing -> dashes, no exception
     empty = render_trace(TRACE, pd.DataFrame(columns=["k", "entropy", "n_options"]))
     assert "trace t&lt;1&gt;" in empty
+
+
+def test_cut_trace_is_marked_unscored_and_nan_never_shows():
+    cut = render_trace(TRACE, pd.DataFrame(columns=["k", "entropy", "n_options"]),
+                       unscored="cut at the 160-token cap: left out of the signatures")
+    assert "<b>unscored</b>: cut at the 160-token cap: left out of the signatures" in cut
+    assert "|A| = 0" not in cut and "nan" not in cut.lower()
+    undefined = rows([np.log(4), np.nan, 0.2], [" A", None, " A"]).assign(
+        gold_logprob=[np.log(0.25), np.nan, np.log(0.9)],
+        option_probs=[[0.25] * 4, [np.nan] * 4, [0.9, 0.05, 0.03, 0.02]])
+    out = render_trace(TRACE, undefined)
+    assert "nan" not in out.lower() and out.count(">–<") >= 4  # h_1, both drops, s_1, leader at k = 1
+    assert 'class="siakit-table"' in out  # the step table scrolls in its own box
 
 
 def test_show_trace_filters_by_id():

@@ -35,24 +35,38 @@ def _shade(drop: float, scale: float) -> str:
     return f"rgba({r}, {g}, {b}, {alpha:.3f})"
 
 
-def render_trace(trace, rows: pd.DataFrame, max_prompt_chars: int = 4000) -> str:
+def _finite(value) -> bool:
+    try:
+        return value is not None and bool(np.isfinite(float(value)))
+    except (TypeError, ValueError):
+        return False
+
+
+def render_trace(trace, rows: pd.DataFrame, max_prompt_chars: int = 4000, unscored: str | None = None) -> str:
     """HTML for one trace (`siakit.data.traces.Trace`) and its scorer rows (one per k = 0..K, any order).
 
     Columns used: k, entropy (h_k, nats), n_options; optional gold_logprob (s_k = -gold_logprob),
-    leading_option and option_probs (the leader's probability). Steps without a row show "-".
-    The prompt sits in a collapsed <details> element (plain HTML, no script).
+    leading_option and option_probs (the leader's probability). Steps without a row, and undefined
+    values (NaN), show "–", never nan. A trace with no rows is marked **unscored** in its header, with
+    the reason `unscored` (e.g. "cut at the 160-token cap: left out of the signatures"), and shows
+    its text only. The prompt sits in a collapsed <details> element (plain HTML, no script).
+
+        render_trace(trace, rows.iloc[:0], unscored="cut at the cap") -> '...(<b>incorrect</b>) &middot; <b>unscored</b>: cut at the cap...'
     """
     rows = rows.sort_values("k").set_index("k") if len(rows) else rows
-    n_options = int(rows["n_options"].iloc[0]) if len(rows) else 0
+    n_options = int(rows["n_options"].iloc[0]) if len(rows) and _finite(rows["n_options"].iloc[0]) else 0
     scale = float(np.log(n_options)) if n_options > 1 else 1.0
     verdict = {True: "correct", False: "incorrect"}.get(trace.correct, "ungraded")
+    answers = (f"|A| = {n_options}, log|A| = {np.log(n_options):.2f} nats" if n_options else
+               f"<b>unscored</b>: {_esc(unscored or 'no scorer rows for this trace')}")
     head = (f"<b>trace {_esc(trace.id)}</b> &middot; {_esc(trace.model)} on {_esc(trace.dataset)} &middot; "
             f"gold <code>{_esc(trace.gold)}</code> &middot; answer <code>{_esc(trace.answer)}</code> "
-            f"(<b>{verdict}</b>) &middot; |A| = {n_options}, log|A| = {np.log(max(n_options, 1)):.2f} nats")
+            f"(<b>{verdict}</b>) &middot; {answers}")
     prompt = trace.prompt if len(trace.prompt) <= max_prompt_chars else "..." + trace.prompt[-max_prompt_chars:]
     out = [f'<div class="siakit-trace" style="{_STYLE}">', f"<div>{head}</div>",
            f'<details><summary>prompt ({len(trace.prompt)} characters)</summary>'
            f'<pre style="white-space: pre-wrap; font-size: 0.9em">{_esc(prompt)}</pre></details>',
+           '<div class="siakit-table" style="overflow-x: auto; max-width: 100%">',
            '<table style="border-collapse: collapse; width: 100%">',
            f'<tr><th style="{_CELL}">k</th><th style="{_CELL}; text-align: left">step text</th>'
            f'<th style="{_CELL}">h<sub>k</sub></th><th style="{_CELL}">drop</th>'
@@ -60,20 +74,26 @@ def render_trace(trace, rows: pd.DataFrame, max_prompt_chars: int = 4000) -> str
 
     def cell(k, name, fmt="{:.2f}"):
         if k not in rows.index or name not in rows.columns or rows.at[k, name] is None:
-            return "-"
+            return "–"
         value = rows.at[k, name]
-        return fmt.format(value) if isinstance(value, (int, float, np.floating)) else _esc(value)
+        if isinstance(value, (int, float, np.floating)):
+            return fmt.format(value) if _finite(value) else "–"
+        return _esc(value)
 
     def leader(k):
         if k not in rows.index or "leading_option" not in rows.columns:
-            return "-"
+            return "–"
+        value = rows.at[k, "leading_option"]
+        if value is None or (isinstance(value, (float, np.floating)) and not np.isfinite(value)):
+            return "–"
         probs = rows.at[k, "option_probs"] if "option_probs" in rows.columns else None
-        p = f" ({float(np.max(probs)):.2f})" if probs is not None and len(probs) else ""
+        top = float(np.nanmax(probs)) if probs is not None and len(probs) and np.isfinite(probs).any() else np.nan
+        p = f" ({top:.2f})" if np.isfinite(top) else ""
         return f"<code>{_esc(str(rows.at[k, 'leading_option']).strip())}</code>{p}"
 
     def s_k(k):
-        if k not in rows.index or "gold_logprob" not in rows.columns:
-            return "-"
+        if k not in rows.index or "gold_logprob" not in rows.columns or not _finite(rows.at[k, "gold_logprob"]):
+            return "–"
         return f"{-float(rows.at[k, 'gold_logprob']):.2f}"
 
     texts = ["(prompt only, C<sub>1:0</sub>)"] + [_esc(s) for s in trace.steps]
@@ -85,9 +105,9 @@ def render_trace(trace, rows: pd.DataFrame, max_prompt_chars: int = 4000) -> str
         out.append(
             f'<tr style="background: {_shade(drop, scale)}"><td style="{_CELL}">{k}</td>'
             f'<td style="{_CELL}; {style}">{text}</td><td style="{_CELL}">{cell(k, "entropy")}</td>'
-            f'<td style="{_CELL}">{"-" if not np.isfinite(drop) else f"{drop:+.2f}"}</td>'
+            f'<td style="{_CELL}">{"–" if not np.isfinite(drop) else f"{drop:+.2f}"}</td>'
             f'<td style="{_CELL}">{s_k(k)}</td><td style="{_CELL}">{leader(k)}</td></tr>')
-    out.append("</table>")
+    out.append("</table></div>")
     out.append('<div style="font-size: 0.85em; color: #555">h<sub>k</sub>: conditional answer entropy '
                "after k steps (nats); drop = h<sub>k-1</sub> - h<sub>k</sub> (green: fell, red: rose); "
                "s<sub>k</sub> = -log p(a* | Q, C<sub>1:k</sub>); leader: the most likely answer and "
@@ -95,8 +115,9 @@ def render_trace(trace, rows: pd.DataFrame, max_prompt_chars: int = 4000) -> str
     return "\n".join(out)
 
 
-def show_trace(trace, scores: pd.DataFrame, max_prompt_chars: int = 4000):
-    """`IPython.display.HTML` of `render_trace` for the trace's rows in the full `scores` table."""
+def show_trace(trace, scores: pd.DataFrame, max_prompt_chars: int = 4000, unscored: str | None = None):
+    """`IPython.display.HTML` of `render_trace` for the trace's rows in the full `scores` table
+    (`unscored`: why the trace has no rows, shown in its header)."""
     from IPython.display import HTML
 
-    return HTML(render_trace(trace, scores[scores["id"].astype(str) == str(trace.id)], max_prompt_chars))
+    return HTML(render_trace(trace, scores[scores["id"].astype(str) == str(trace.id)], max_prompt_chars, unscored))
