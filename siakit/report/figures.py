@@ -86,12 +86,19 @@ def plot_reliability(ax, table: pd.DataFrame, label: str = "", color: str = "tab
     return ax
 
 
-def plot_by_group(ax, sigs: pd.DataFrame, column: str, xlabel: str, bins: int = 10, empty: str | None = None):
+def plot_by_group(ax, sigs: pd.DataFrame, column: str, xlabel: str, bins: int = 10, empty: str | None = None,
+                  limits: tuple[float, float] | None = None):
     """Histogram of one per-trace signature for correct and incorrect traces (NaN values are counted
-    in the legend as 'none', e.g. traces that never lock in)."""
+    in the legend as 'none', e.g. traces that never lock in). `limits`: the bins span this range (a
+    lock-in time lives in [0, 1], even when every trace has the same value); counts get integer ticks."""
+    from matplotlib.ticker import MaxNLocator
+
     values = sigs[column].astype(float) if len(sigs) else pd.Series(dtype=float)
     finite = values.dropna()
-    edges = np.histogram_bin_edges(finite, bins=bins) if len(finite) else bins
+    edges = (np.histogram_bin_edges(finite, bins=bins, range=limits) if len(finite) else bins)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    if limits is not None:
+        ax.set_xlim(*limits)
     drawn = False
     for group, mask in (("correct", sigs.get("correct") == True), ("incorrect", sigs.get("correct") != True)):  # noqa: E712
         if len(sigs) == 0 or not mask.any():

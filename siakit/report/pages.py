@@ -64,6 +64,23 @@ def set_title(nb, title: str) -> None:
                     return
 
 
+def fold_injected_parameters(nb) -> bool:
+    """Give the cell papermill injects (tag `injected-parameters`) the folding tags of the `parameters`
+    cell (`hide-input`, `hide-cell`, ...), so a page that folds its code folds that cell too; returns
+    whether a cell changed.
+
+        parameters cell tags ["parameters", "hide-input"] -> injected cell tags ["injected-parameters", "hide-input"]
+    """
+    tags = lambda cell: cell.get("metadata", {}).get("tags", [])  # noqa: E731
+    folds = [t for c in nb.cells if "parameters" in tags(c) for t in tags(c) if t.startswith(("hide-", "remove-"))]
+    changed = False
+    for cell in nb.cells:
+        if "injected-parameters" in tags(cell) and any(f not in tags(cell) for f in folds):
+            cell.setdefault("metadata", {})["tags"] = tags(cell) + [f for f in folds if f not in tags(cell)]
+            changed = True
+    return changed
+
+
 def note_cell(nb, kind: str, text: str) -> None:
     """Insert an admonition right after the page title (the page keeps its own H1)."""
     import nbformat

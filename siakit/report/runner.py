@@ -25,7 +25,7 @@ import traceback
 from datetime import datetime, timezone
 from pathlib import Path
 
-from siakit.report.pages import markdown_escape, note_cell, set_title, write_summary
+from siakit.report.pages import fold_injected_parameters, markdown_escape, note_cell, set_title, write_summary
 
 GENERATED = Path("book/generated")  # every build output of the runner, gitignored
 EXPERIMENT = Path("notebooks/10_experiment.md")
@@ -67,6 +67,9 @@ def execute(job: Job, root: Path, cell_timeout_s: int | None = None) -> dict:
         os.environ.update(TQDM_DISABLE="1", HF_HUB_DISABLE_PROGRESS_BARS="1")
         papermill.execute_notebook(str(source_in), str(out), parameters=job.parameters, kernel_name="python3",
                                    cwd=str(root), progress_bar=True, execution_timeout=cell_timeout_s)
+        executed = nbformat.read(out, as_version=4)
+        if fold_injected_parameters(executed):  # the injected parameters fold like the page's own
+            nbformat.write(executed, out)
         record.update(status="ok", error=None)
     except BaseException as e:  # noqa: BLE001 - any failure is recorded on the page; Ctrl-C still stops
         short = f"{type(e).__name__}: {str(e).strip().splitlines()[-1] if str(e).strip() else ''}"
