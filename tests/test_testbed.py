@@ -139,6 +139,11 @@ def test_checkpoint_metrics_on_a_known_table():
     assert m["leader_agrees"] == 1.0 and m["wrong_step_n"] == 20
     assert m["surprisal_jump_wrong_step"] == pytest.approx(0.0)
     assert rung_accuracy(traces)[["rung", "n", "accuracy"]].values.tolist() == [["t2", 40, 0.5]]
+    # baselines beside the headline: one rung, so within-rung = stratified = pooled; trivial scores are chance
+    assert m["auroc_u05_strat"] == 1.0 and m["auroc_u05_t2"] == 1.0
+    assert m["auroc_terms"] == 0.5 and m["auroc_K"] == 0.5
+    assert 0 <= m["last_number_share"] <= 1 and m["last_number_share_n"] == 40  # k = 1 of 40 two-step traces
+    assert np.isnan(m["ece"])  # this table stores no readout distributions: no calibration to read
 
 
 def test_capped_traces_leave_the_signatures():

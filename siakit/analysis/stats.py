@@ -62,7 +62,8 @@ def auroc(score, positive) -> float:
     n_pos, n_neg = int(positive.sum()), int((~positive).sum())
     if n_pos == 0 or n_neg == 0:
         return float("nan")
-    ranks = pd.Series(score).rank(method="average").to_numpy()  # average ranks handle ties
+    _, inverse, counts = np.unique(score, return_inverse=True, return_counts=True)
+    ranks = (np.cumsum(counts) - (counts - 1) / 2)[inverse]  # average ranks handle ties
     return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
@@ -86,24 +87,20 @@ def stratified_auroc(score, positive, strata) -> float:
     return wins / pairs if pairs else float("nan")
 
 
-def _resample(rng: np.random.Generator, n: int, strata=None, clusters=None) -> np.ndarray:
-    """Indices of one bootstrap resample of n units: whole clusters (drawn within their stratum when
-    strata are given), or units within strata, or plain units."""
+def _sampler(n: int, strata=None, clusters=None):
+    """A function rng -> indices of one bootstrap resample of n units: whole clusters (drawn within
+    their stratum when strata are given), or units within strata, or plain units."""
     if clusters is not None:
-        clusters = np.asarray(clusters)
-        groups = pd.Series(np.arange(n)).groupby(clusters, sort=False).indices
-        keys = list(groups)
+        groups = list(pd.Series(np.arange(n)).groupby(np.asarray(clusters), sort=False).indices.values())
         if strata is not None:
             strata = np.asarray(strata)
-            by = pd.Series(keys).groupby([strata[groups[k][0]] for k in keys]).indices
-            picked = [keys[i] for idx in by.values() for i in rng.choice(idx, len(idx))]
-        else:
-            picked = [keys[i] for i in rng.integers(0, len(keys), len(keys))]
-        return np.concatenate([groups[k] for k in picked]) if picked else np.zeros(0, int)
+            by = list(pd.Series(np.arange(len(groups))).groupby([strata[g[0]] for g in groups]).indices.values())
+            return lambda rng: np.concatenate([groups[i] for idx in by for i in rng.choice(idx, len(idx))])
+        return lambda rng: np.concatenate([groups[i] for i in rng.integers(0, len(groups), len(groups))])
     if strata is not None:
-        idx = pd.Series(np.arange(n)).groupby(np.asarray(strata), sort=False).indices.values()
-        return np.concatenate([rng.choice(i, len(i)) for i in idx])
-    return rng.integers(0, n, n)
+        idx = list(pd.Series(np.arange(n)).groupby(np.asarray(strata), sort=False).indices.values())
+        return lambda rng: np.concatenate([rng.choice(i, len(i)) for i in idx])
+    return lambda rng: rng.integers(0, n, n)
 
 
 def bootstrap_p(boots, null: float) -> float:
@@ -138,9 +135,10 @@ def auroc_ci(score, positive, strata=None, clusters=None, n_boot: int = 2000, le
     if math.isnan(point) or len(score) < 2:
         return out
     rng = np.random.default_rng(seed)
+    draw = _sampler(len(score), st, clusters)
     boots = []
     for _ in range(n_boot):
-        d = _resample(rng, len(score), st, clusters)
+        d = draw(rng)
         boots.append(stat(score[d], positive[d], st[d] if st is not None else None))
     alpha = (1 - level) / 2
     with warnings.catch_warnings():

@@ -91,6 +91,35 @@ def checkpoint_metrics(scores: pd.DataFrame, traces, n_boot: int = 1000, seed: i
         out.update(_mean_ci("coverage_k0", first["coverage"], n_boot, seed))
         out.update(_mean_ci("coverage_final", final["coverage"], n_boot, seed))
     out.update(wrong_step_jump(scores, traces, n_boot, seed))
+    out.update(baseline_metrics(scores, traces, n_boot, seed))
+    return out
+
+
+def baseline_metrics(scores: pd.DataFrame, traces, n_boot: int = 1000, seed: int = 0) -> dict:
+    """The baselines beside the headline numbers (`siakit.analysis.baselines`): the rung-stratified
+    AUROC of -h at u = 0.5 and within each rung with >= 10 traces per class (`auroc_u05_strat`,
+    `auroc_u05_<rung>`), the AUROCs of trivial scores (`auroc_terms`: -number of terms, `auroc_K`: -K,
+    `auroc_log_options`: -log|S_k| at u = 0.5), the share of mid-trace prefixes whose readout leader is
+    the last number written (`last_number_share`), and the ECE of the final readout (`ece`); each with
+    `_low`/`_high`."""
+    from siakit.analysis.baselines import last_number_share, separability_baselines
+    from siakit.analysis.calibration import calibration
+
+    out = {}
+    trivial = {"-number of terms": "auroc_terms", "-K": "auroc_K", "-log|S_k| at u = 0.5": "auroc_log_options"}
+    for r in separability_baselines(scores, traces, 0.5, n_boot=n_boot, seed=seed).itertuples():
+        if r.score.startswith("-h at"):  # the pooled one is auroc_u05 already
+            name = {"pooled": None, "rung-stratified": "auroc_u05_strat"}.get(r.scope, f"auroc_u05_{r.scope[5:]}")
+        else:
+            name = trivial[r.score]
+        if name:
+            out.update({name: r.auroc, f"{name}_low": r.low, f"{name}_high": r.high})
+    share = last_number_share(scores, traces)
+    out.update({"last_number_share": share["share"], "last_number_share_low": share["low"],
+                "last_number_share_high": share["high"], "last_number_share_n": share["n"]})
+    if {"option_probs", "leading_option", "gold"} <= set(scores.columns):
+        _, ece = calibration(scores, "final", n_boot=n_boot, seed=seed)
+        out.update({"ece": ece["ece"], "ece_low": ece["low"], "ece_high": ece["high"]})
     return out
 
 
