@@ -32,8 +32,18 @@ def test_workflow_triggers_and_permissions():
     wf = _workflow()
     assert wf["on"]["push"]["branches"] == ["main"]
     assert "workflow_dispatch" in wf["on"]
-    assert wf["permissions"] == {"contents": "read", "pages": "write", "id-token": "write"}
+    # contents: write pushes the executed notebooks that the Colab and Binder buttons open
+    assert wf["permissions"] == {"contents": "write", "pages": "write", "id-token": "write"}
     assert set(wf["jobs"]) == {"build", "deploy"}
+
+
+def test_build_job_names_its_repository_for_the_launch_buttons():
+    build = _workflow()["jobs"]["build"]
+    assert build["env"]["SIAKIT_REPOSITORY"] == "${{ github.server_url }}/${{ github.repository }}"
+    branch = build["env"]["SIAKIT_NOTEBOOKS_BRANCH"]
+    assert _uses(build["steps"], "actions/checkout")[0]["with"]["fetch-depth"] == 0  # dates from git history
+    push = next(s["run"] for s in build["steps"] if "git push" in s.get("run", ""))
+    assert "book/generated/chapters/*.ipynb" in push and '"$SIAKIT_NOTEBOOKS_BRANCH"' in push and branch
 
 
 def test_build_job_installs_builds_checks_and_uploads():

@@ -192,10 +192,14 @@ def run_all(jobs: list[Job], root: Path, force: bool = False, only: list[str] | 
 
 
 def build_book(root: Path) -> dict:
-    """`jupyter-book build <root> -W --keep-going` (Jupyter Book 1, execution off in _config.yml)."""
+    """`jupyter-book build <root> -W --keep-going` (Jupyter Book 1, execution off in _config.yml), with
+    the launch buttons' config when `$SIAKIT_REPOSITORY` is set (siakit.report.launch)."""
+    from siakit.report.launch import prepare
+
     exe = Path(sys.executable).with_name("jupyter-book")
+    config = prepare(root)
     command = [str(exe) if exe.exists() else (shutil.which("jupyter-book") or "jupyter-book"),
-               "build", str(root), "-W", "--keep-going"]
+               "build", str(root), "-W", "--keep-going"] + (["--config", str(config)] if config else [])
     print("[siakit book] " + " ".join(command), flush=True)
     started = time.perf_counter()
     rc = subprocess.run(command, cwd=root).returncode
