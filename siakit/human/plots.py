@@ -8,6 +8,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+def _title(ax, title: str) -> None:
+    """A panel title that fits half the column: the formula, if any, on its own line.
+
+        "entropy gain $h_{k-1} - h_k$" -> "entropy gain\n$h_{k-1} - h_k$"
+    """
+    at = title.find("$")
+    ax.set_title(title[:at].rstrip() + "\n" + title[at:] if at > 0 else title, fontsize=10)
+
+
 COLORS = {"intact": "tab:green", "corrupted": "tab:red", "shuffled": "tab:orange", "foreign": "tab:gray"}
 
 
@@ -33,7 +42,7 @@ def plot_gains(ax, table: pd.DataFrame, gain: str, title: str) -> None:
     ax.set_yticks(y, [f"{w} (n={n})" for w, n in zip(rows["where"], rows["n"])], fontsize=9)
     ax.axvline(0, color="black", lw=0.8)
     ax.set_xlabel("mean gain (nats): positive = the step helped")
-    ax.set_title(title, fontsize=10)
+    _title(ax, title)
     ax.grid(alpha=0.3, axis="x")
 
 
@@ -63,5 +72,9 @@ def plot_gain_by_position(ax, table: pd.DataFrame, gain: str, title: str) -> Non
     ax.set_xticks(np.arange(len(variants)), variants)
     ax.axhline(0, color="black", lw=0.8)
     ax.set_ylabel("mean gain (nats)")
-    ax.set_title(title + " (pale: earlier lines, dark: last line)", fontsize=10)
+    _title(ax, title)
+    from matplotlib.patches import Patch  # the bars take their variant's colour: the legend shows the shade
+
+    ax.legend(handles=[Patch(color="0.3", alpha=0.35, label="earlier lines"), Patch(color="0.3", alpha=0.8, label="last line")],
+              fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2)
     ax.grid(alpha=0.3, axis="y")

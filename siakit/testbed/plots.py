@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from siakit.analysis.signatures import mean_curves
+from siakit.report import style
 
 COLORS = {"correct": "tab:green", "incorrect": "tab:red", "all": "grey"}
 
@@ -62,7 +63,7 @@ def curves(result: dict, column: str = "entropy", decode: str = "greedy", n_poin
     """One panel per checkpoint: mean h_k (or s_k) over u by correctness with 95% bootstrap bands.
     Traces cut at the token cap are left out."""
     entries = [c for c in result["checkpoints"] if decode in c]
-    fig, axes = plt.subplots(1, len(entries), figsize=(2.6 * len(entries), 2.8), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, len(entries), figsize=style.size(1), sharey=True, squeeze=False)  # column wide
     for ax, c in zip(axes[0], entries):
         cut = {t.id for t in c[decode]["traces"] if t.meta.get("hit_cap")}
         scores = c[decode]["scores"]
@@ -73,16 +74,17 @@ def curves(result: dict, column: str = "entropy", decode: str = "greedy", n_poin
                     continue
                 ax.plot(g["u"], g["mean"], color=COLORS[group], label=f"{group} (n={int(g['n'].iloc[0])})")
                 ax.fill_between(g["u"], g["low"], g["high"], color=COLORS[group], alpha=0.2)
-        ax.set(title=f"{c['name']} (cut: {len(cut)})", xlabel="u = k/K")
-        ax.legend(fontsize=9)
-    axes[0][0].set_ylabel({"entropy": "h_k (nats)", "surprisal": "s_k (nats)"}[column])
+        ax.set_title(f"{c['name']}\n({len(cut)} cut at the cap)", fontsize=style.FONT - 1)
+        ax.set_xlabel("$u = k/K$")
+        ax.legend(fontsize=style.FONT - 3)
+    axes[0][0].set_ylabel({"entropy": "$h_k$ (nats)", "surprisal": "$s_k$ (nats)"}[column])
     return fig
 
 
 def lineage_panels(result: dict, decode: str = "greedy"):
     """Across checkpoints: accuracy (Wilson), AUROC of -h at u = 0.5 and 1 (bootstrap), and information
     per step h_{k-1} - h_k by correctness (bootstrap), side by side."""
-    fig, axes = plt.subplots(1, 3, figsize=(7, 3.2))
+    fig, axes = plt.subplots(3, 1, figsize=style.size(3), sharex=True)  # stacked: titles never collide
     x_labels, *acc = _series(result, "accuracy", decode)
     x = np.arange(len(x_labels))
     _errorbar(axes[0], x, *acc, color="k")
@@ -91,13 +93,13 @@ def lineage_panels(result: dict, decode: str = "greedy"):
         _, *s = _series(result, key, decode)
         _errorbar(axes[1], x + off, *s, label=label)
     axes[1].axhline(0.5, color="grey", ls="--", lw=1)
-    axes[1].set(ylabel="AUROC of -h", ylim=(0, 1.02), title="separability (bootstrap 95%)")
+    axes[1].set(ylabel="AUROC of $-h_k$", ylim=(0, 1.02), title="separability (bootstrap 95%)")
     axes[1].legend(fontsize=9)
     for off, group in ((-0.05, "correct"), (0.05, "incorrect")):
         _, *s = _series(result, f"info_per_reasoning_step_{group}", decode)
         _errorbar(axes[2], x + off, *s, color=COLORS[group], label=group)
     axes[2].axhline(0.0, color="grey", ls="--", lw=1)
-    axes[2].set(ylabel="mean h_{k-1} - h_k (nats)", title="information per reasoning step")
+    axes[2].set(ylabel="mean $h_{k-1} - h_k$ (nats)", title="information per reasoning step (bootstrap 95%)")
     axes[2].legend(fontsize=9)
     for ax in axes:
         ax.set_xticks(x, x_labels)
