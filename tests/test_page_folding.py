@@ -4,7 +4,7 @@ from pathlib import Path
 
 import nbformat
 
-from siakit.report.pages import fold_injected_parameters
+from siakit.report.pages import fold_injected_parameters, fold_signatures
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,3 +27,40 @@ def test_run_and_experiment_pages_fold_every_code_cell():
         assert cells, name
         unfolded = [i for i, tags in enumerate(cells) if not re.search(r"hide-(input|cell)|remove-", tags)]
         assert unfolded == [], f"{name}: code cells {unfolded} are not folded"
+
+
+def test_a_closed_gate_folds_the_signature_outputs():
+    gate = nbformat.v4.new_output("display_data", data={"text/html": "<div>cannot be read</div>"},
+                                  metadata={"siakit_gate": "closed"})
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("gate", metadata={"tags": ["hide-input"]}, outputs=[gate]),
+        nbformat.v4.new_code_cell("curves", metadata={"tags": ["hide-input", "signature"]}),
+        nbformat.v4.new_code_cell("viewer", metadata={"tags": ["hide-input"]})])
+    assert fold_signatures(nb)
+    assert [c.metadata["tags"] for c in nb.cells] == [["hide-input"], ["hide-input", "signature", "hide-output"],
+                                                     ["hide-input"]]
+    nb.cells[0].outputs = []  # an open gate folds nothing
+    nb.cells[1].metadata["tags"] = ["hide-input", "signature"]
+    assert not fold_signatures(nb) and nb.cells[1].metadata["tags"] == ["hide-input", "signature"]
+
+
+def test_runs_index_marks_a_run_whose_signatures_cannot_be_read(tmp_path):
+    import json
+
+    from siakit.report.jobs import load_runs
+    from siakit.report.pages import write_runs_index, write_summary
+
+    runs = tmp_path / "runs.yml"
+    runs.write_text("runs:\n  - {model: smollm2-135m-instruct, datasets: [arc-easy, gsm8k]}\n")
+    jobs = [j for j in load_runs(runs, tmp_path) if j.kind == "run"]
+    write_summary(tmp_path, [{"kind": "run", "name": j.name, "status": "ok", "seconds": 1.0} for j in jobs], jobs)
+    for job, readable in zip(jobs, (False, True)):
+        path = tmp_path / job.parameters["summary_path"]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"n_traces": 32, "accuracy": 0.3, "signatures_readable": readable,
+                                    "gate_failed": [] if readable else ["both classes", "few traces cut"]}))
+    index = write_runs_index(tmp_path, jobs).read_text().splitlines()
+    arc = next(line for line in index if line.startswith("|") and "arc" in line)
+    gsm = next(line for line in index if line.startswith("|") and "gsm8k" in line)
+    assert "⚠ *signatures not readable: both classes, few traces cut*" in arc
+    assert "⚠" not in gsm

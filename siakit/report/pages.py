@@ -81,6 +81,25 @@ def fold_injected_parameters(nb) -> bool:
     return changed
 
 
+def fold_signatures(nb) -> bool:
+    """When a cell's output carries the closed gate (`metadata["siakit_gate"] == "closed"`, written by
+    the run page when `siakit.analysis.gate` finds the signatures unreadable), fold the outputs of the
+    cells tagged `signature` (tag `hide-output`: the page shows them collapsed under the warning);
+    returns whether a cell changed.
+
+        a gate output {"metadata": {"siakit_gate": "closed"}} -> signature cells gain "hide-output"
+    """
+    closed = any(out.get("metadata", {}).get("siakit_gate") == "closed"
+                 for cell in nb.cells for out in cell.get("outputs", []))
+    changed = False
+    for cell in nb.cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if closed and "signature" in tags and "hide-output" not in tags:
+            cell.setdefault("metadata", {})["tags"] = tags + ["hide-output"]
+            changed = True
+    return changed
+
+
 def note_cell(nb, kind: str, text: str) -> None:
     """Insert an admonition right after the page title (the page keeps its own H1)."""
     import nbformat
@@ -130,7 +149,10 @@ def write_runs_index(root: Path, jobs) -> Path:
              "that ran into the token cap (left out of the signatures), *leader = answer* the share "
              "whose readout leader at $k = K$ is the answer the trace wrote. Where accuracy is near 0 "
              "or most traces are cut, the signatures of that run carry no evidence either way; the "
-             "evidence on a real LM is in the chapters on the trained testbed and on human traces.", "",
+             "evidence on a real LM is in the chapters on the trained testbed and on human traces. A run marked "
+             "⚠ failed one of the four rules of its page (both classes with at least 10 scored traces, "
+             "leader = answer in at least 0.8 of traces, at most a quarter cut, the cue's format written): "
+             "its signature columns are shown but carry no evidence.", "",
              "| run | n | accuracy [95% Wilson] | cut | leader = answer | $h_K$ correct | $h_K$ incorrect "
              "| AUROC($-h_K$) | lock-in | generate / score (s) |",
              "|---|---|---|---|---|---|---|---|---|---|"]
@@ -145,6 +167,8 @@ def write_runs_index(root: Path, jobs) -> Path:
         acc = (f"{_fmt(s.get('accuracy'))} [{_fmt(s.get('accuracy_low'))}, {_fmt(s.get('accuracy_high'))}]"
                if s else "–")
         link += "" if record.get("status") in (None, "ok") else f" ({record['status']})"
+        if s.get("signatures_readable") is False:  # siakit.analysis.gate: a rule failed on the run page
+            link += " ⚠ *signatures not readable: " + markdown_escape(", ".join(s.get("gate_failed") or [])) + "*"
         lines.append(f"| {link} | {_fmt(s.get('n_traces'), 'd')} | {acc} "
                      f"| {_fmt(s.get('share_cut'))} | {_fmt(s.get('leader_agrees'))} "
                      f"| {_fmt(s.get('h_final_correct'))} | {_fmt(s.get('h_final_incorrect'))} "

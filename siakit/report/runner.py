@@ -25,7 +25,7 @@ import traceback
 from datetime import datetime, timezone
 from pathlib import Path
 
-from siakit.report.pages import fold_injected_parameters, markdown_escape, note_cell, set_title, write_summary
+from siakit.report.pages import fold_injected_parameters, fold_signatures, markdown_escape, note_cell, set_title, write_summary
 
 GENERATED = Path("book/generated")  # every build output of the runner, gitignored
 EXPERIMENT = Path("notebooks/10_experiment.md")
@@ -68,7 +68,7 @@ def execute(job: Job, root: Path, cell_timeout_s: int | None = None) -> dict:
         papermill.execute_notebook(str(source_in), str(out), parameters=job.parameters, kernel_name="python3",
                                    cwd=str(root), progress_bar=True, execution_timeout=cell_timeout_s)
         executed = nbformat.read(out, as_version=4)
-        if fold_injected_parameters(executed):  # the injected parameters fold like the page's own
+        if fold_injected_parameters(executed) | fold_signatures(executed):  # folds decided by the run
             nbformat.write(executed, out)
         record.update(status="ok", error=None)
     except BaseException as e:  # noqa: BLE001 - any failure is recorded on the page; Ctrl-C still stops
