@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from siakit.analysis.run_summary import stored_run_summary, summarize_kept
+from siakit.analysis.run_summary import summarize_kept
+from siakit.experiment.summaries import stored_run_summary
 from siakit.analysis.summary import summarize_run
 from siakit.data.traces import Trace
 from siakit.experiment.store import ResultsStore

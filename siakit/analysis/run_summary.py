@@ -2,16 +2,16 @@
 
 The rule for traces cut at the token cap is applied here once: they are left out of the signatures
 (unless `include_cut`) and counted (`n_cut_left_out`), while accuracy is over every trace. The run page
-computes its summary with `summarize_kept`; "Across runs" calls `stored_run_summary` on each stored
-run, which reads the traces, scores and `max_new_tokens` from the results store and calls the same
-function, so the two agree by construction (tests/test_run_summary.py checks it on stored runs).
+computes its summary with `summarize_kept`; "Across runs" calls
+`siakit.experiment.summaries.stored_run_summary` on each stored run, which reads the traces, scores
+and `max_new_tokens` from the results store and calls the same function, so the two agree by
+construction (tests/test_run_summary.py checks it on stored runs).
 
-    >>> s = stored_run_summary("results/smollm2-135m-instruct/gsm8k")
+    >>> s = summarize_kept(scores, traces, max_new_tokens=160)
     >>> s["accuracy"], s["n_cut_left_out"], s["lock_in_rate"]
 """
 from __future__ import annotations
 
-from pathlib import Path
 
 import pandas as pd
 
@@ -26,18 +26,3 @@ def summarize_kept(scores: pd.DataFrame, traces, max_new_tokens: int | None, inc
     keep = usable_ids(traces, max_new_tokens, include_cut)
     kept = scores[scores["id"].astype(str).isin(keep)].reset_index(drop=True) if len(scores) else scores
     return {**summarize_run(kept, traces), "n_cut_left_out": len(traces) - len(keep)}
-
-
-def stored_run_summary(run_dir: str | Path, estimator: str = "readout", include_cut: bool = False) -> dict:
-    """`summarize_kept` of one stored run (`results/<model>/<dataset>/`), with `max_new_tokens` from
-    its manifest; a folder without a manifest is an error naming it."""
-    from siakit.experiment.store import ResultsStore
-
-    store = ResultsStore(run_dir)
-    manifest = store.read_manifest()
-    if manifest is None:
-        raise FileNotFoundError(f"{run_dir}: no manifest.json (not a stored run)")
-    scores = store.read_scores()
-    scores = scores[scores["estimator"] == estimator].reset_index(drop=True) if len(scores) else scores
-    max_new_tokens = (manifest.get("parameters") or {}).get("max_new_tokens")
-    return summarize_kept(scores, store.read_traces(), max_new_tokens, include_cut)
