@@ -213,7 +213,8 @@ def test_chapter_executes_from_a_cached_run(tmp_path, data_root, monkeypatch, on
     assert "10 problems, 40 traces (intact 10, corrupted 10, shuffled 10, foreign 10)" in text
     assert "source: cache" in text
     html = "".join("".join(o.get("data", {}).get("text/html", "")) for c in cells for o in c.get("outputs", []))
-    assert "Verdict: " in html and "on n = 10 problems" in html
+    assert "Verdict on stepwise reading: " in html and "n = 10 problems" in html
+    assert "copy-last-number AUROC" in html and "Holm p" in html  # the baseline beside the headline
     assert sum("image/png" in o.get("data", {}) for c in cells for o in c.get("outputs", [])) >= 3
 
 

@@ -95,7 +95,7 @@ def verdict_table(finals: pd.DataFrame, star: pd.DataFrame, gains: pd.DataFrame,
                           n_boot, seed))
     table = family_verdicts(rows, alpha)
     return table[["claim", "headline", "baseline", "null", "adjusted", "estimate", "low", "high", "p", "p_holm",
-                  "verdict", "n"]]
+                  "verdict", "n", "family"]]
 
 
 def stepwise_label(table: pd.DataFrame) -> tuple[str, str]:
