@@ -239,3 +239,29 @@ def test_controls_only_on_the_first_controls_n_problems(tmp_path, one_thread):
     assert paired_auroc(finals, "s_final", "corrupted", "intact", n_boot=50)["n"] == 4
     with pytest.raises(ValueError, match="controls_n"):
         load_or_score(HumanRunConfig(model=lm.name, n=4, controls_n=-1), root=tmp_path, lm=lm, records=RECORDS)
+
+
+def test_cache_key_hashes_every_score_setting_and_the_scorer_version(tmp_path, monkeypatch, one_thread):
+    """Changing one ScoreConfig setting (or the scorer version) gives a fresh key: the run is scored again."""
+    import dataclasses
+
+    import siakit.scorer.score as score_module
+    from siakit.human.cache import HumanRunConfig, cache_key, load_or_score
+    from siakit.models.tiny import tiny_model
+
+    lm = tiny_model("llama")
+    cfg = HumanRunConfig(model=lm.name, n=1, shard=1, controls_n=0)
+    key = cache_key(cfg)
+    assert load_or_score(cfg, root=tmp_path, lm=lm, progress=False, records=RECORDS).source == "scored"
+    assert load_or_score(cfg, root=tmp_path, lm=lm, progress=False, records=RECORDS).source == "cache"
+    fields = {f.name: (f.type, f) for f in dataclasses.fields(score_module.ScoreConfig)}
+    changed = dataclasses.make_dataclass("ScoreConfig", [
+        (name, typ, dataclasses.field(default=4 if name == "candidate_mentions" else f.default))
+        for name, (typ, f) in fields.items()])
+    monkeypatch.setattr(score_module, "ScoreConfig", changed)
+    assert cache_key(cfg) != key
+    assert load_or_score(cfg, root=tmp_path, lm=lm, progress=False, records=RECORDS).source == "scored"
+    monkeypatch.undo()
+    assert cache_key(cfg) == key
+    monkeypatch.setattr(score_module, "SCORER_VERSION", score_module.SCORER_VERSION + 1)
+    assert cache_key(cfg) != key

@@ -12,7 +12,7 @@ import pytest
 from conftest import execute_chapter
 from siakit.data.answers import numbers_in
 from siakit.data.problems import Problem
-from siakit.training.sft.data import format_solution, sft_examples, shared_options
+from siakit.training.sft.data import format_solution, sft_examples
 
 CHATML = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
           "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
@@ -40,10 +40,7 @@ def test_format_solution_strips_annotations_and_ends_with_cue():
         format_solution("no final answer")
 
 
-def test_shared_options_gold_first_unique_and_capped():
-    p = Problem("p", "gsm8k", "Tom has 3 apples and 1,200 pears.", "15")
-    opts = shared_options(p, ["15.0", None, "8"], ["3 + 5 = 8 so 15", "2"], limit=5)
-    assert opts == [" 15", " 8", " 3", " 1200", " 5"]
+def test_numbers_in():
     assert numbers_in("a -2 b 3.50") == ["-2", "3.5"]
 
 

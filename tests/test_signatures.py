@@ -159,6 +159,10 @@ def test_early_exit_refuses_sets_that_knew_the_answer():
         simulate_early_exit(scores.drop(columns="candidates"))
     with pytest.raises(ValueError, match="posthoc"):
         simulate_early_exit(scores.assign(candidates="posthoc"))
+    # given up front: fine for multiple-choice labels (above), refused for a set of numbers (may hold the gold)
+    numeric = scores.assign(options=[[" 72", " 48", " 24"]] * len(scores))
+    with pytest.raises(ValueError, match="'given' candidate sets of numbers"):
+        simulate_early_exit(numeric)
 
 
 def test_early_exit_uses_each_prefix_set_and_skips_undefined_h():

@@ -8,7 +8,8 @@ Tokens saved are the reasoning tokens after the exit point, n_prefix_tokens(K) -
 Everything the rule decides with is known at the exit step: h_k, the leader and the threshold
 tau * log|S_k| all come from S_k, the candidate set of the prefix (`siakit.scorer.candidates`; fixed
 options such as ARC's A-D are known from the start). Only then is the leader graded against the gold.
-A table scored with a set that knew more (`candidates` not "prefix"/"given") is refused.
+A table scored with a set that knew more (`candidates` not "prefix"/"given", or a "given" set of
+numbers, which may hold the gold) is refused.
 
     h = [1.0, 0.3, 0.05], leader at k=1 is gold, tau = 0.5  ->  exit at k = 1, correct, saves the
     tokens of step 2.
@@ -19,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from siakit.analysis.signatures import check_scores, gold_leads
+from siakit.data.answers import normalize_number
 
 # Thresholds as shares of log|A| (relative=True): 0 never exits, 1 exits as soon as h_k < log|A|.
 DEFAULT_FRACTIONS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
@@ -40,7 +42,8 @@ def exit_step(h: np.ndarray, threshold) -> int | None:
 def check_prefix_only(scores: pd.DataFrame) -> None:
     """Refuse tables whose candidate sets used more than the prefix (an early exit would then decide
     with the gold or the final answer). Tables without a `candidates` column (older runs) are refused
-    too: their numeric sets were built from the gold."""
+    too: their numeric sets were built from the gold. "given" sets pass only when they are not numbers
+    (multiple-choice labels known from the start): a given set of numbers may hold the gold."""
     if "candidates" not in scores.columns:
         raise ValueError("early exit needs candidate sets built from the prefix only: this scores table "
                          "has no `candidates` column (an older run, whose numeric sets held the gold); "
@@ -48,6 +51,16 @@ def check_prefix_only(scores: pd.DataFrame) -> None:
     bad = sorted(set(scores["candidates"].dropna().astype(str)) - {"prefix", "given"})
     if bad or scores["candidates"].isna().any():
         raise ValueError(f"early exit needs candidates 'prefix' or 'given', got {bad or ['<missing>']}")
+    given = scores[scores["candidates"].astype(str) == "given"]
+    if "options" in given.columns and len(given):
+        numeric = given["options"].map(lambda opts: opts is not None and len(opts) > 0
+                                       and all(normalize_number(str(o)) is not None for o in opts))
+        if numeric.any():
+            ids = sorted(given.loc[numeric, "id"].astype(str).unique()) if "id" in given else []
+            raise ValueError(f"early exit refuses 'given' candidate sets of numbers (trace(s) {ids[:3]}"
+                             f"{' ...' if len(ids) > 3 else ''}): a numeric set fixed up front may hold the gold, "
+                             "the trace's own answer or later numbers; score again with Trace.options = None "
+                             "(prefix-only sets). Only fixed multiple-choice labels may be given.")
 
 
 def prefix_only_sets(scores: pd.DataFrame) -> bool:

@@ -6,9 +6,11 @@
     run.n, run.source # problems used; "cache" or "scored"
 
 The cache lives in `<cache_dir>/human_traces/<key>/` (`siakit.models.loading.cache_dir()`: `$SIAKIT_CACHE` or
-`~/.cache/siakit`). The key hashes everything that changes a score except n: the config below, the
-scorer's default `ScoreConfig` and the scorer's source (so a changed scorer gets a fresh key and
-never reads old scores) and `FORMAT`. Problems come in a seeded order that does not depend on n (`siakit.human.variants`), so shard
+`~/.cache/siakit`). The key hashes everything that changes a score except n: the config below, every
+field of the `ScoreConfig` the scores are made with (all but progress, estimator and method: the
+estimator is in the config, and every method gives the same numbers), the scorer's version
+`SCORER_VERSION` (bumped whenever the scorer's numbers change meaning) and `FORMAT`; so a changed
+setting or scorer gets a fresh key and never reads old scores. Problems come in a seeded order that does not depend on n (`siakit.human.variants`), so shard
 `part-00040` holds the same problems for every n; a run with a larger n extends the shards of a
 smaller one, and `prefer_larger=True` reads every contiguous finished shard (a larger n scored
 earlier, for example by `python -m siakit.human.cache --n 300`). A killed run keeps its finished
@@ -62,6 +64,7 @@ class HumanRun:
 
 
 def _score_defaults() -> dict:
+    """Every field of the `ScoreConfig` the scores are made with, but progress, estimator, method."""
     from siakit.scorer.score import ScoreConfig
 
     return {k: v for k, v in asdict(ScoreConfig()).items() if k not in ("progress", "estimator", "method")}

@@ -6,8 +6,8 @@ A GSM8K solution is a few human-written lines with calculator annotations and a 
  -> "Natalia sold 48/2 = 24 clips in May.\\n... \\nThe answer is 72."
 
 `sft_examples` wraps each one as the assistant turn after the SAME chat prompt the generator uses
-(`siakit.data.prompts.build_prompt`), so the model learns to end with our answer cue. `shared_options` builds
-the numeric candidate set scored by the readout, shared by every model that answered the problem.
+(`siakit.data.prompts.build_prompt`), so the model learns to end with our answer cue. The readout's candidate sets are
+the scorer's prefix-only sets (`siakit.scorer.candidates`).
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import random
 import re
 from dataclasses import dataclass
 
-from siakit.data.answers import gsm8k_gold, numbers_in
+from siakit.data.answers import gsm8k_gold
 from siakit.data.problems import Problem, load_records
 from siakit.data.prompts import build_prompt
 
@@ -66,15 +66,6 @@ def sft_examples(tokenizer, pairs: list[tuple[Problem, str]], max_len: int) -> l
         labels = [t if a >= len(prompt) else -100 for t, (a, _) in zip(enc.input_ids, enc.offset_mapping)]
         out.append(Example(problem.id, enc.input_ids, labels))
     return out
-
-
-def shared_options(problem: Problem, answers: list[str | None], texts: list[str], limit: int = 10) -> list[str]:
-    """Numeric candidate set (ours): gold, every model's answer, then numbers of the question and of the
-    traces, each once, at most `limit`, written with a leading space: [" 72", " 48", " 24"]."""
-    from siakit.scorer.estimators import candidate_options
-
-    mentioned = numbers_in(problem.question) + [v for t in texts for v in numbers_in(t)]
-    return candidate_options(problem.gold, None, answers, mentioned, limit=limit)
 
 
 def epoch_batches(lengths: list[int], batch_size: int, rng: random.Random, group: int = 8) -> list[list[int]]:

@@ -2,8 +2,8 @@
 
 `run_sft(cfg, out)`: generate traces of the base model on held-out GSM8K test and SVAMP problems, fine-
 tune it by maximum likelihood on GSM8K *train* human solutions (`siakit.training.sft.data`), generate again, and
-score both sets of traces through the project's scorer with one shared numeric candidate set per
-problem. Writes `out/summary.json`, `out/traces_{before,after}.jsonl`, `out/scores.parquet` and the
+score both sets of traces through the project's scorer with candidate sets built from each prefix
+only (`siakit.scorer.candidates`: never the gold, the trace's own answer or a later step). Writes `out/summary.json`, `out/traces_{before,after}.jsonl`, `out/scores.parquet` and the
 fine-tuned model in `out/model/` (loadable with `siakit.models.loading.load_model(out/model)`).
 Stages already in `out` with the same parameters are reused (a killed run resumes).
 
@@ -23,8 +23,9 @@ import torch
 from siakit.analysis.summary import summarize_run
 from siakit.files import atomic_write_json, atomic_write_text, json_safe
 
-# Bumped when the per-stage summary's keys change, so a cached summary.json is recomputed.
-SUMMARY_SCHEMA = 2
+# Bumped when the per-stage summary's keys or the readout's candidate sets change (3: prefix-only sets),
+# so a cached summary.json is recomputed.
+SUMMARY_SCHEMA = 3
 import torch.nn.functional as F
 
 from siakit.training.sft.data import Example, epoch_batches, gsm8k_solutions, sft_examples
@@ -141,7 +142,6 @@ def run_sft(cfg: SFTConfig, out: str | Path, progress: bool = True) -> dict:
     from siakit.experiment.generate import generate_traces
     from siakit.models.loading import load_model
     from siakit.scorer.score import score_traces
-    from siakit.training.sft.data import shared_options
     from siakit.experiment.store import versions
     from siakit.data.traces import read_traces, write_traces
 
@@ -193,8 +193,6 @@ def run_sft(cfg: SFTConfig, out: str | Path, progress: bool = True) -> dict:
     after = _stage(out, "traces_after.jsonl", {**gen_params, **train_params}, lambda: generate(sft_lm),
                    read_traces, write_traces)
     timings["generate_after_s"] = time.time() - t
-    for b, a, p in zip(before, after, problems):  # one candidate set per problem, shared by both models
-        b.options = a.options = shared_options(p, [b.answer, a.answer], [b.text[len(b.prompt):], a.text[len(a.prompt):]])
     t = time.time()
     frames = [score_traces(sft_lm, after, progress=progress).assign(stage="after")]
     base = load_model(cfg.model, device=cfg.device)
