@@ -8,7 +8,10 @@ RUNS ?= runs/default.yml
 # Pages executed at once by `make book`, each with its share of the CPUs (siakit.report.parallel).
 JOBS ?= 2
 
-.PHONY: install test book publish clean
+# Chapters in the PDF of `make pdf` (Jupyter Book's LaTeX builder; needs TeX Live and latexmk, see README).
+PDF_PAGES ?= 01_sia_theory
+
+.PHONY: install test book pdf publish clean
 
 install: $(STAMP)
 
@@ -36,6 +39,10 @@ test: $(STAMP)
 book: $(STAMP)
 	$(PY) -m siakit book --runs $(RUNS) --jobs $(JOBS)
 	$(PY) scripts/check_book_html.py _build/html
+
+# Not part of `make book`: executes the chapters if needed, then XeLaTeX -> _build/pdf/siakit-book.pdf.
+pdf: $(STAMP)
+	$(PY) -m siakit.report.pdf --runs $(RUNS) --pages $(PDF_PAGES)
 
 # Publish by hand: push the built book to the gh-pages branch of `origin` (GitHub Pages: "Deploy from a
 # branch", gh-pages). The workflow .github/workflows/book.yml does the same on every push to main.
