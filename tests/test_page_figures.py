@@ -36,7 +36,7 @@ def _toy_summary():
 def test_toy_panels_carry_their_own_counts_and_units_stay_apart():
     fig = toy_plots.entropy_curves(_toy_summary())
     texts = [" ".join(t.get_text() for t in ax.texts) for ax in fig.axes[:2]]
-    assert "n = 33 correct" in texts[0] and "n = 200 correct" in texts[1] and "56 incorrect" in texts[1]
+    assert "n = 33 correct, 223 incorrect" in texts[0] and "n = 200 correct, 56 incorrect" in texts[1]
     assert not any("n=" in t.get_text() for t in fig.legends[0].get_texts())  # the shared legend: styles only
     fig = toy_plots.rl_before_after(_toy_summary())
     labels = [ax.get_ylabel() for ax in fig.axes]

@@ -34,8 +34,8 @@ def entropy_curves(summary: dict):
         ax.plot(k, _nan(c["incorrect"]), "o-", color="tab:red", ms=3, label="model, incorrect traces")
         ax.set_title(f"step {c['step']}")
         # this checkpoint's own counts (the shared legend below holds only the line styles)
-        ax.text(0.98, 0.97, f"n = {c['n_correct']} correct\n{c['n_incorrect']} incorrect", transform=ax.transAxes,
-                ha="right", va="top", fontsize=style.FONT - 2, color="0.25")
+        ax.text(0.03, 0.04, f"n = {c['n_correct']} correct, {c['n_incorrect']} incorrect", transform=ax.transAxes,
+                ha="left", va="bottom", fontsize=style.FONT - 2, color="0.25")  # low left: curves start high
         ax.set_xlabel("k (steps in prefix)")
         ax.set_xticks(k)
     for row in axes:
