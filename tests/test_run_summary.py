@@ -63,3 +63,17 @@ def test_built_run_pages_equal_the_across_runs_numbers(summary_file):
     for key in ("n_traces", "accuracy", "h_final_correct", "h_final_incorrect", "auroc_h_u1", "lock_in_rate"):
         a, b = across.get(key), page.get(key)
         assert (a is None and b is None) or a == pytest.approx(b, nan_ok=True), key
+
+
+def test_cross_run_pages_drop_the_cut_traces_of_each_run(tmp_path):
+    from siakit.experiment.summaries import drop_cut
+
+    _, scores = _stored_run(tmp_path / "m" / "arc-easy")
+    both = scores.assign(model="m", dataset="arc-easy")
+    kept = drop_cut(both, tmp_path)
+    assert sorted(kept["id"].unique()) == ["a", "c"]  # b and d were cut at the 64-token cap
+    assert len(drop_cut(both, tmp_path, include_cut=True)) == len(both)
+    other = both.assign(model="unstored")  # no run folder: rows kept as they are
+    assert len(drop_cut(other, tmp_path)) == len(both)
+    for page in ("20_figures.md", "30_early_exit.md"):
+        assert "scores = drop_cut(scores, results_dir)" in (ROOT / "notebooks" / page).read_text()

@@ -22,3 +22,28 @@ def stored_run_summary(run_dir: str | Path, estimator: str = "readout", include_
     scores = scores[scores["estimator"] == estimator].reset_index(drop=True) if len(scores) else scores
     max_new_tokens = (manifest.get("parameters") or {}).get("max_new_tokens")
     return summarize_kept(scores, store.read_traces(), max_new_tokens, include_cut)
+
+
+def drop_cut(scores, results_dir: str | Path, include_cut: bool = False):
+    """`scores` of several stored runs (`collect_runs`: columns model, dataset, id, ...) without the
+    traces cut at each run's token cap, the rule of the run pages (`usable_ids`); `include_cut` keeps
+    them. Rows of a run whose folder has no manifest are kept as they are.
+
+        drop_cut(scores of 16 gsm8k traces, 12 of them cut, "results") -> the rows of the 4 uncut traces
+    """
+    import pandas as pd
+
+    from siakit.analysis.diagnostics import usable_ids
+    from siakit.experiment.store import run_dir
+
+    if include_cut or not len(scores):
+        return scores
+    parts = []
+    for (model, dataset), part in scores.groupby(["model", "dataset"], sort=False):
+        store = ResultsStore(run_dir(results_dir, model, dataset))
+        manifest = store.read_manifest()
+        if manifest is not None:
+            keep = usable_ids(store.read_traces(), (manifest.get("parameters") or {}).get("max_new_tokens"))
+            part = part[part["id"].astype(str).isin(keep)]
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True) if parts else scores
