@@ -55,3 +55,10 @@ def test_testbed_and_human_labels_are_math_and_titles_fit():
     human_plots._title(ax, "entropy gain $h_{k-1} - h_k$")
     assert ax.get_title() == "entropy gain\n$h_{k-1} - h_k$"
     plt.close("all")
+
+
+def test_testbed_table_three_significant_digits_and_dash():
+    metrics = {"n": 8, "accuracy": 0.125, "accuracy_low": 0.0224, "accuracy_high": 0.471, "auroc_u05": float("nan")}
+    table = testbed_plots.table({"checkpoints": [{"name": "end", "greedy": {"metrics": metrics}}]})
+    assert table.at["accuracy", "end"] == "0.125 [0.0224, 0.471]"
+    assert table.at["AUROC -h, u=0.5", "end"] == "–" and table.at["AUROC -s, u=0.5", "end"] == "–"

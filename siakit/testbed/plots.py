@@ -9,6 +9,7 @@ import pandas as pd
 
 from siakit.analysis.signatures import mean_curves
 from siakit.report import style
+from siakit.report.tables import interval
 
 COLORS = {"correct": "tab:green", "incorrect": "tab:red", "all": "grey"}
 
@@ -107,7 +108,8 @@ def lineage_panels(result: dict, decode: str = "greedy"):
 
 
 def table(result: dict, decode: str = "greedy") -> pd.DataFrame:
-    """The headline numbers per checkpoint as formatted strings "value [low, high]"."""
+    """The headline numbers per checkpoint as formatted strings "value [low, high]" (3 significant
+    digits; "–" where a number is undefined)."""
     keys = [("accuracy", "accuracy"), ("AUROC -h, u=0.5", "auroc_u05"), ("AUROC -h, u=1", "auroc_u1"),
             ("AUROC -s, u=0.5", "auroc_surprisal_u05"), ("info/step (nats)", "info_per_step"),
             ("info/reasoning step, correct", "info_per_reasoning_step_correct"),
@@ -126,7 +128,6 @@ def table(result: dict, decode: str = "greedy") -> pd.DataFrame:
         col = {"n (correct / incorrect)": f"{m['n']} ({m.get('n_correct_scored', 0)} / {m.get('n_incorrect_scored', 0)})"}
         for label, key in keys:
             v = m.get(key)
-            col[label] = ("-" if v is None or (isinstance(v, float) and np.isnan(v)) else
-                          f"{v:.2f} [{m.get(key + '_low', np.nan):.2f}, {m.get(key + '_high', np.nan):.2f}]")
+            col[label] = interval(v, m.get(key + "_low"), m.get(key + "_high"))  # 3 significant digits, – if missing
         rows[c["name"]] = col
     return pd.DataFrame(rows)
