@@ -58,9 +58,12 @@ def test_runs_index_marks_a_run_whose_signatures_cannot_be_read(tmp_path):
         path = tmp_path / job.parameters["summary_path"]
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({"n_traces": 32, "accuracy": 0.3, "signatures_readable": readable,
+                                    "timings": {"generate_s": 12.3, "score_s": 4.0},
                                     "gate_failed": [] if readable else ["both classes", "few traces cut"]}))
     index = write_runs_index(tmp_path, jobs).read_text().splitlines()
     arc = next(line for line in index if line.startswith("|") and "arc" in line)
     gsm = next(line for line in index if line.startswith("|") and "gsm8k" in line)
     assert "⚠ *signatures not readable: both classes, few traces cut*" in arc
     assert "⚠" not in gsm
+    assert arc.count("|") == 10  # nine columns: the times moved to the execution-times table
+    assert f"| `{jobs[0].name}` | run | ok | 1.0 | 12 / 4 |" in index

@@ -139,9 +139,8 @@ def write_runs_index(root: Path, jobs) -> Path:
              "interval over questions; $h_K$ is the final conditional answer entropy in nats (our readout "
              "estimator unless the column says otherwise); AUROC is that of $-h_K$ for correctness at "
              "$u = 1$ (0.5 = chance); lock-in is the share of traces whose entropy falls and stays below "
-             "10% of $\\log|A|$ (our operational definitions, see the theory chapter). Generation and "
-             "scoring times are those recorded in the results store when the run was computed; the page "
-             "time is the last execution of the page (short when the stored results were reused).", "",
+             "10% of $\\log|A|$ (our operational definitions, see the theory chapter). Times are in the "
+             "execution-times table at the end of this page.", "",
              "```{note}", "With the embedded offline models and a handful of questions per run (as in "
              "`runs/default.yml`), these are smoke-scale numbers: they show that the pipeline runs end to "
              "end, not what the paper's models do. `runs/paper.yml` lists the paper-scale runs (GPU).", "```", "",
@@ -154,8 +153,9 @@ def write_runs_index(root: Path, jobs) -> Path:
              "leader = answer in at least 0.8 of traces, at most a quarter cut, the cue's format written): "
              "its signature columns are shown but carry no evidence.", "",
              "| run | n | accuracy [95% Wilson] | cut | leader = answer | $h_K$ correct | $h_K$ incorrect "
-             "| AUROC($-h_K$) | lock-in | generate / score (s) |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "| AUROC($-h_K$) | lock-in |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    run_timings = {}  # generation and scoring times go to the execution-times table below
     for job in (j for j in jobs if j.kind == "run"):
         record = status.get(("run", job.name), {})
         run_summary = root / job.parameters["summary_path"]
@@ -163,7 +163,7 @@ def write_runs_index(root: Path, jobs) -> Path:
         page = job.output.relative_to(GENERATED).with_suffix("").as_posix()
         link = (f"{{doc}}`{role_text(job.title)} <{page}>`" if (root / job.output).exists()
                 else markdown_escape(job.title))
-        timings = s.get("timings") or {}
+        run_timings[job.name] = s.get("timings") or {}
         acc = (f"{_fmt(s.get('accuracy'))} [{_fmt(s.get('accuracy_low'))}, {_fmt(s.get('accuracy_high'))}]"
                if s else "–")
         link += "" if record.get("status") in (None, "ok") else f" ({record['status']})"
@@ -172,21 +172,24 @@ def write_runs_index(root: Path, jobs) -> Path:
         lines.append(f"| {link} | {_fmt(s.get('n_traces'), 'd')} | {acc} "
                      f"| {_fmt(s.get('share_cut'))} | {_fmt(s.get('leader_agrees'))} "
                      f"| {_fmt(s.get('h_final_correct'))} | {_fmt(s.get('h_final_incorrect'))} "
-                     f"| {_fmt(s.get('auroc_h_u1'))} | {_fmt(s.get('lock_in_rate'))} "
-                     f"| {_fmt(timings.get('generate_s'), '.0f')} / {_fmt(timings.get('score_s'), '.0f')} |")
+                     f"| {_fmt(s.get('auroc_h_u1'))} | {_fmt(s.get('lock_in_rate'))} |")
     failed = [r["name"] for r in summary.get("notebooks", []) if r.get("status") == "failed"]
     if failed:
         lines += ["", "```{warning}", "These notebooks failed in the last build; their pages show the error: "
                   + ", ".join(f"`{n}`" for n in failed) + ".", "```"]
     lines += ["", "## Execution times", "",
               "Measured by the runner for the last execution of each notebook (wall clock, seconds, on the "
-              "machine that built this book; a skipped notebook keeps the time of its last run).", "",
-              "| notebook | kind | status | time (s) |", "|---|---|---|---|"]
+              "machine that built this book; a skipped notebook keeps the time of its last run). For a run, "
+              "the generation and scoring times are those recorded in its results store when it was "
+              "computed (the page itself is short when it reuses them).", "",
+              "| notebook | kind | status | time (s) | generate / score (s) |", "|---|---|---|---|---|"]
     total = 0.0
     for r in summary.get("notebooks", []):
         total += r.get("seconds") or 0.0
-        lines.append(f"| `{r['name']}` | {r['kind']} | {r.get('status')} | {_fmt(r.get('seconds'), '.1f')} |")
-    lines.append(f"| **all notebooks** | | | {total:.1f} |")
+        t = run_timings.get(r["name"]) if r.get("kind") == "run" else None
+        cost = f"{_fmt(t.get('generate_s'), '.0f')} / {_fmt(t.get('score_s'), '.0f')}" if t else "–"
+        lines.append(f"| `{r['name']}` | {r['kind']} | {r.get('status')} | {_fmt(r.get('seconds'), '.1f')} | {cost} |")
+    lines.append(f"| **all notebooks** | | | {total:.1f} | |")
     build = summary.get("build")
     if build:
         lines += ["", f"The previous `jupyter-book build` took {_fmt(build.get('seconds'), '.1f')} s "
