@@ -25,13 +25,19 @@ TREND_KEYS = ("accuracy", "auroc_u05", "info_per_reasoning_step", "info_per_reas
 # mean h_{k-1} - h_k over a trace's reasoning lines (answer line apart); _correct: problems correct at both
 
 
+def uncapped(evaluation: dict) -> tuple[pd.DataFrame, list]:
+    """(scores, traces) of one checkpoint evaluation ({"traces", "scores"}) without the traces that hit
+    the token cap (their answer may be cut off), as the checkpoint metrics leave them out."""
+    cut = {t.id for t in evaluation["traces"] if t.meta.get("hit_cap")}
+    return (evaluation["scores"][~evaluation["scores"]["id"].isin(cut)],
+            [t for t in evaluation["traces"] if t.id not in cut])
+
+
 def _per_problem(evaluation: dict, key: str) -> pd.DataFrame:
     """Per problem (trace id) of one checkpoint evaluation ({"traces", "scores"}): correct, and the
     value `key` needs (h at u = 0.5, or the mean reasoning-line entropy drop). Cut traces give NaN."""
-    traces, scores = evaluation["traces"], evaluation["scores"]
-    cut = {t.id for t in traces if t.meta.get("hit_cap")}
-    scores = scores[~scores["id"].isin(cut)]
-    out = pd.DataFrame({"correct": {t.id: bool(t.correct) for t in traces}})
+    scores = uncapped(evaluation)[0]
+    out = pd.DataFrame({"correct": {t.id: bool(t.correct) for t in evaluation["traces"]}})
     if key.startswith("auroc_u05"):
         out["value"] = -at_u(scores, 0.5)
     elif key.startswith("info_per_reasoning_step"):
