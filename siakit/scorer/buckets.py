@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 
-from siakit.scorer.packing import PackTensors
+from siakit.scorer.packing import PAD_ORDER, PackTensors
 
 BLOCK = 128  # FlexAttention's block size: a bucket is a whole number of blocks
 
@@ -32,7 +32,7 @@ def bucket_length(n: int, block: int = BLOCK) -> int:
 
 def pad_columns(meta: PackTensors, length: int) -> PackTensors:
     """`meta` [batch, L] with pad columns appended up to `length` (>= L). A pad is its own trace (a
-    unique negative doc id), a trunk token seeing only itself: no real token sees it, and it produces
+    number after every real token, PAD_ORDER + column), seeing only itself: no real token sees it, and it produces
     no NaN row. Reads keep their indices (the pads come after every real token).
 
     pad_columns(<meta [1, 300]>, 384) -> meta [1, 384] with columns 300..383 pads
@@ -46,16 +46,13 @@ def pad_columns(meta: PackTensors, length: int) -> PackTensors:
         return meta
     dev = meta.ids.device
     idx = torch.arange(n, length, device=dev).expand(n_batch, -1)  # [batch, pads]
-    low = int(meta.doc.min()) if meta.doc.numel() else 0
     zeros = torch.zeros_like(idx)
 
     def cat(t, pads):
         return torch.cat([t, pads], dim=1)
 
-    return PackTensors(ids=cat(meta.ids, zeros), pos=cat(meta.pos, zeros),
-                       doc=cat(meta.doc, min(low, 0) - 1 - (idx - n)),  # below every doc id in use
-                       trunk_end=cat(meta.trunk_end, idx + 1), block=cat(meta.block, zeros - 1),
-                       branch=cat(meta.branch, zeros), n_trunk=meta.n_trunk)
+    return PackTensors(ids=cat(meta.ids, zeros), pos=cat(meta.pos, zeros), order=cat(meta.order, PAD_ORDER + idx),
+                       subtree_end=cat(meta.subtree_end, PAD_ORDER + idx + 1), n_trunk=meta.n_trunk)
 
 
 RECOMPILES = 64  # compiled shapes kept per function: every bucket of a long run (the default 8 would

@@ -3,7 +3,9 @@
     >>> m = dense_mask(meta)                     # [batch, 1, L, L] bool, True = may attend
     >>> tree_mask(adapter, meta, mask="dense")  # in the form the model takes (bool, additive, dict)
 
-The rule (`allowed`) is written once and evaluated either densely or as a FlexAttention BlockMask.
+The rule (`allowed`: a key is visible when it is the query or one of its ancestors in the pack's
+token forest, `order[kv] <= order[q] < subtree_end[kv]`, see `siakit.scorer.packing`) is written once
+and evaluated either densely or as a FlexAttention BlockMask (cached and clocked: `mask_cost`).
 A transformers model gets the mask in the form its attention implementation expects (the adapter's
 `mask_form`): a bool tensor for `sdpa`, an additive float tensor for `eager`, a `BlockMask` for
 `flex_attention`; models with sliding-window layers (Gemma-2/3) get a dict `{"full_attention": m,
@@ -16,22 +18,18 @@ wins (`FLEX_WINS`: CUDA, for models loaded with `flex_attention`), the dense mas
 """
 from __future__ import annotations
 
+from siakit.scorer.mask_cost import BLOCK_MASKS, MASK_CLOCK, meta_key
 from siakit.scorer.packing import PackTensors
 
 
 def allowed(meta: PackTensors, b, q, kv, window: int | None = None):
     """The tree rule, elementwise on index tensors `b` (batch row), `q`, `kv` (broadcastable): may
-    query q see key kv?
-
-    Same trace, and either kv is a trunk token before q's trunk limit, or kv is in q's own probe
-    block, not after q, and on the shared cue or q's own option branch. With `window`, also
-    position(q) - position(kv) < window (sliding-window layers).
+    query q see key kv? Exactly when kv is q or one of its ancestors in the token forest
+    (`siakit.scorer.packing`): order[kv] <= order[q] < subtree_end[kv]. With `window`, also
+    position(q) - position(kv) < window (sliding-window layers; position = depth).
     """
-    doc, block, branch = meta.doc, meta.block, meta.branch
-    bq, bkv = block[b, q], block[b, kv]
-    trunk = (bkv < 0) & (kv < meta.trunk_end[b, q])
-    probe = (bq >= 0) & (bkv == bq) & (kv <= q) & ((branch[b, kv] == 0) | (branch[b, kv] == branch[b, q]))
-    ok = (doc[b, q] == doc[b, kv]) & (trunk | probe)
+    oq = meta.order[b, q]
+    ok = (meta.order[b, kv] <= oq) & (oq < meta.subtree_end[b, kv])
     if window is not None:
         ok = ok & (meta.pos[b, q] - meta.pos[b, kv] < window)
     return ok
@@ -98,7 +96,8 @@ _COMPILED_BUILDER = None  # torch.compile(create_block_mask), made once on first
 
 def flex_block_mask(meta: PackTensors, window: int | None = None, rows=None):
     """The same rule as a FlexAttention `BlockMask` (memory O(L^2 / 128^2); built compiled on CUDA, so
-    no dense L x L tensor exists even while building it)."""
+    no dense L x L tensor exists even while building it). Kept in `mask_cost.BLOCK_MASKS`: a pack with
+    the same forest numbering (and positions, under a window) reuses it."""
     n_batch, n = meta.ids.shape
     offset = 0 if rows is None else int(rows[0])
     n_q = n if rows is None else rows.shape[0]
@@ -107,8 +106,11 @@ def flex_block_mask(meta: PackTensors, window: int | None = None, rows=None):
         return allowed(meta, b, q_idx + offset, kv_idx, window)
 
     device = meta.ids.device
-    build, extra = _block_mask_builder(device)
-    return build(mask_mod, B=n_batch, H=None, Q_LEN=n_q, KV_LEN=n, device=device, **extra)
+
+    def build():
+        make, extra = _block_mask_builder(device)
+        return make(mask_mod, B=n_batch, H=None, Q_LEN=n_q, KV_LEN=n, device=device, **extra)
+    return BLOCK_MASKS.get(meta_key(meta, rows, window), build)
 
 
 def tree_mask(adapter, meta: PackTensors, rows=None, mask: str = "dense"):
@@ -118,19 +120,21 @@ def tree_mask(adapter, meta: PackTensors, rows=None, mask: str = "dense"):
     window, mixed = adapter.window, adapter.mixed_window
     if window is not None and int(meta.pos.max()) < window:
         window = None  # the window never bites: one mask serves every layer
-    if mask == "flex":
+    if mask == "flex":  # cached and clocked in mask_cost
         full = flex_block_mask(meta, None, rows)
         slide = flex_block_mask(meta, window, rows) if window is not None else None
     else:
-        full = dense_mask(meta, rows)
-        slide = dense_mask(meta, rows, window) if window is not None else None
-        if adapter.mask_form in ("additive", "flex"):  # flex: a dense tensor is added to the scores
-            dtype = adapter.dtype
+        with MASK_CLOCK.timing():
+            full = dense_mask(meta, rows)
+            slide = dense_mask(meta, rows, window) if window is not None else None
+            if adapter.mask_form in ("additive", "flex"):  # flex: a dense tensor is added to the scores
+                dtype = adapter.dtype
 
-            def additive(m):
-                return torch.zeros(m.shape, dtype=dtype, device=m.device).masked_fill_(~m, torch.finfo(dtype).min)
-            full = additive(full)
-            slide = additive(slide) if slide is not None else None
+                def additive(m):
+                    return torch.zeros(m.shape, dtype=dtype, device=m.device).masked_fill_(~m, torch.finfo(dtype).min)
+                full = additive(full)
+                slide = additive(slide) if slide is not None else None
+        MASK_CLOCK.built += 1
     if slide is None:
         return full
     return {"full_attention": full, "sliding_attention": slide} if mixed else slide

@@ -32,7 +32,7 @@ from siakit.scorer.layout import TraceLayout
 from siakit.scorer.buckets import bucket_length, pad_columns, static_shapes
 from siakit.scorer.compiling import compiled
 from siakit.scorer.masks import resolve_mask, tree_mask
-from siakit.scorer.packing import build_pack, pack_reads, pack_tensors
+from siakit.scorer.packing import PackTensors, build_pack, pack_reads, pack_tensors, prompt_groups
 from siakit.scorer.reads import FlatRead, reduce_reads
 from siakit.scorer.termination import END
 
@@ -46,6 +46,7 @@ class MethodOptions:
     compile: str = ""            # "" off; "inductor": torch.compile the forward (tree methods; see compiling)
     bucket: int = 128            # flex / compiled tree pass: packs padded to bucket_length(L, bucket)
                                  # (few compiled shapes); 0: no padding, one compile per distinct length
+    share: bool = True           # traces with the same prompt share one trunk (same numbers, fewer tokens)
 
 
 def _shapes(layouts):
@@ -60,8 +61,13 @@ def _cont(layouts):
     return next(iter(conts), None)
 
 
-def _packs(layouts, rows: bool):
-    return [build_pack([lay]) for lay in layouts] if rows else [build_pack(layouts)]
+def _packs(layouts, opts):
+    """The call's forest cut into packs: one per batch row (`rows`: per prompt group when sharing,
+    else per trace), or the whole forest in one row. Reads carry each layout's index in `layouts`."""
+    if not opts.rows:
+        return [build_pack(layouts, opts.share)]
+    groups = prompt_groups(layouts) if opts.share else [[i] for i in range(len(layouts))]
+    return [build_pack([layouts[i] for i in g], opts.share, docs=g) for g in groups]
 
 
 def _gather(logits_parts, reads, layouts):
@@ -95,7 +101,7 @@ def run_tree(adapter, layouts: list[TraceLayout], opts: MethodOptions = MethodOp
 
     mask = resolve_mask(adapter, opts.mask)
     adapter = compiled(adapter, opts.compile)
-    packs = _packs(layouts, opts.rows)
+    packs = _packs(layouts, opts)
     meta = pack_tensors(packs, adapter.device)
     fixed = mask == "flex" or bool(opts.compile)  # compiled kernels: a few bucketed shapes, all static
     if fixed and opts.bucket:
@@ -115,36 +121,34 @@ def run_kvtree(adapter, layouts: list[TraceLayout], opts: MethodOptions = Method
 
     opts = replace(opts, mask=resolve_mask(adapter, opts.mask))
     cache = adapter.new_cache()
-    packs = _packs(layouts, opts.rows)
+    packs = _packs(layouts, opts)
     meta = pack_tensors(packs, adapter.device)
     reads = pack_reads(packs)
     t, n = meta.n_trunk, meta.ids.shape[1]
     dev = meta.ids.device
     trunk_keep = sorted({r.index for r in reads if r.index < t})
     probe_keep = sorted({r.index for r in reads if r.index >= t})
-    plain = all(len(set(p.doc)) == 1 for p in packs)  # one trace per row: right pads never matter
-    positions = torch.arange(n, device=dev)
+    plain = all(p.chain for p in packs)  # one trunk path per row: right pads never matter
     parts = []
     with torch.no_grad():
-        # one trace per row: the trunk pass is plain causal attention (flash-capable, no mask at all)
-        trunk_mask = None if plain else _slice_keys(tree_mask(adapter, meta, positions[:t], opts.mask), t)
+        # one trunk path per row: the trunk pass is plain causal attention (flash-capable, no mask at all);
+        # a shared prompt's trunks branch: the tree mask over the trunk columns only
+        trunk_mask = None if plain else tree_mask(adapter, _first_columns(meta, t), None, opts.mask)
         logits = adapter.call(meta.ids[:, :t], meta.pos[:, :t], trunk_mask,
                               torch.tensor(trunk_keep or [t - 1], device=dev), cache=cache)
         parts.append((logits, {pos: c for c, pos in enumerate(trunk_keep)}))
         if n > t:
             logits = adapter.call(meta.ids[:, t:], meta.pos[:, t:],
-                                  tree_mask(adapter, meta, positions[t:], opts.mask),
+                                  tree_mask(adapter, meta, torch.arange(t, n, device=dev), opts.mask),
                                   torch.tensor([r - t for r in probe_keep], device=dev), cache=cache)
             parts.append((logits, {pos: c for c, pos in enumerate(probe_keep)}))
     return _gather(parts, reads, layouts)
 
 
-def _slice_keys(mask, n_keys):
-    if isinstance(mask, dict):
-        return {k: _slice_keys(v, n_keys) for k, v in mask.items()}
-    if hasattr(mask, "kv_num_blocks"):  # a BlockMask built over all keys: rebuild is simpler than slicing
-        raise ValueError("kvtree with several traces per row needs the dense mask")
-    return mask[..., :n_keys]
+def _first_columns(meta: PackTensors, n: int) -> PackTensors:
+    """`meta` cut to its first `n` columns (the trunk part: trunk tokens see only trunk tokens)."""
+    return PackTensors(ids=meta.ids[:, :n], pos=meta.pos[:, :n], order=meta.order[:, :n],
+                       subtree_end=meta.subtree_end[:, :n], n_trunk=min(meta.n_trunk, n))
 
 
 @dataclass

@@ -32,7 +32,7 @@ from siakit.models.adapter import ModelAdapter
 from siakit.scorer.masks import resolve_mask
 from siakit.scorer.methods import METHODS as REGISTRY, MethodOptions
 from siakit.scorer.layout import TraceLayout, layout_trace
-from siakit.scorer.packing import pack_layouts
+from siakit.scorer.packing import pack_layouts, prompt_groups
 from siakit.data.traces import Trace, read_traces  # noqa: F401  (read_traces: for the docstring example)
 from siakit.progress import progress_bar
 
@@ -248,23 +248,30 @@ def _sampling_row(lm, trace, lay, k, cfg) -> dict:
             "n_samples": cfg.samples, "n_unparsed": s["n_unparsed"]}
 
 
-def _forward_all(adapter: ModelAdapter, layouts, method, cfg, label=None, bar=None) -> dict:
-    """Run `method` over all layouts (in packs for `packed`), splitting packs on out-of-memory."""
+def _forward_all(adapter: ModelAdapter, layouts, method, cfg, label=None, bar=None, share: bool = True) -> dict:
+    """Run `method` over all layouts, splitting packs on out-of-memory. The tree methods take a
+    prompt group per call (`share`: traces with the same prompt tokens share one trunk; `tree`: one
+    group per pass; `packed`: groups packed up to `cfg.pack_tokens`); the others take one trace."""
     mask = resolve_mask(adapter, cfg.mask)
     if cfg.pack_layout not in ("diag", "rows"):
         raise ValueError(f"pack_layout must be 'diag' or 'rows', got {cfg.pack_layout!r}")
     rows = cfg.pack_layout == "rows"
-    packed_opts = MethodOptions(mask=mask, rows=rows, max_tokens=cfg.pack_tokens, compile=cfg.compile)
-    single_opts = MethodOptions(mask=mask, rows=False, max_tokens=cfg.pack_tokens, compile=cfg.compile)
+    packed_opts = MethodOptions(mask=mask, rows=rows, max_tokens=cfg.pack_tokens, compile=cfg.compile, share=share)
+    single_opts = MethodOptions(mask=mask, rows=False, max_tokens=cfg.pack_tokens, compile=cfg.compile, share=share)
+    groups = prompt_groups(layouts) if share else [[i] for i in range(len(layouts))]
     todo = []  # (list of layout indices, method)
     if method == "packed":
-        short = [i for i, lay in enumerate(layouts) if lay.n_tokens <= cfg.dense_max_tokens or mask == "flex"]
-        long_ = [i for i in range(len(layouts)) if i not in set(short)]
+        def size(g):  # the group's forest: its traces' tokens, the shared prompt once
+            return sum(layouts[i].n_tokens for i in g) - (len(g) - 1) * layouts[g[0]].bounds[0]
+        short = [g for g in groups if size(g) <= cfg.dense_max_tokens or mask == "flex"]
+        long_ = [i for g in groups if g not in short for i in g]
         if rows:  # similar lengths share a batch (less padding); results are keyed by id anyway
-            short.sort(key=lambda i: layouts[i].n_tokens)
-        todo += [([short[j] for j in group], "packed")
-                 for group in pack_layouts([layouts[i] for i in short], cfg.pack_tokens, padded=rows)]
+            short.sort(key=size)
+        todo += [([i for j in batch for i in short[j]], "packed")
+                 for batch in pack_layouts([], cfg.pack_tokens, padded=rows, sizes=[size(g) for g in short])]
         todo += [([i], "kvtree" if adapter.is_hf else "tree") for i in long_]
+    elif method == "tree":
+        todo += [(g, method) for g in groups]
     else:
         todo += [([i], method) for i in range(len(layouts))]
     out: dict = {}
