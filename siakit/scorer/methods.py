@@ -8,15 +8,21 @@ Each `run_*(adapter, layouts, opts)` returns `(option_logprob, vocab_entropy)`: 
 [K+1] array of next-token entropies at the anchor (nats). `score_traces`, `siakit bench` and the CLI
 choices all resolve methods here: a new method touches this file and its test.
 
-- `naive`:   one forward pass per prefix (and per multi-token option): the reference.
+The tree methods are ways of cutting and batching ONE token forest (`siakit.scorer.packing`: trunks
+merged like a trie, so traces with the same prompt share it; every probe hangs under its context) under
+one mask rule (`siakit.scorer.masks.allowed`); the others are plain causal passes.
+
+- `naive`:   one forward pass per prefix (and per multi-token option): the reference (the oracle).
 - `batched`: the same sequences as one right-padded batch per trace.
 - `kv`:      the trace once into a KV cache, then each prefix's probes against the cache cut at it.
-- `kvtree`:  the trace(s) once into a KV cache, then ALL probes in one pass with a small [P, L] tree
-             mask: memory-light at long traces (the trunk pass is plain causal attention).
-- `tree` / `packed`: trunk and every probe block in ONE pass with a tree mask (one trace, or several
-             traces block-diagonally). With `mask="flex"` the mask is a FlexAttention BlockMask over
-             the pack padded to a length bucket (`siakit.scorer.buckets`): whole 128 x 128 blocks
-             that the tree hides (other traces, other prefixes' probes) are skipped.
+- `tree`:    the whole forest of the call in ONE pass (`rows=False`; score_traces: one prompt group).
+- `packed`:  the forest cut into one padded batch row per prompt group (`rows=True`), several groups
+             per pass (score_traces packs groups up to `pack_tokens`), or in one row (`rows=False`).
+             With `mask="flex"` the mask is a FlexAttention BlockMask over the rows padded to a length
+             bucket (`siakit.scorer.buckets`): whole 128 x 128 blocks the forest hides are skipped.
+- `kvtree`:  the forest cut after its trunk columns: the trunks once into a KV cache (plain causal
+             attention when each row's trunk is one path), then ALL probes in one pass with a small
+             [P, L] mask: memory-light at long traces.
 - `kv-grow`: the peers' method (EAT-style): one KV cache grown along the trace, each step's tokens fed
              once, then the cue and option branches as probes, cropped off again (`cache.crop`).
 """

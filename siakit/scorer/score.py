@@ -15,6 +15,10 @@ a transformers model whose attention cannot take a custom mask (flash-attention)
 KV-cache path, and the `method` column says `kv-fallback`; a protocol module without mask support
 falls back to `naive` (`naive-fallback`). Methods come from the one registry, `siakit.scorer.methods`.
 
+Prompt sharing is always on: traces whose prompts tokenize the same (anywhere in the input) are
+scored as one token forest with one trunk for the prompt (`siakit.scorer.packing`); the rows are those
+of scoring each trace alone (float rounding, <= 1e-5 nats in float32) and come in input order.
+
 Exact semantics (tokenization, prefix boundaries, probes): see `siakit.scorer.layout`; the end of an
 answer (terminated options): `siakit.scorer.termination`; the answer sets S_k known at each prefix:
 `siakit.scorer.candidates`; the estimators' arithmetic: `siakit.scorer.estimators`. Log-softmax is
