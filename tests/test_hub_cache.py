@@ -54,6 +54,10 @@ def test_score_a_hub_id_from_the_local_cache_offline(hf_home, tmp_path):
     scores = pd.read_parquet(tmp_path / "s.parquet")
     assert scores.id.tolist() == ["q0"] * 2 + ["q1"] * 3 and scores.n_options.eq(3).all()
     assert set(scores.model) == {"org__tiny"} and scores.entropy.between(0, 1.0987).all()
+    from siakit.experiment.commands import stored_parameters
+
+    recorded = stored_parameters(tmp_path / "s.parquet")["model_files"]  # a resume with other weights is refused
+    assert recorded["snapshot"] == COMMIT and "model.safetensors" in recorded["files"]
     # the same numbers as the same weights loaded from the snapshot folder directly
     direct = _siakit(["score", "--model", str(hf_home / "hub" / "models--org--tiny" / "snapshots" / COMMIT),
                       "--traces", "t.jsonl", "--out", "d.parquet"], hf_home, tmp_path)

@@ -179,15 +179,33 @@ def file_fingerprint(path: Path, chunks: int = 16, chunk_bytes: int = 1 << 16) -
     return {"size": size, "sha256": digest.hexdigest()[:16]}
 
 
+def hub_snapshot(spec: str) -> Path | None:
+    """The local hub cache's snapshot folder of hub id `spec` (its `main`), or None when not cached.
+
+        hub_snapshot("org/tiny") -> Path("~/.cache/huggingface/hub/models--org--tiny/snapshots/0123...")
+    """
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        config = try_to_load_from_cache(spec, "config.json")
+    except Exception:  # noqa: BLE001 - a malformed id is simply not cached
+        return None
+    return Path(config).parent if isinstance(config, str) else None
+
+
 def model_fingerprint(spec: str) -> dict:
     """Identity of a model spec's files, recorded in a run's manifest so that a resume with another
-    model of the same name is refused: config, tokenizer and weight files (size + sha256), the GGUF
-    file, or just the name for a hub id or an in-memory model.
+    model of the same name is refused: config, tokenizer and weight files (size + sha256) of a folder
+    or of a hub id's snapshot in the local hub cache, the GGUF file, or just the name for a hub id not
+    cached (or an in-memory model).
 
         model_fingerprint("path/to/folder") -> {"spec": "...", "files": {"config.json": {...}, ...}}
     """
     found = {"spec": spec}
     path = Path(spec).expanduser()
+    if _is_hub_id(spec) and hub_snapshot(spec) is not None:  # a cached hub id: the snapshot's files
+        path = hub_snapshot(spec)
+        found["snapshot"] = path.name
     if spec in EMBEDDED:
         import importlib.metadata as md
 
