@@ -47,18 +47,20 @@ class RunSize:
     candidate_samples: int       # readout continuations sampled per numeric question
     candidate_max_new_tokens: int  # cap per continuation
     params_b: float              # nominal billions of parameters
+    fields: object = None        # column names of a table dataset (siakit.data.tables.Fields); None: defaults
 
     @property
     def tokens(self) -> int:
         """New tokens at most: traces at their cap, plus the readout's samples (numeric datasets only)."""
         from siakit.data.problems import is_multiple_choice
 
-        samples = 0 if is_multiple_choice(self.dataset) else self.candidate_samples
+        samples = 0 if is_multiple_choice(self.dataset, self.fields) else self.candidate_samples
         return self.n * (self.max_new_tokens + samples * self.candidate_max_new_tokens)
 
 
 def run_sizes(runs_file: str | Path, root: str | Path = ".") -> list[RunSize]:
     """One RunSize per run of a runs file (a run whose `n` is 'all' is an error naming it)."""
+    from siakit.data.tables import fields_of
     from siakit.report.jobs import load_runs
     from siakit.scorer.score import ScoreConfig
 
@@ -71,7 +73,7 @@ def run_sizes(runs_file: str | Path, root: str | Path = ".") -> list[RunSize]:
             raise ValueError(f"{runs_file}: run {job.name} has n={p.get('n')!r}; sizing needs a number")
         out.append(RunSize(job.name, p["model"], p["dataset"], p["n"], int(p.get("max_new_tokens", 256)),
                            int(p.get("candidate_samples", 0)), ScoreConfig().candidate_max_new_tokens,
-                           nominal_params_b(p["model"])))
+                           nominal_params_b(p["model"]), fields_of(p)))
     return out
 
 
