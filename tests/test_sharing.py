@@ -125,3 +125,17 @@ def test_block_masks_are_cached_per_forest_shape_and_clocked():
     assert again is first and MASK_CLOCK.built == 1 and MASK_CLOCK.reused == 1 and MASK_CLOCK.seconds > 0
     other = flex_block_mask(pack_tensors([build_pack(lays[:2])], "cpu"))
     assert other is not first and MASK_CLOCK.built == 2
+
+
+def test_sharing_bench_row_counts_tokens_and_agrees_with_naive():
+    from siakit.scorer.bench_sharing import measure
+
+    lm = _load("qwen2")
+    row = measure(lm, shared_traces(), "tree", "a")
+    assert row["traces"] == 6 and row["prompts"] == 2 and row["prefixes"] == 3 + 2 + 3 + 1 + 2 + 3
+    assert row["tokens_shared"] < row["tokens_separate"] < row["tokens_naive"]
+    assert row["token_ratio"] == pytest.approx(row["tokens_separate"] / row["tokens_shared"], abs=1e-3)
+    assert row["max_dh_shared"] <= TOL and row["max_dh_separate"] <= TOL
+    assert row["max_dh_shared_vs_separate"] <= SHARE_TOL
+    assert row["mask_seconds_shared"] > 0 and row["mask_seconds_naive"] == 0
+    assert "call" not in vars(lm.adapter)  # the token counter is removed again

@@ -292,6 +292,13 @@ def add_arguments(parser) -> None:
     parser.add_argument("--prompt-tokens", type=int, default=128, help="--generate: prompt length")
     parser.add_argument("--new-tokens", type=int, default=128, help="--generate: tokens generated per row")
     parser.add_argument("--runs", default="runs/paper.yml", help="--generate: the runs file to size")
+    parser.add_argument("--sharing", action="store_true",
+                        help="prompt sharing: rows (a) human variants and (b) sampled traces, shared vs separate "
+                             "(siakit.scorer.bench_sharing)")
+    parser.add_argument("--problems", type=int, default=4, help="--sharing row a: GSM8K problems (4 variants each)")
+    parser.add_argument("--questions", type=int, default=2, help="--sharing row b: questions (8 samples each)")
+    parser.add_argument("--random-weights", action="store_true", help="--sharing row b: Gemma-3-270M shape, random weights")
+    parser.add_argument("--rows", default="ab", help="--sharing: which rows (a, b, ab)")
 
 
 def register(subparsers) -> None:
@@ -310,6 +317,10 @@ def _main(args) -> int:
         row = run_distributed(args.traces, threads=args.threads or 1, repeats=args.repeats)
         print(json.dumps(row) if args.json else " | ".join(f"{k} {v}" for k, v in row.items()), flush=True)
         return 0
+    if args.sharing:  # prompt sharing on real workloads: its own rows
+        from siakit.scorer.bench_sharing import main as sharing
+
+        return sharing(args)
     if args.generate:  # generation throughput and a sweep's GPU-hours: its own case
         from siakit.experiment.sizing import report
 

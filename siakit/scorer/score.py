@@ -175,24 +175,7 @@ def score_traces(lm, traces, estimator: str | tuple | None = None, method: str |
         raise ValueError("score_traces: duplicate trace ids")
     adapter = lm.adapter
     run_method, fallback = _resolve_method(adapter, cfg.method)
-    limit = adapter.context
-    prepared = []  # (trace, cue, Candidates or None, layout)
-    for trace in traces:
-        cue = trace.cue if cfg.cue is None else cfg.cue
-        cands = _candidates(lm, trace, cue, estimators, cfg)
-        if "readout" in estimators:
-            if cands is None or not cands.options:
-                raise ValueError(f"trace {trace.id}: readout needs options (none given, and no number in "
-                                 "the question or steps, no sampled answer and no gold to score)")
-            if cands.kind == "given" and trace.gold is not None and cands.gold is None:
-                raise ValueError(f"trace {trace.id}: gold {trace.gold!r} is not among its options {cands.options}")
-        options = cands.options if cands else None
-        active = None  # prefix-only sets: probe S_k + {gold} after context_k, not the whole union
-        if cands is not None and cands.kind == "prefix":
-            active = [m + ([cands.gold] if cands.gold is not None else []) for m in cands.members]
-        lay = _fit(layout_trace(lm.tokenizer, trace, cue, options, cfg.terminated, active), limit, cfg.truncate)
-        prepared.append((trace, cue, cands, lay))
-
+    prepared = _prepare(lm, traces, estimators, cfg)
     forward = bool({"readout", "vocab"} & set(estimators))
     phases = int(forward) + int("sampling" in estimators)  # the bar counts traces once per phase
     bar = progress_bar(total=len(prepared) * phases, desc=f"score {lm.name}", unit="trace", enabled=cfg.progress)
@@ -217,6 +200,30 @@ def score_traces(lm, traces, estimator: str | tuple | None = None, method: str |
         bar.update(int("sampling" in estimators))
     bar.close()
     return pd.DataFrame(rows, columns=_COLUMNS + [c for c in _EXTRA if any(c in r for r in rows)])
+
+
+def _prepare(lm, traces, estimators, cfg: ScoreConfig) -> list[tuple]:
+    """(trace, cue, Candidates or None, TraceLayout) per trace, in input order: what the forward
+    methods score (`siakit.scorer.bench_sharing` times the same layouts shared and separate)."""
+    limit = lm.adapter.context
+    prepared = []  # (trace, cue, Candidates or None, layout)
+    for trace in traces:
+        cue = trace.cue if cfg.cue is None else cfg.cue
+        cands = _candidates(lm, trace, cue, estimators, cfg)
+        if "readout" in estimators:
+            if cands is None or not cands.options:
+                raise ValueError(f"trace {trace.id}: readout needs options (none given, and no number in "
+                                 "the question or steps, no sampled answer and no gold to score)")
+            if cands.kind == "given" and trace.gold is not None and cands.gold is None:
+                raise ValueError(f"trace {trace.id}: gold {trace.gold!r} is not among its options {cands.options}")
+        options = cands.options if cands else None
+        active = None  # prefix-only sets: probe S_k + {gold} after context_k, not the whole union
+        if cands is not None and cands.kind == "prefix":
+            active = [m + ([cands.gold] if cands.gold is not None else []) for m in cands.members]
+        lay = _fit(layout_trace(lm.tokenizer, trace, cue, options, cfg.terminated, active), limit, cfg.truncate)
+        prepared.append((trace, cue, cands, lay))
+
+    return prepared
 
 
 _COLUMNS = ["id", "k", "n_prefix_tokens", "entropy", "gold_logprob", "option_probs", "option_logprobs",
