@@ -23,9 +23,10 @@ context with the same cue share the cue, and options with a common first token s
     >>> f.numbering()                           # (order, subtree_end) per node, trunk children last
     ([0, 1, 3, 2, 4], [5, 5, 4, 3, 5])
 
-Extending the forest (e.g. a digit trie under a cue): `pack.forest.add_path(node, tokens)` returns the
-new (or reused) nodes; reads name nodes (`Read.row` is a node index until `build_pack` finishes, and
-the physical column afterwards). `layout_pack` lays any finished forest out: trunk nodes first (in
+Extending the forest (e.g. a digit trie under a cue): `forest, reads = build_forest(layouts)`, then
+`forest.add_path(node, tokens)` under any node (an anchor read's `row` is the last cue token's node)
+returns the new (or reused) nodes; add `Read`s naming them, then `layout_pack(forest, reads)`. Reads
+name nodes until `layout_pack`, and the physical column afterwards. `layout_pack` lays any finished forest out: trunk nodes first (in
 depth-first order, so the trunk pass of `kvtree` sees only trunk keys), then every other node; the
 order and subtree ends are recomputed from the parent links, so a forest can be grown at any node.
 
@@ -158,14 +159,21 @@ def add_trace(forest: Forest, lay: TraceLayout, doc: int, tree: int = 0) -> list
     return reads
 
 
-def build_pack(layouts: list[TraceLayout], share: bool = True, docs: list[int] | None = None) -> Pack:
-    """`layouts` merged into one forest and laid out (`layout_pack`). `share`: traces share common
-    token prefixes (a prompt) as one trunk; False: each trace is its own tree. `docs`: the trace
-    index each layout's reads carry (default 0, 1, ...)."""
+def build_forest(layouts: list[TraceLayout], share: bool = True,
+                 docs: list[int] | None = None) -> tuple[Forest, list[Read]]:
+    """`layouts` merged into one forest; reads name nodes (the anchor read of trace d, prefix k is
+    `Read(node, -1, d, k, -1)`: grow a trie under that node, then `layout_pack(forest, reads)`).
+    `share`: traces share common token prefixes (a prompt) as one trunk; False: each trace is its
+    own tree. `docs`: the trace index each layout's reads carry (default 0, 1, ...)."""
     forest, reads = Forest(), []
     for d, lay in enumerate(layouts):
         reads += add_trace(forest, lay, d if docs is None else docs[d], tree=0 if share else d)
-    return layout_pack(forest, reads)
+    return forest, reads
+
+
+def build_pack(layouts: list[TraceLayout], share: bool = True, docs: list[int] | None = None) -> Pack:
+    """`layouts` merged into one forest (`build_forest`) and laid out (`layout_pack`)."""
+    return layout_pack(*build_forest(layouts, share, docs))
 
 
 def layout_pack(forest: Forest, reads: list[Read]) -> Pack:
