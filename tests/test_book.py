@@ -109,7 +109,7 @@ def test_tiny_book_builds_with_warnings_as_errors(tmp_path, data_root, monkeypat
     """One real run (SmolLM2, n=2) through papermill, the cross-run chapters, and jupyter-book -W."""
     from siakit.cli import main
 
-    for item in ("_config.yml", "_toc.yml", "book", "notebooks"):
+    for item in ("_config.yml", "_toc.yml", "README.md", "book", "notebooks"):  # README: included by reproducing
         src = REPO / item
         if src.is_dir():
             shutil.copytree(src, tmp_path / item, ignore=shutil.ignore_patterns("generated", "*.ipynb"))
