@@ -1,4 +1,4 @@
-"""Saturation against its null, the one used everywhere (theory chapter, run pages, PAPER.md): the
+"""Saturation against its null, the one used everywhere (theory chapter, run pages): the
 slope of the per-step drop h_{k-1} - h_k against h_{k-1}, and the same slope on curves that apply
 the trace's own increments h_k - h_{k-1} in shuffled order (same start, same end, same set of
 drops, no order in time). A straight line has excess 0 (every order is the same line); geometric
