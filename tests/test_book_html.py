@@ -109,9 +109,12 @@ def test_raw_tex_outside_math_is_reported_and_math_code_and_docstrings_are_not(t
                                '<p>prices cost $3 and a_b is fine</p><br><img src="x.png"><p>after</p>')
     _body(tmp_path, "bib.html", "<p>Entropy After \\textless /think\\textgreater (EAT)</p>"
                                 "<table><tr><th>h_{k-1} - h_k</th></tr></table>")
-    problems = chk.check_build(tmp_path)
-    assert len(problems) == 1
+    _body(tmp_path, "output.html", "<p><em>No trace locks in: $h_k$ stays above $\\log|S_k|$</em></p>")
+    _body(tmp_path, "api.html", "<p>Mean over prefixes of |h_k - H_Bayes(A | Q, C_{1:k})|</p>")  # docstrings
+    problems = sorted(chk.check_build(tmp_path))
+    assert len(problems) == 2
     assert problems[0].startswith("bib.html: raw TeX outside math in 3 place(s): '\\\\textless /think")
+    assert problems[1].startswith("output.html: raw TeX outside math in 2 place(s): '$h_k$ stays")
 
 
 def test_wide_table_needs_a_scroll_box(tmp_path):
