@@ -156,6 +156,7 @@ def write_runs_index(root: Path, jobs) -> Path:
              "| AUROC($-h_K$) | lock-in |",
              "|---|---|---|---|---|---|---|---|---|"]
     run_timings = {}  # generation and scoring times go to the execution-times table below
+    gated = []  # runs whose signatures cannot be read, with the rules that failed
     for job in (j for j in jobs if j.kind == "run"):
         record = status.get(("run", job.name), {})
         run_summary = root / job.parameters["summary_path"]
@@ -168,11 +169,15 @@ def write_runs_index(root: Path, jobs) -> Path:
                if s else "–")
         link += "" if record.get("status") in (None, "ok") else f" ({record['status']})"
         if s.get("signatures_readable") is False:  # siakit.analysis.gate: a rule failed on the run page
-            link += " ⚠ *signatures not readable: " + markdown_escape(", ".join(s.get("gate_failed") or [])) + "*"
+            link += " ⚠"
+            gated.append(f"{markdown_escape(job.title)}: " + markdown_escape(", ".join(s.get("gate_failed") or [])))
         lines.append(f"| {link} | {_fmt(s.get('n_traces'), 'd')} | {acc} "
                      f"| {_fmt(s.get('share_cut'))} | {_fmt(s.get('leader_agrees'))} "
                      f"| {_fmt(s.get('h_final_correct'))} | {_fmt(s.get('h_final_incorrect'))} "
                      f"| {_fmt(s.get('auroc_h_u1'))} | {_fmt(s.get('lock_in_rate'))} |")
+    if gated:
+        lines += ["", "⚠ **Signatures not readable** (rules that failed on the run page):", ""]
+        lines += [f"- {g}" for g in gated]
     failed = [r["name"] for r in summary.get("notebooks", []) if r.get("status") == "failed"]
     if failed:
         lines += ["", "```{warning}", "These notebooks failed in the last build; their pages show the error: "
