@@ -54,8 +54,8 @@ def signature_gate(traces, kept_ids, diagnostics: dict, rules: GateRules = GateR
          "lock-in by group) rests on a handful of traces or on none"),
         ("leader = written answer", "n/a" if agree is None else f"{agree:.2f}",
          f"at least {rules.min_leader_agrees:.2f}", agree is not None and agree >= rules.min_leader_agrees,
-         "the readout's most likely answer at the end is often not the answer the model wrote, so h_k "
-         "measures the cue's format rather than the model's answer"),
+         "the readout's most likely answer at the end is often not the answer the model wrote, so the "
+         "entropy measures the cue's format rather than the model's answer"),
         ("few traces cut", "n/a" if share_cut is None else f"{share_cut:.2f}",
          f"at most {rules.max_share_cut:.2f}", share_cut is not None and share_cut <= rules.max_share_cut,
          "many traces ran into the token cap: their answers are graded from unfinished text, and the "

@@ -26,7 +26,7 @@ WHY_MISSING = ("not defined here: an empty group, a statistic that needs both co
                "traces, or a trace without that event (e.g. it never locks in)")
 _BOX = "overflow-x: auto; max-width: 100%; margin: 0.5em 0 1em 0"
 _TABLE = "border-collapse: collapse; font-size: 0.85em; margin: 0"
-_CELL = "padding: 3px 8px; border-bottom: 1px solid #ddd; text-align: right; vertical-align: top"
+_CELL = "padding: 3px 8px; border-bottom: 1px solid #ddd; text-align: left; vertical-align: top"
 
 
 def _missing(value) -> bool:
