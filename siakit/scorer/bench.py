@@ -299,6 +299,13 @@ def add_arguments(parser) -> None:
     parser.add_argument("--questions", type=int, default=2, help="--sharing row b: questions (8 samples each)")
     parser.add_argument("--random-weights", action="store_true", help="--sharing row b: Gemma-3-270M shape, random weights")
     parser.add_argument("--rows", default="ab", help="--sharing: which rows (a, b, ab)")
+    parser.add_argument("--steps", action="store_true",
+                        help="one trace of --k one-token steps scored whole vs in chunks: time and peak RSS "
+                             "(siakit.scorer.bench_steps)")
+    parser.add_argument("--k", type=int, default=2000, help="--steps: one-token steps in the trace")
+    parser.add_argument("--chunk", type=int, default=256, help="--steps: prefixes per chunk")
+    parser.add_argument("--model", default="tiny", help="--steps: tiny, smollm2 or a model spec")
+    parser.add_argument("--modes", default=None, help="--steps: whole,chunked,naive (default: naive on tiny only)")
 
 
 def register(subparsers) -> None:
@@ -325,6 +332,10 @@ def _main(args) -> int:
         from siakit.experiment.sizing import report
 
         return report(args)
+    if args.steps:  # memory of one long trace: its own case, each mode in a child process
+        from siakit.scorer.bench_steps import report as report_steps
+
+        return report_steps(args)
     if args.threads:
         torch.set_num_threads(args.threads)
     preset = args.preset or ("gpu" if args.device.startswith("cuda") else "tiny")

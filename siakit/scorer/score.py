@@ -35,6 +35,7 @@ from siakit.scorer.estimators import (ESTIMATORS, empirical_summary, extract, go
 from siakit.models.adapter import ModelAdapter
 from siakit.scorer.masks import resolve_mask
 from siakit.scorer.methods import METHODS as REGISTRY, MethodOptions
+from siakit.scorer.chunked import CHUNK_PREFIXES, run_chunked
 from siakit.scorer.layout import TraceLayout, layout_trace
 from siakit.scorer.packing import pack_layouts, prompt_groups
 from siakit.data.traces import Trace, read_traces  # noqa: F401  (read_traces: for the docstring example)
@@ -73,6 +74,8 @@ class ScoreConfig:
                                    # traces: 2x faster in benchmarks/RESULTS.md); diag = one sequence,
                                    # block-diagonal mask
     truncate: bool = False         # True: drop trailing steps of an over-long trace instead of failing
+    chunk_prefixes: int = CHUNK_PREFIXES  # a trace of more prefixes is scored in slices of this many
+                                   # (siakit.scorer.chunked): memory bounded whatever K is, same numbers
     progress: bool = True          # tqdm bar over traces
 
 
@@ -290,7 +293,8 @@ def _forward_all(adapter: ModelAdapter, layouts, method, cfg, label=None, bar=No
         group, how = todo.pop(0)
         try:
             opts = packed_opts if how == "packed" else single_opts
-            opt, ent = REGISTRY[how].run(adapter, [layouts[i] for i in group], opts)
+            opt, ent = run_chunked(REGISTRY[how].run, adapter, [layouts[i] for i in group], opts,
+                                   cfg.chunk_prefixes)
         except _oom_error():
             _free_cuda()
             if len(group) > 1:  # split the pack and retry both halves; nothing is lost
