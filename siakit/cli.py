@@ -8,12 +8,18 @@ pure-math parts never pull in torch.
 An expected failure (bad input, a file that cannot be read or written, a model that cannot be loaded,
 a full disk) is printed as one line naming the file or argument, with exit status 2; `--debug` (anywhere
 on the command line) or `SIAKIT_DEBUG=1` shows the traceback instead.
+
+Ctrl-C (SIGINT) and SIGTERM end a command with one line, "interrupted; run the same command to resume",
+and exit status 130 or 143 (128 + the signal); what was finished is stored (every write is atomic), so
+the same command resumes. `--debug` shows where it was interrupted.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
+import signal
 import sys
 
 # Module of each sub-command, in the order shown by `siakit --help`.
@@ -55,6 +61,29 @@ def expected_failure(e: BaseException) -> str | None:
     return None
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised where the command was (like KeyboardInterrupt for SIGINT): `finally` blocks run,
+    locks are released, and `main` exits with 143."""
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt():
+    """While the block runs, SIGTERM raises `Terminated` in the main thread (only there can a handler be
+    set; elsewhere, e.g. a test's worker thread, the default stays)."""
+    def handler(signum, frame):
+        raise Terminated()
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv or os.environ.get("SIAKIT_DEBUG", "") not in ("", "0")
@@ -65,7 +94,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        with terminate_as_interrupt():
+            return int(args.func(args) or 0)
+    except (KeyboardInterrupt, Terminated) as e:
+        if debug:
+            raise
+        code = 143 if isinstance(e, Terminated) else 130
+        print(f"\nsiakit {args.command}: interrupted; run the same command to resume", file=sys.stderr)
+        return code
     except Exception as e:  # noqa: BLE001 - expected failures become one line; bugs keep their traceback
         message = expected_failure(e)
         if message is None or debug:

@@ -9,6 +9,7 @@ the training stages all write through it.
 """
 from __future__ import annotations
 
+import errno
 import math
 import os
 from pathlib import Path
@@ -26,10 +27,31 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         tmp.unlink(missing_ok=True)
+        if isinstance(e, OSError) and e.errno == errno.ENOSPC and not isinstance(e, DiskFull):
+            raise DiskFull(path) from e
         raise
     return path
+
+
+class DiskFull(OSError):
+    """No space left on the device while writing `path`: the message names the path and what is left.
+
+        str(DiskFull("r/scores/part-00003.parquet"))
+        -> "No space left on device writing r/scores/part-00003.parquet: it was not written (no partial
+            file is left); files finished before it are kept. Free some space and run the same command
+            to resume"
+    """
+
+    def __init__(self, path, left: str = "it was not written (no partial file is left); files finished "
+                                         "before it are kept"):
+        super().__init__(errno.ENOSPC, f"No space left on device writing {path}: {left}. Free some space "
+                                       "and run the same command to resume")
+        self.path = str(path)
+
+    def __str__(self) -> str:
+        return self.strerror
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
@@ -148,3 +170,21 @@ def _alive(pid: int) -> bool:
     except PermissionError:  # someone else's process
         return True
     return True
+
+
+def refuse_existing(path: str | os.PathLike, force: bool, command: str, flag: str = "--out",
+                    detail: str = "") -> None:
+    """The one rule of every command that writes: an existing output (a file, or a folder that is not
+    empty) is replaced only with `--force`. Raises ValueError naming the flag, the path and the way out.
+
+        refuse_existing("notes.txt", force=False, command="generate")
+        -> ValueError: --out notes.txt exists; siakit generate replaces an existing output only with --force
+        refuse_existing("notes.txt", force=True, command="generate")   # None: the caller may replace it
+    """
+    path = Path(path)
+    if force or not os.path.lexists(path):
+        return
+    if path.is_dir() and not path.is_symlink() and not any(path.iterdir()):
+        return  # an empty folder holds nothing to lose
+    raise ValueError(f"{flag} {path} exists{f' ({detail})' if detail else ''}; siakit {command} replaces an "
+                     "existing output only with --force")

@@ -181,15 +181,10 @@ def read_text(path: Path) -> str:
 
         read_text(Path("p.jsonl"))  # ProblemFormatError: p.jsonl: not UTF-8 text (byte 0xe9 at offset 17)
     """
-    if path.is_dir():
-        raise ProblemFormatError(f"{path} is a directory, not a problems file")
-    data = path.read_bytes()
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        line = data[:e.start].count(b"\n") + 1
-        raise ProblemFormatError(f"{path}:{line}: not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start}); "
-                                 "save the file as UTF-8") from None
+    from siakit import reading
+
+    # checked (no device, pipe or folder) and read line by line under a line-length cap
+    return reading.read_text(path, "problems file", error=ProblemFormatError)
 
 
 def _read_hub(dataset: str, split: str) -> list[tuple[str, object]]:
@@ -209,7 +204,7 @@ def _read_hub(dataset: str, split: str) -> list[tuple[str, object]]:
 
 def _load_user(spec: str) -> list[Problem]:
     path = Path(spec[len(JSONL_PREFIX):]).expanduser()
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise FileNotFoundError(f"{spec}: no such file {path}")
     records = _read_local(path)
     if not records:

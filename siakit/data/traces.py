@@ -24,6 +24,7 @@ from typing import Iterable, Iterator
 
 from siakit.data.prompts import CUE
 from siakit.files import atomic_write
+from siakit.reading import read_lines
 
 REQUIRED = ("id", "prompt", "steps")  # everything else has a sensible default
 
@@ -105,36 +106,23 @@ def parse_record(record: object, where: str) -> Trace:
 def iter_traces(path: str | os.PathLike) -> Iterator[Trace]:
     """Yield traces from a JSONL file; a bad line raises naming `path:line` and the field."""
     path = Path(path)
-    if not path.exists():
+    if not os.path.lexists(path):
         raise FileNotFoundError(f"traces file not found: {path}")
-    if path.is_dir():
-        raise TraceFormatError(f"{path} is a directory, not a traces file")
     seen: set[str] = set()
-    with path.open("rb") as f:
-        for lineno, line in enumerate(_lines(f, path), 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise TraceFormatError(f"{where}: invalid JSON ({e.msg} at column {e.colno})") from None
-            trace = parse_record(record, where)
-            if trace.id in seen:
-                raise TraceFormatError(f"{where}: duplicate trace id '{trace.id}'")
-            seen.add(trace.id)
-            yield trace
-
-
-def _lines(f, path: Path) -> Iterator[str]:
-    """Decoded lines of a binary file: a leading byte-order mark is dropped, and a decode error names
-    the file and line (not just a byte offset)."""
-    for lineno, raw in enumerate(f, 1):
+    # checked (no device, pipe or folder) and streamed with a line-length cap: siakit.reading
+    for lineno, line in read_lines(path, "traces file", error=TraceFormatError):
+        if not line.strip():
+            continue
+        where = f"{path}:{lineno}"
         try:
-            yield raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
-        except UnicodeDecodeError as e:
-            raise TraceFormatError(f"{path}:{lineno}: not UTF-8 text (byte 0x{raw[e.start]:02x} at column "
-                                   f"{e.start + 1}); save the file as UTF-8") from None
+            record = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise TraceFormatError(f"{where}: invalid JSON ({e.msg} at column {e.colno})") from None
+        trace = parse_record(record, where)
+        if trace.id in seen:
+            raise TraceFormatError(f"{where}: duplicate trace id '{trace.id}'")
+        seen.add(trace.id)
+        yield trace
 
 
 def read_traces(path: str | os.PathLike, allow_empty: bool = False) -> list[Trace]:

@@ -155,10 +155,12 @@ def _score_main(args: argparse.Namespace) -> int:
         if stored == json.loads(json.dumps(parameters)):
             print(f"nothing to do: {out} exists with these parameters (pass --force to score again)")
             return 0
+        from siakit.files import refuse_existing
+
         if stored is None:
-            raise ValueError(f"--out {out} exists and was not written by siakit score; pass --force to overwrite it")
+            refuse_existing(out, False, "score", detail="not written by siakit score")
         changed = ", ".join(k for k in parameters if stored.get(k) != json.loads(json.dumps(parameters[k])))
-        raise ValueError(f"--out {out} exists with other parameters ({changed}); pass --force to score again")
+        refuse_existing(out, False, "score", detail=f"scored with other parameters: {changed}")
     # One writer per output: rank 0 holds the lock (and clears a killed writer's half-written files)
     # before any rank writes; the other ranks of the same torchrun job write under its lock.
     with parts.locked() if ranks.is_main else contextlib.nullcontext(parts):

@@ -175,6 +175,7 @@ def register(subparsers) -> None:
     parser.add_argument("--batch-size", type=int, default=GenerateConfig.batch_size)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", default=None, help="float32 (default), bfloat16 or float16")
+    parser.add_argument("--force", action="store_true", help="replace --out if it exists")
     parser.set_defaults(func=_main)
 
 
@@ -190,7 +191,7 @@ def _main(args: argparse.Namespace) -> int:
 
     from siakit.data.problems import JSONL_PREFIX
     from siakit.experiment.config import RunConfig, check_device_dtype
-    from siakit.files import check_output
+    from siakit.files import check_output, refuse_existing
     from siakit.models.loading import check_model_spec
 
     from siakit.data.tables import fields_of, is_table
@@ -198,6 +199,7 @@ def _main(args: argparse.Namespace) -> int:
     source = args.dataset[len(JSONL_PREFIX):] if args.dataset.startswith(JSONL_PREFIX) else (
         args.dataset if is_table(args.dataset) and not args.dataset.startswith("hf:") else None)
     check_output(args.out, inputs=[source])
+    refuse_existing(args.out, args.force, "generate")
     RunConfig(model=args.model, dataset=args.dataset, split=args.split, n=1 if args.n is None else args.n,
               max_new_tokens=args.max_new_tokens, temperature=args.temperature, seed=args.seed,
               batch_size=args.batch_size, device=args.device, dtype=args.dtype).validate()

@@ -19,6 +19,7 @@ holder's pid. The manifest's `identity` (model files, problems, device, ...) is 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
@@ -26,8 +27,9 @@ import subprocess
 from pathlib import Path
 from typing import Iterable
 
-from siakit.files import atomic_write, atomic_write_bytes, inside, remove_stale_temporaries
+from siakit.files import DiskFull, atomic_write, atomic_write_bytes, inside, remove_stale_temporaries
 from siakit.data.traces import Trace, parse_record, write_traces
+from siakit.reading import read_lines
 
 
 
@@ -130,7 +132,13 @@ class ResultsStore:
         created = [p for p in (self.path, *self.path.parents) if not p.exists()]  # innermost first
         self.path.mkdir(parents=True, exist_ok=True)
         lock_path = self.path / name
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            self._drop_if_empty(created, name)
+            if e.errno == errno.ENOSPC:
+                raise DiskFull(lock_path, "nothing was written") from e
+            raise
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -138,19 +146,40 @@ class ResultsStore:
                 holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
                 raise RunLockedError(f"{self.path} is in use by another siakit process (pid {holder}); wait for "
                                      "it to finish or stop it, or use another results folder") from None
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-            remove_stale_temporaries(self.path)  # half-written files of a killed writer
-            try:
+            try:  # from here on, a failure (a full disk too) leaves no folder holding only the lock
+                os.ftruncate(fd, 0)
+                try:
+                    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+                except OSError as e:
+                    if e.errno == errno.ENOSPC:
+                        raise DiskFull(lock_path, "nothing was written") from e
+                    raise
+                remove_stale_temporaries(self.path)  # half-written files of a killed writer
                 yield self
             finally:
-                if [p.name for p in self.path.iterdir()] == [name]:  # nothing but the lock: leave no trace
-                    lock_path.unlink(missing_ok=True)
-                    for folder in [self.path] + [c for c in created if c != self.path]:
-                        with contextlib.suppress(OSError):  # not empty (another run's): kept
-                            folder.rmdir()
+                self._drop_if_empty(created, name)
         finally:
             os.close(fd)  # releases the lock (so does the kernel if the process is killed)
+
+    def _drop_if_empty(self, created: list[Path], name: str) -> None:
+        """Leave no trace of a start that stored no shard: a folder holding nothing but the lock goes;
+        one this call created goes too when it holds no shard (only the lock, the manifest written with
+        a first shard that then failed, e.g. on a full disk, and empty shard folders)."""
+        if not self.path.is_dir():
+            return
+        entries = list(self.path.iterdir())
+        only_lock = [p.name for p in entries] == [name]
+        if not only_lock and (self.path not in created or any(self.path.glob("*/part-*"))):
+            return
+        for entry in entries:
+            with contextlib.suppress(OSError):  # anything else (a file we did not write) keeps the folder
+                if entry.name in (name, "manifest.json"):
+                    entry.unlink()
+                elif entry.is_dir() and not entry.is_symlink():
+                    entry.rmdir()
+        for folder in [self.path] + [c for c in created if c != self.path]:
+            with contextlib.suppress(OSError):  # not empty (another run's): kept
+                folder.rmdir()
 
     def clear(self, keep: tuple[str, ...] = (".lock",)) -> None:
         """Delete everything in this run folder but `keep` (`--force`); nothing outside it. A folder that
@@ -213,9 +242,14 @@ class ResultsStore:
     def read_traces(self) -> list[Trace]:
         traces: dict[str, Trace] = {}
         for shard in self._shards("traces", ".jsonl"):
-            for lineno, line in enumerate(shard.read_text(encoding="utf-8").splitlines(), 1):
+            for lineno, line in read_lines(shard, "trace shard"):
                 if line.strip():
-                    trace = parse_record(json.loads(line), f"{shard}:{lineno}")
+                    try:
+                        record = json.loads(line)
+                    except json.JSONDecodeError as e:  # a shard cut short (written outside siakit)
+                        raise ValueError(f"{shard}:{lineno}: corrupt trace shard ({e.msg} at column {e.colno}); "
+                                         "delete this shard to regenerate its traces, or --force") from None
+                    trace = parse_record(record, f"{shard}:{lineno}")
                     traces.setdefault(trace.id, trace)
         return list(traces.values())
 

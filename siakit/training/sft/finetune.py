@@ -244,6 +244,7 @@ def register(subparsers) -> None:
             p.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=None,
                            help=f"default {f.default}")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--force", action="store_true", help="write into --out even if it holds files")
     p.set_defaults(func=_main)
 
 
@@ -254,6 +255,9 @@ def _main(args) -> int:
     for name in ("n_train", "steps", "batch_size", "n_eval", "max_new_tokens", "max_len"):
         if name in overrides and overrides[name] < 1:
             raise ValueError(f"--{name.replace('_', '-')}: must be >= 1, got {overrides[name]}")
+    from siakit.files import refuse_existing
+
+    refuse_existing(args.out, args.force, "sft")
     summary = run_sft(SFTConfig(**overrides), args.out, progress=not args.quiet)
     print(json.dumps({"out": args.out, "heldout_nll": summary["heldout_nll"],
                       "accuracy": {k: v["accuracy"] for k, v in summary["results"].items()}}, indent=1))

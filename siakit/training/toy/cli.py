@@ -23,6 +23,7 @@ def register(subparsers) -> None:
     p.add_argument("--backend", default=None, choices=["auto", "scorer", "exact"],
                    help="readout backend: the project's scorer, our exact loop, or auto")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--force", action="store_true", help="write into --out even if it holds files")
     p.set_defaults(func=main)
 
 
@@ -43,8 +44,10 @@ def config_from_args(args: argparse.Namespace):
 
 
 def main(args: argparse.Namespace) -> int:
+    from siakit.files import refuse_existing
     from siakit.training.toy.experiment import run_toy
 
+    refuse_existing(args.out, args.force, "toy")
     summary = run_toy(config_from_args(args), args.out, progress=not args.quiet)
     last = summary["checkpoint_metrics"][-1]
     print(json.dumps({"out": args.out, "checkpoints": summary["checkpoints"],
