@@ -99,18 +99,68 @@ def check_plain(values: dict, where: str) -> None:
             raise ValueError(f"{where}: key '{key}': value {value!r:.60} cannot be passed to a notebook safely")
 
 
+MAX_NAME = 200  # characters of a model or dataset name (a page, a folder and a title are made of it)
+
+
+def refuse_aliases(text: str, path: Path) -> None:
+    """Refuse YAML anchors and aliases (`&a`, `*a`): a few lines of them expand to gigabytes (an alias
+    bomb) before any check could run. Only the event stream is read (linear in the text, no building).
+
+        refuse_aliases("a: &x [1]\nb: *x\n", Path("runs.yml"))
+        -> ValueError: runs.yml:1: YAML anchors and aliases (&x) are not allowed in a runs file; ...
+    """
+    import yaml
+
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        name = event.anchor if isinstance(event, yaml.AliasEvent) else getattr(event, "anchor", None)
+        if name is not None:
+            sign = "*" if isinstance(event, yaml.AliasEvent) else "&"
+            raise ValueError(f"{path}:{event.start_mark.line + 1}: YAML anchors and aliases ({sign}{name:.40}) are "
+                             "not allowed in a runs file; write each value out")
+
+
+def check_run(config: RunConfig, where: str) -> RunConfig:
+    """Every field of a runs-file entry, at load (so `--list-runs` already fails), naming the entry and
+    the key: `RunConfig.validate()` on this machine's terms except the device's presence (a GPU runs
+    file is listed on a laptop), plus names of at most MAX_NAME characters.
+
+        check_run(RunConfig(n="four"), "runs.yml: runs[0]")
+        -> ValueError: runs.yml: runs[0]: key 'n': n must be an integer >= 1 or 'all', got 'four'
+    """
+    from dataclasses import replace
+
+    for key in ("model", "dataset"):
+        value = getattr(config, key)
+        if isinstance(value, str) and len(value) > MAX_NAME:
+            raise ValueError(f"{where}: key '{key}': {len(value)} characters ({value[:40]!r}...); names are "
+                             f"at most {MAX_NAME}")
+    device = config.device
+    try:
+        import torch
+
+        torch.device(device)
+        replace(config, device="cpu").validate()
+    except (ValueError, RuntimeError, TypeError) as e:
+        message = str(e)
+        key = message.split()[0].strip(":'") if message else ""
+        key = key if key in RunConfig.keys() else next((k for k in RunConfig.keys() if f"'{k}'" in message
+                                                        or message.startswith(k)), "device")
+        raise ValueError(f"{where}: key '{key}': {message}") from None
+    return config
+
+
 def load_runs(path: Path, root: Path) -> list[Job]:
     """Jobs of a runs file, in execution order; a malformed file raises naming the file and the key."""
     import yaml
 
+    from siakit.reading import read_text
+
     if not path.exists():
         raise FileNotFoundError(f"runs file not found: {path}")
-    if path.is_dir():
-        raise ValueError(f"runs file {path} is a directory")
+    text = read_text(path, "runs file")  # a regular file, UTF-8, lines under the cap
     try:
-        spec = yaml.safe_load(path.read_bytes().decode("utf-8-sig")) or {}
-    except UnicodeDecodeError as e:
-        raise ValueError(f"{path}: not UTF-8 text (byte at offset {e.start}); save the file as UTF-8") from None
+        refuse_aliases(text, path)
+        spec = yaml.safe_load(text) or {}
     except yaml.YAMLError as e:  # e.g. a !!python/... tag, which safe_load refuses
         mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
@@ -130,7 +180,7 @@ def load_runs(path: Path, root: Path) -> list[Job]:
         where = f"{path}: runs[{i}]"
         if not isinstance(entry, dict) or "model" not in entry:
             raise ValueError(f"{where}: each run needs a 'model'")
-        check_plain(entry, f"{where} (model {entry['model']!r})")
+        check_plain(entry, f"{where} (model {entry['model']!r:.60})")
         if set(entry) - RUN_KEYS or set(defaults) - RUN_KEYS:
             raise ValueError(f"{where}: unknown key(s) {sorted((set(entry) | set(defaults)) - RUN_KEYS)}")
         datasets = entry.get("datasets") or [entry.get("dataset")]
@@ -138,7 +188,8 @@ def load_runs(path: Path, root: Path) -> list[Job]:
             raise ValueError(f"{where}: give 'dataset' or a non-empty list 'datasets'")
         for dataset in datasets:
             params = {**defaults, **{k: v for k, v in entry.items() if k != "datasets"}, "dataset": dataset}
-            RunConfig.from_dict({k: v for k, v in params.items() if k not in PAGE_KEYS}, where=where)
+            check_run(RunConfig.from_dict({k: v for k, v in params.items() if k not in PAGE_KEYS}, where=where),
+                      where)
             name = page_name(params["model"], dataset)
             if name in seen:
                 raise ValueError(f"{where}: run {name} appears twice")
