@@ -260,7 +260,8 @@ def probe_score_resume_with_an_edited_traces_file(env, monkeypatch=None):
         r = env.score(traces, out)
     finally:
         scorer.score_traces = real
-    check(r.tb is not None and "KeyboardInterrupt" in r.tb, "wrong", "the simulated kill did not happen")
+    check(r.rc == 130 and "interrupted; run the same command to resume" in r.err, "wrong",
+          "the simulated kill did not happen")
     env.traces([{"id": f"q{i}", "prompt": "Edited question?", "options": [" A", " B"], "gold": "A", "steps": []}
                 for i in range(3)])
     expect_error(env.score(traces, out), "traces_file")
@@ -341,7 +342,7 @@ def probe_resumed_sampled_run_equals_a_fresh_one(env):
         r = env.run("--temperature", 1.0, n=6)
     finally:
         generate.generate_traces = real
-    check(r.tb is not None and batches == [1], "wrong", "the simulated kill did not happen")
+    check(r.rc == 130 and batches == [1], "wrong", "the simulated kill did not happen")
     expect_ok(env.run("--temperature", 1.0, "--batch-size", 4, n=6))  # resumed, and re-batched
     resumed = _texts(env.run_folders()[0])
     env.results = env.tmp / "fresh"
@@ -649,6 +650,260 @@ def probe_bad_numbers(env):
     return "error"
 
 
+# -- issue 25: nothing lost on the last paths -----------------------------------------------------------
+REFUSED = "replaces an existing output only with --force"  # the one message of every writing command
+
+
+@probe("loss")
+def probe_generate_out_existing(env):
+    path, notes = env.problems(), env.tmp / "notes.txt"
+    notes.write_text("my notes")
+    args = ("generate", "--model", env.model, "--dataset", f"jsonl:{path}", "--n", 2, "--max-new-tokens", 3,
+            "--out", notes)
+    expect_error(cli(*args), str(notes), REFUSED)
+    check(notes.read_text() == "my notes", "loss", "generate replaced an existing file without --force")
+    expect_ok(cli(*args, "--force"))
+    check(len(notes.read_text().splitlines()) == 2, "wrong", "--force did not write the traces")
+    return "error"
+
+
+@probe("loss")
+def probe_every_writing_command_refuses_an_existing_output(env):
+    """generate, score, toy and sft against an existing output: the same rule and message."""
+    path, traces = env.problems(), env.traces()
+    notes = env.tmp / "notes.txt"
+    notes.write_text("keep")
+    folder = env.tmp / "mine"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("keep")
+    cases = {
+        "generate": ("generate", "--model", env.model, "--dataset", f"jsonl:{path}", "--out", notes),
+        "score": ("score", "--model", env.model, "--traces", traces, "--out", notes),
+        "toy": ("toy", "--preset", "tiny", "--out", folder),
+        "sft": ("sft", "--out", folder),
+    }
+    for command, args in cases.items():
+        expect_error(cli(*args), str(notes if "notes" in str(args[-1]) else folder), REFUSED, f"siakit {command}")
+    check(notes.read_text() == "keep" and (folder / "notes.txt").read_text() == "keep"
+          and [p.name for p in folder.iterdir()] == ["notes.txt"], "loss", "an existing output was touched")
+    return "error"
+
+
+def _delete_manifest(env) -> Path:
+    manifest = env.run_folders()[0] / "manifest.json"
+    manifest.unlink()
+    return manifest
+
+
+@probe("wrong")
+def probe_resume_without_manifest_other_length_cap(env):
+    env.problems()
+    expect_ok(env.run(n=2))  # --max-new-tokens 4: every trace cut at 4 tokens (a random model)
+    _delete_manifest(env)
+    expect_error(env.run("--max-new-tokens", 6, n=2), "max_new_tokens", "cap 4", "requested 6")
+    expect_ok(env.run(n=2))  # the same parameters: the traces are what was asked for, adopted
+    manifest = json.loads((env.run_folders()[0] / "manifest.json").read_text())
+    check(manifest["parameters"]["max_new_tokens"] == 4, "wrong", "the manifest does not describe the traces")
+    return "error"
+
+
+@probe("wrong")
+def probe_resume_without_manifest_other_temperature(env):
+    env.problems()
+    expect_ok(env.run(n=2))
+    _delete_manifest(env)
+    return expect_error(env.run("--temperature", 1.0, n=2), "temperature", "requested 1.0")
+
+
+@probe("wrong")
+def probe_edited_manifest_does_not_relabel_traces(env):
+    env.problems()
+    expect_ok(env.run(n=2))
+    path = env.run_folders()[0] / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["parameters"]["max_new_tokens"] = 6  # as if the traces had been made with a cap of 6
+    path.write_text(json.dumps(manifest))
+    return expect_error(env.run("--max-new-tokens", 6, n=2), "max_new_tokens", "stored traces")
+
+
+@probe("wrong")
+def probe_lower_n_reports_the_first_n_everywhere(env):
+    from siakit.data.traces import read_traces
+    from siakit.experiment.store import ResultsStore
+
+    env.problems()
+    expect_ok(env.run(n=4))
+    expect_ok(env.run(n=2))
+    folder = env.run_folders()[0]
+    manifest, store = json.loads((folder / "manifest.json").read_text()), ResultsStore(folder)
+    seen = {"parameters.n": manifest["parameters"]["n"], "summary.n": manifest["summary"]["n"],
+            "traces.jsonl": len(read_traces(folder / "traces.jsonl")), "store.read_traces": len(store.read_traces()),
+            "store.read_scores": store.read_scores()["id"].nunique()}
+    check(set(seen.values()) == {2}, "wrong", f"a lower n is reported inconsistently: {seen}")
+    check([t.id for t in store.read_traces()] == ["p1", "p2"], "wrong", "not the first n problems")
+    check(manifest["stored"] == {"traces": 4, "reported": 2}, "wrong", f"stored: {manifest.get('stored')}")
+    expect_ok(env.run(n=4))  # the other two were kept: raising n again reuses them
+    check(len(read_traces(folder / "traces.jsonl")) == 4, "wrong", "raising n again lost traces")
+    return "correct"
+
+
+@probe("traceback")
+def probe_dev_zero_fifo_and_directory_as_inputs(env):
+    fifo = env.tmp / "pipe.jsonl"
+    os.mkfifo(fifo)
+    expect_error(env.score(Path("/dev/zero"), env.tmp / "o.parquet"), "/dev/zero", "character device")
+    expect_error(env.score(fifo, env.tmp / "o.parquet"), str(fifo), "named pipe")
+    expect_error(env.run(problems=Path("/dev/zero")), "/dev/zero", "character device")
+    expect_error(env.run(problems=fifo), str(fifo), "named pipe")
+    return expect_error(env.run(problems=env.tmp), str(env.tmp), "directory")
+
+
+@probe("traceback")
+def probe_line_over_the_cap(env):
+    import siakit.reading as reading
+
+    traces = env.traces(raw=env.traces().read_bytes() + b'{"id": "long", "prompt": "' + b"x" * 5000 + b'"}\n')
+    problems = env.problems(raw=b'{"id": "a", "question": "' + b"x" * 5000 + b'?", "gold": "1"}\n')
+    real, reading.MAX_LINE_BYTES = reading.MAX_LINE_BYTES, 4096
+    try:
+        expect_error(env.score(traces, env.tmp / "o.parquet"), f"{traces}:4", "line longer than 4096 bytes")
+        return expect_error(env.run(problems=problems), f"{problems}:1", "line longer")
+    finally:
+        reading.MAX_LINE_BYTES = real
+
+
+@probe("unclear")
+def probe_truncated_trace_shard(env):
+    env.problems()
+    expect_ok(env.run(n=2))
+    shard = env.run_folders()[0] / "traces" / "part-00000.jsonl"
+    shard.write_bytes(shard.read_bytes()[:300])  # cut inside a string
+    return expect_error(env.run(n=3), f"{shard}:1", "corrupt trace shard")
+
+
+@probe("traceback")
+def probe_runs_file_alias_bomb(env):
+    from siakit.report.runner import load_runs
+
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 9)]
+    for key in ("model", "n"):
+        path = _runs_file(env, "\n".join(lines) + f"\nruns:\n  - {{model: m, dataset: gsm8k, {key}: *a8}}\n")
+        started = time.perf_counter()
+        with pytest.raises(ValueError, match="anchors and aliases"):
+            load_runs(path, env.tmp)
+        check(time.perf_counter() - started < 1.0, "wrong", f"the bomb took {time.perf_counter() - started:.1f} s")
+    return expect_error(cli("book", "--runs", path, "--root", env.tmp, "--list-runs"), f"{path}:1", "aliases")
+
+
+@probe("unclear")
+def probe_runs_file_values_checked_at_load(env):
+    path = _runs_file(env, "runs:\n  - {model: m, dataset: gsm8k}\n  - {model: m, dataset: svamp, n: 'four'}\n")
+    expect_error(cli("book", "--runs", path, "--root", env.tmp, "--list-runs"), str(path), "runs[1]", "key 'n'", "four")
+    path = _runs_file(env, "runs:\n  - {model: m, dataset: gsm8k, temperature: -1}\n")
+    return expect_error(cli("book", "--runs", path, "--root", env.tmp, "--list-runs"), "runs[0]", "key 'temperature'")
+
+
+@probe("unclear")
+def probe_runs_file_long_name(env):
+    path = _runs_file(env, "runs:\n  - {model: '" + "m" * 10_000_000 + "', dataset: gsm8k}\n")
+    r = cli("book", "--runs", path, "--root", env.tmp, "--list-runs")
+    expect_error(r, "runs[0]", "key 'model'", "at most 200")
+    check(len(r.err) < 1000, "unclear", f"a {len(r.err)}-character error")
+    return "error"
+
+
+def _interrupt(env, sig) -> Result:
+    """A real `siakit run` in a child process, sent `sig` once its first trace shard is stored."""
+    problems = env.problems([{"id": f"p{i}", "question": f"What is {i} + {i}?", "gold": str(2 * i)} for i in range(1, 21)])
+    argv = ["run", "--model", env.model, "--dataset", f"jsonl:{problems}", "--n", 20, "--max-new-tokens", 24,
+            "--batch-size", 1, "--results-dir", env.results]
+    proc = subprocess.Popen([sys.executable, "-m", "siakit", *map(str, argv)], text=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"})
+    deadline = time.time() + 120
+    while not list(env.results.rglob("traces/part-*")) and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=120)
+    return Result(proc.returncode, out, err, err if "Traceback (most recent call last)" in err else None)
+
+
+@probe("traceback")
+def probe_ctrl_c_during_run(env):
+    r = _interrupt(env, signal.SIGINT)
+    lines = [x for x in r.err.replace("\r", "\n").splitlines() if "interrupted" in x]
+    check(r.tb is None, "traceback", "a traceback was printed")
+    check(r.rc == 130 and lines == ["siakit run: interrupted; run the same command to resume"], "unclear",
+          f"status {r.rc}, {lines}")
+    return "error"
+
+
+@probe("added")
+def probe_sigterm_during_run(env):
+    r = _interrupt(env, signal.SIGTERM)
+    check(r.tb is None, "traceback", "a traceback was printed")
+    check(r.rc == 143 and "siakit run: interrupted; run the same command to resume" in r.err, "unclear",
+          f"status {r.rc}, {r.err[-200:]!r}")
+    folder = env.run_folders()[0]
+    check(not (folder / ".lock").exists() or any(folder.rglob("part-*")), "wrong", "an empty lock was left")
+    return "error"
+
+
+@probe("unclear")
+def probe_full_disk_at_the_lock_leaves_nothing(env):
+    """ENOSPC while the lock records its pid: the error names the lock file; no folder is left."""
+    real = os.pwrite
+
+    def full(fd, data, offset):
+        raise OSError(28, "No space left on device")
+
+    os.pwrite = full
+    try:
+        out = env.tmp / "o.parquet"
+        r = env.score(env.traces(), out)
+    finally:
+        os.pwrite = real
+    check(not (env.tmp / "o.parquet.parts").exists(), "wrong", "an empty .parts/.lock was left")
+    return expect_error(r, "No space left on device writing", "o.parquet.parts/.lock", "nothing was written")
+
+
+@probe("added")
+def probe_two_thousand_one_token_steps_in_bounded_chunks(env):
+    """K = 2000 one-token steps: every forward call sees at most chunk_prefixes prefixes, and the
+    numbers equal the whole pass's (tests/test_reliability.py::test_chunked_equals_naive: the oracle)."""
+    import numpy as np
+
+    import siakit.scorer.chunked as chunked
+    from siakit.scorer.bench_steps import load, one_token_step, steps_trace
+    from siakit.scorer.score import score_traces
+
+    lm, calls = load("tiny"), []
+    trace = steps_trace(2000, one_token_step(lm.tokenizer))
+    real = chunked.run_chunked
+
+    def counting(run, adapter, layouts, opts, chunk=chunked.CHUNK_PREFIXES):
+        def counted(adapter, lays, opts):
+            calls.append(max(len(lay.bounds) for lay in lays))
+            return run(adapter, lays, opts)
+        return real(counted, adapter, layouts, opts, chunk)
+
+    import siakit.scorer.score as score
+
+    score.run_chunked = counting
+    try:
+        chunked_frame = score_traces(lm, [trace], chunk_prefixes=256, progress=False)
+        bound = max(calls)
+        calls.clear()
+        whole = score_traces(lm, [trace], chunk_prefixes=2001, progress=False)
+    finally:
+        score.run_chunked = real
+    check(len(chunked_frame) == 2001 and bound == 256 and calls == [2001], "wrong",
+          f"{len(chunked_frame)} rows; largest call {bound} prefixes")
+    diff = np.abs(chunked_frame["entropy"].to_numpy() - whole["entropy"].to_numpy()).max()
+    check(diff < 1e-5, "wrong", f"chunked entropies differ from the whole pass by {diff}")
+    return "correct"
+
+
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
     return save_tiny(tmp_path_factory.mktemp("models") / "tiny-llama")
@@ -755,3 +1010,85 @@ def test_sigkill_at_random_moments_then_resume_equals_an_uninterrupted_run(model
         assert not list(results.rglob(".*.tmp*"))
     print(f"shards stored when killed: {shards_at_kill} of {n_shards}")
     assert max(shards_at_kill) > 0 and min(shards_at_kill) < n_shards, shards_at_kill  # killed mid-run
+
+
+def test_traces_without_a_recorded_cap_are_checked_on_what_they_record():
+    """Traces from before `meta.max_new_tokens` was recorded: a trace cut by the cap has exactly that
+    many new tokens, none has more; temperature, seed and model compare as recorded."""
+    from siakit.data.traces import Trace
+    from siakit.experiment.adopt import trace_mismatch
+    from siakit.experiment.config import RunConfig
+    from siakit.experiment.generate import problem_seed
+
+    def trace(**meta):
+        return Trace(id="p1", prompt="q", steps=["a"], model="tiny-llama",
+                     meta={"temperature": 0.0, "seed": problem_seed(0, "p1"), **meta})
+
+    cfg = RunConfig(max_new_tokens=30)
+    assert trace_mismatch(trace(n_new_tokens=24, truncated=True), cfg, "tiny-llama") == {"max_new_tokens": "cut at 24 tokens"}
+    assert trace_mismatch(trace(n_new_tokens=24, truncated=False), cfg, "tiny-llama") == {}  # stopped by itself
+    assert trace_mismatch(trace(n_new_tokens=31, truncated=False), cfg, "tiny-llama") == {"max_new_tokens": "cut at 31 tokens"}
+    assert trace_mismatch(trace(n_new_tokens=30, truncated=True), cfg, "other") == {"model": "model 'tiny-llama'"}
+    assert set(trace_mismatch(trace(n_new_tokens=30, truncated=True), RunConfig(max_new_tokens=30, temperature=1.0,
+                                                                                seed=1), None)) == {"temperature", "seed"}
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_chunked_equals_naive_on_a_tiny_model():
+    """The oracle: chunks of 7 prefixes (kvtree and packed inside) give naive's numbers at every k."""
+    import numpy as np
+
+    from siakit.data.traces import Trace
+    from siakit.models.tiny import tiny_model
+    from siakit.scorer.chunked import split_prefixes
+    from siakit.scorer.layout import TraceLayout
+    from siakit.scorer.score import score_traces
+
+    lay = TraceLayout("t", [1, 2, 3, 4], [1, 2, 3, 4], [9], [])
+    assert [(s.ids, s.bounds) for s in split_prefixes(lay, 3)] == [([1, 2, 3], [1, 2, 3]), ([1, 2, 3, 4], [4])]
+    lm = tiny_model("llama")
+    trace = Trace(id="t", prompt="Question: 3 + 4? Think.", steps=[f" step {i} adds {i}." for i in range(30)],
+                  options=[" 7", " 12", " 70"], gold=" 7")
+    naive = score_traces(lm, [trace], method="naive", progress=False)
+    for method in ("kvtree", "packed"):
+        chunked = score_traces(lm, [trace], method=method, chunk_prefixes=7, progress=False)
+        assert len(chunked) == len(naive) == 31
+        np.testing.assert_allclose(chunked["entropy"], naive["entropy"], atol=1e-5)
+        np.testing.assert_allclose(chunked["gold_logprob"], naive["gold_logprob"], atol=1e-5)
+
+
+def _mount_tmpfs(where: Path, size: str) -> bool:
+    where.mkdir(parents=True, exist_ok=True)
+    try:
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
+                              capture_output=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return done.returncode == 0
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_full_tmpfs_names_the_path_and_leaves_nothing(model_dir, tmp_path):
+    """A real full disk: a 64 KiB tmpfs filled up. `score` and `generate` fail naming the path on it,
+    and leave no lock, parts folder or temporary file there."""
+    disk = tmp_path / "disk"
+    if not _mount_tmpfs(disk, "64k"):
+        pytest.skip("cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN); the simulated full-disk "
+                    "probes cover the same paths")
+    try:
+        filler = disk / "filler"
+        with contextlib.suppress(OSError), open(filler, "wb") as f:
+            while True:
+                f.write(b"\0" * 4096)
+                f.flush()
+        env = Env(tmp_path, model_dir)
+        out = disk / "o.parquet"
+        expect_error(env.score(env.traces(), out), "No space left on device", str(disk))
+        assert sorted(p.name for p in disk.iterdir()) == ["filler"]
+        out = disk / "gen.jsonl"
+        r = cli("generate", "--model", model_dir, "--dataset", f"jsonl:{env.problems()}", "--out", out,
+                "--max-new-tokens", 8, "--n", 6)
+        expect_error(r, "No space left on device", str(out))
+        assert sorted(p.name for p in disk.iterdir()) == ["filler"]
+    finally:
+        subprocess.run(["umount", str(disk)], capture_output=True, timeout=10)

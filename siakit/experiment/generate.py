@@ -147,7 +147,8 @@ def generate_traces(lm, problems: Sequence[Problem], config: GenerateConfig | No
                          and (lm.chat or cut_at_stop(raw) == raw))
             batch_traces.append(trace_from_text(
                 problem, prompt, raw, model=lm.name, chat=lm.chat, cue=config.cue, truncated=truncated,
-                meta={"n_new_tokens": n_new, "truncated": truncated, "batch_seconds": round(seconds, 3),
+                meta={"n_new_tokens": n_new, "max_new_tokens": config.max_new_tokens, "truncated": truncated,
+                      "batch_seconds": round(seconds, 3),
                       "temperature": config.temperature, "seed": row_seed}))
         traces += batch_traces
         if on_batch:

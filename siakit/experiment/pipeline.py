@@ -129,12 +129,20 @@ def _run(cfg: RunConfig, store: ResultsStore, everything: list, *, force: bool, 
     # stored run and a smaller one reads a prefix of it. Any other change would mix incompatible rows.
     store.check_parameters({k: v for k, v in parameters.items() if k != "n"})
     identity = run_identity(cfg, store, everything, lm)
+    # The data is the truth: stored traces and scores must have been made as requested, whatever the
+    # manifest (present, edited or deleted) says (siakit.experiment.adopt).
+    from siakit.experiment.adopt import check_stored_scores, check_stored_traces, model_name
+
+    name = lm.name if lm is not None else model_name(model)
+    check_stored_traces(store.read_traces(everything=True), cfg, name, store.path)
+    check_stored_scores(store.read_scores(everything=True), estimator, name, store.path)
     problems = everything[:n]  # the first n, in file order
     manifest = store.read_manifest() or {
         "model": model, "dataset": dataset, "estimator": estimator, "parameters": parameters,
         "seed": seed, "versions": versions(), "created": datetime.now(timezone.utc).isoformat(),
         "timings": {}}
     manifest["parameters"]["n"] = n
+    manifest["ids"] = [p.id for p in problems]  # what the manifest, summary and readers report
     manifest["identity"] = identity
     manifest["status"] = "running"
     manifest["world_size"] = ranks.world_size
@@ -166,9 +174,11 @@ def _run(cfg: RunConfig, store: ResultsStore, everything: list, *, force: bool, 
         manifest["timings"]["generate_s"] = round(time.perf_counter() - started, 2)
     ranks.barrier()  # every rank's traces are stored
     order = {p.id: i for i, p in enumerate(problems)}
-    traces = sorted((t for t in store.read_traces() if t.id in order), key=lambda t: order[t.id])
+    stored = store.read_traces(everything=True)
+    traces = sorted((t for t in stored if t.id in order), key=lambda t: order[t.id])
+    manifest["stored"] = {"traces": len(stored), "reported": len(traces)}  # a lower n keeps the rest
     if ranks.is_main:
-        store.export_traces()
+        store.export_traces(traces)  # traces.jsonl holds exactly the reported traces
 
     scored = store.done_ids("scores")
     pending = [t for t in ranks.share(traces, cfg.score_batch) if t.id not in scored]
@@ -184,7 +194,7 @@ def _run(cfg: RunConfig, store: ResultsStore, everything: list, *, force: bool, 
         bar.close()
         manifest["timings"]["score_s"] = round(time.perf_counter() - started, 2)
     ranks.barrier()  # every rank's scores are stored
-    scores = store.read_scores()
+    scores = store.read_scores(everything=True)
     scores = scores[scores["id"].isin(order)] if len(scores) else scores
     if len(scores):  # problem order, whichever rank wrote which shard
         scores = scores.sort_values("id", key=lambda c: c.map(order), kind="stable").reset_index(drop=True)

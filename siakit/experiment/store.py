@@ -239,7 +239,23 @@ class ResultsStore:
         if lines:
             atomic_write_bytes(self._next_shard("traces", ".jsonl"), ("\n".join(lines) + "\n").encode())
 
-    def read_traces(self) -> list[Trace]:
+    def reported_ids(self) -> list[str] | None:
+        """The trace ids the manifest reports (its first n problems), or None when it lists none. A run
+        resumed with a lower n keeps the other traces' shards (a larger n reuses them) but reports,
+        summarises and exports only these."""
+        ids = (self.read_manifest() or {}).get("ids")
+        return None if ids is None else [str(i) for i in ids]
+
+    def read_traces(self, everything: bool = False) -> list[Trace]:
+        """The stored traces the manifest reports (`everything`: every stored shard's, for resuming)."""
+        traces = self._read_all_traces()
+        ids = None if everything else self.reported_ids()
+        if ids is None:
+            return traces
+        by_id = {t.id: t for t in traces}
+        return [by_id[i] for i in ids if i in by_id]
+
+    def _read_all_traces(self) -> list[Trace]:
         traces: dict[str, Trace] = {}
         for shard in self._shards("traces", ".jsonl"):
             for lineno, line in read_lines(shard, "trace shard"):
@@ -258,7 +274,8 @@ class ResultsStore:
             path = self._next_shard("scores", ".parquet")
             atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False))
 
-    def read_scores(self):
+    def read_scores(self, everything: bool = False):
+        """The stored score rows of the traces the manifest reports (`everything`: all stored rows)."""
         import pandas as pd
 
         shards = self._shards("scores", ".parquet")
@@ -266,18 +283,22 @@ class ResultsStore:
             return pd.DataFrame()
         frame = pd.concat([pd.read_parquet(s) for s in shards], ignore_index=True)
         keys = [c for c in ("id", "k", "estimator") if c in frame.columns]
-        return frame.drop_duplicates(subset=keys, keep="first").reset_index(drop=True)
+        frame = frame.drop_duplicates(subset=keys, keep="first").reset_index(drop=True)
+        ids = None if everything else self.reported_ids()
+        if ids is not None and "id" in frame.columns:
+            frame = frame[frame["id"].astype(str).isin(set(ids))].reset_index(drop=True)
+        return frame
 
     def done_ids(self, table: str = "traces") -> set[str]:
         if table == "traces":
-            return {t.id for t in self.read_traces()}
-        frame = self.read_scores()
+            return {t.id for t in self.read_traces(everything=True)}
+        frame = self.read_scores(everything=True)
         return set(frame["id"].astype(str)) if len(frame) else set()
 
-    def export_traces(self) -> Path:
-        """Write all stored traces to `traces.jsonl` (atomically) and return its path."""
+    def export_traces(self, traces: list[Trace] | None = None) -> Path:
+        """Write `traces` (default: the reported stored traces) to `traces.jsonl` atomically; its path."""
         target = self.path / "traces.jsonl"
-        write_traces(target, self.read_traces())
+        write_traces(target, self.read_traces() if traces is None else traces)
         return target
 
 

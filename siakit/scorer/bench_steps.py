@@ -24,22 +24,31 @@ import time
 MODES = ("whole", "chunked", "naive")
 
 
-def steps_trace(k: int):
-    """A trace of `k` one-token steps (" x" each), three options, gold " B".
+def one_token_step(tokenizer) -> str:
+    """The first of " x", " a" that stays one token per repeat under `tokenizer` (SmolLM2: " x"; the
+    tiny tokenizer splits " x" in two, so " a")."""
+    for step in (" x", " a"):
+        if len(tokenizer(step * 8, add_special_tokens=False)["input_ids"]) == 8:
+            return step
+    raise ValueError("no one-token step among ' x', ' a' for this tokenizer")
+
+
+def steps_trace(k: int, step: str = " x"):
+    """A trace of `k` one-token steps (`step` each), three options, gold " B".
 
         steps_trace(3).steps -> [" x", " x", " x"]
     """
     from siakit.data.traces import Trace
 
-    return Trace(id=f"steps{k}", prompt="Question: which letter? Think step by step.", steps=[" x"] * k,
+    return Trace(id=f"steps{k}", prompt="Question: which letter? Think step by step.", steps=[step] * k,
                  options=[" A", " B", " C"], gold=" B")
 
 
 def load(model: str):
-    if model == "tiny":
+    if model == "tiny":  # context long enough for K = 2000 steps
         from siakit.models.tiny import tiny_model
 
-        return tiny_model("llama")
+        return tiny_model("llama", max_positions=4096)
     from siakit.models.loading import load_model
 
     return load_model("smollm2-135m-instruct" if model == "smollm2" else model)
@@ -53,7 +62,7 @@ def child(model: str, mode: str, k: int, chunk: int, threads: int) -> dict:
 
     torch.set_num_threads(threads)
     lm = load(model)
-    trace = steps_trace(k)
+    trace = steps_trace(k, one_token_step(lm.tokenizer))
     kwargs = {"naive": {"method": "naive"}, "whole": {"chunk_prefixes": k + 1},
               "chunked": {"chunk_prefixes": chunk}}[mode]
     started = time.perf_counter()
