@@ -173,9 +173,11 @@ def _alive(pid: int) -> bool:
 
 
 def refuse_existing(path: str | os.PathLike, force: bool, command: str, flag: str = "--out",
-                    detail: str = "") -> None:
+                    detail: str = "", own: bool = False) -> None:
     """The one rule of every command that writes: an existing output (a file, or a folder that is not
     empty) is replaced only with `--force`. Raises ValueError naming the flag, the path and the way out.
+    `own`: an output folder holding `.siakit-COMMAND` (written by `mark_own`) is this command's own, so
+    the same command may resume into it (the "run the same command to resume" of an interrupt).
 
         refuse_existing("notes.txt", force=False, command="generate")
         -> ValueError: --out notes.txt exists; siakit generate replaces an existing output only with --force
@@ -184,7 +186,15 @@ def refuse_existing(path: str | os.PathLike, force: bool, command: str, flag: st
     path = Path(path)
     if force or not os.path.lexists(path):
         return
-    if path.is_dir() and not path.is_symlink() and not any(path.iterdir()):
-        return  # an empty folder holds nothing to lose
+    if path.is_dir() and not path.is_symlink():
+        if not any(path.iterdir()) or (own and (path / f".siakit-{command}").exists()):
+            return  # an empty folder holds nothing to lose; our own folder is resumed
     raise ValueError(f"{flag} {path} exists{f' ({detail})' if detail else ''}; siakit {command} replaces an "
                      "existing output only with --force")
+
+
+def mark_own(folder: str | os.PathLike, command: str) -> None:
+    """Mark `folder` as the output of `siakit COMMAND` (see `refuse_existing(own=True)`)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f".siakit-{command}").touch()

@@ -1093,3 +1093,23 @@ def test_full_tmpfs_names_the_path_and_leaves_nothing(model_dir, tmp_path):
         assert sorted(p.name for p in disk.iterdir()) == ["filler"]
     finally:
         subprocess.run(["umount", str(disk)], capture_output=True, timeout=10)
+
+
+def test_refuse_existing_is_one_rule(tmp_path):
+    from siakit.files import mark_own, refuse_existing
+
+    notes, folder = tmp_path / "notes.txt", tmp_path / "out"
+    notes.write_text("x")
+    with pytest.raises(ValueError, match=r"--out .*notes.txt exists; siakit generate replaces an existing output only with --force"):
+        refuse_existing(notes, False, "generate")
+    refuse_existing(notes, True, "generate")  # --force
+    refuse_existing(tmp_path / "new", False, "generate")  # nothing there
+    folder.mkdir()
+    refuse_existing(folder, False, "toy")  # an empty folder holds nothing
+    (folder / "mine.txt").write_text("x")
+    with pytest.raises(ValueError, match="siakit toy replaces"):
+        refuse_existing(folder, False, "toy", own=True)
+    mark_own(folder, "toy")
+    refuse_existing(folder, False, "toy", own=True)  # toy's own folder: the same command resumes into it
+    with pytest.raises(ValueError, match="siakit sft replaces"):
+        refuse_existing(folder, False, "sft", own=True)  # but it is not sft's

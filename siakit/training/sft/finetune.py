@@ -255,10 +255,12 @@ def _main(args) -> int:
     for name in ("n_train", "steps", "batch_size", "n_eval", "max_new_tokens", "max_len"):
         if name in overrides and overrides[name] < 1:
             raise ValueError(f"--{name.replace('_', '-')}: must be >= 1, got {overrides[name]}")
-    from siakit.files import refuse_existing
+    from siakit.files import mark_own, refuse_existing
 
-    refuse_existing(args.out, args.force, "sft")
-    summary = run_sft(SFTConfig(**overrides), args.out, progress=not args.quiet)
+    cfg = SFTConfig(**overrides)
+    refuse_existing(args.out, args.force, "sft", own=True)  # a folder of siakit sft's own is resumed
+    mark_own(args.out, "sft")
+    summary = run_sft(cfg, args.out, progress=not args.quiet)
     print(json.dumps({"out": args.out, "heldout_nll": summary["heldout_nll"],
                       "accuracy": {k: v["accuracy"] for k, v in summary["results"].items()}}, indent=1))
     return 0

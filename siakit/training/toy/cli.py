@@ -44,11 +44,13 @@ def config_from_args(args: argparse.Namespace):
 
 
 def main(args: argparse.Namespace) -> int:
-    from siakit.files import refuse_existing
+    from siakit.files import mark_own, refuse_existing
     from siakit.training.toy.experiment import run_toy
 
-    refuse_existing(args.out, args.force, "toy")
-    summary = run_toy(config_from_args(args), args.out, progress=not args.quiet)
+    cfg = config_from_args(args)  # a bad option fails before anything is written
+    refuse_existing(args.out, args.force, "toy", own=True)  # a folder of siakit toy's own is redone
+    mark_own(args.out, "toy")
+    summary = run_toy(cfg, args.out, progress=not args.quiet)
     last = summary["checkpoint_metrics"][-1]
     print(json.dumps({"out": args.out, "checkpoints": summary["checkpoints"],
                       "accuracy": summary["accuracy"], "heldout_nll": summary["heldout_nll"],
