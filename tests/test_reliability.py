@@ -818,8 +818,10 @@ def _interrupt(env, sig) -> Result:
     problems = env.problems([{"id": f"p{i}", "question": f"What is {i} + {i}?", "gold": str(2 * i)} for i in range(1, 21)])
     argv = ["run", "--model", env.model, "--dataset", f"jsonl:{problems}", "--n", 20, "--max-new-tokens", 24,
             "--batch-size", 1, "--results-dir", env.results]
+    # (a shell's background job ignores SIGINT, and a child inherits that: restore the default, as a terminal has it)
     proc = subprocess.Popen([sys.executable, "-m", "siakit", *map(str, argv)], text=True, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"})
+                            stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"},
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while not list(env.results.rglob("traces/part-*")) and proc.poll() is None and time.time() < deadline:
         time.sleep(0.02)
