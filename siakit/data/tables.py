@@ -115,6 +115,9 @@ def read_rows(spec: str, split: str = "test") -> tuple[list[dict], list[str]]:
         else:
             table = datasets.load_dataset(str(path), split="train")
     else:
+        from siakit.reading import check_input
+
+        check_input(path, "dataset file")  # a regular file: no device, pipe or socket (siakit.reading)
         builder, kwargs = BUILDERS[path.suffix.lower()]
         try:
             table = datasets.load_dataset(builder, data_files=str(path), split="train", **kwargs)
