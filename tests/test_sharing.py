@@ -139,3 +139,19 @@ def test_sharing_bench_row_counts_tokens_and_agrees_with_naive():
     assert row["max_dh_shared_vs_separate"] <= SHARE_TOL
     assert row["mask_seconds_shared"] > 0 and row["mask_seconds_naive"] == 0
     assert "call" not in vars(lm.adapter)  # the token counter is removed again
+
+
+def test_cascade_feeds_the_prompt_once_and_equals_the_one_pass_tree():
+    from siakit.scorer.cascade import cascade_cut, common_prefix
+
+    lm = _load("gemma3")  # mixed sliding/full layers: the row pass takes a mask dict
+    lays = [layout_trace(lm.tokenizer, t, t.cue, t.options) for t in shared_traces()]
+    group = [lays[i] for i in (0, 2, 3, 5)]
+    cut = cascade_cut(group, [0, 2, 3, 5])
+    assert len(cut.stem) > common_prefix(group) >= group[0].bounds[0]  # + the shared first step
+    assert len(cut.rows) == 3  # intact and corrupted share their first step: one subtree, one row
+    assert sorted([n for r in cut.rows for n in r] + cut.stem) == list(range(len(cut.ids)))  # each node once
+    one_pass = methods.run_tree(lm.adapter, lays, methods.MethodOptions(cascade=False))
+    cascade = methods.run_tree(lm.adapter, lays, methods.MethodOptions())
+    for a, b in zip(one_pass[0] + one_pass[1], cascade[0] + cascade[1]):
+        assert np.nanmax(np.abs(a - b)) <= SHARE_TOL

@@ -36,6 +36,7 @@ from typing import Callable
 import numpy as np
 
 from siakit.scorer.layout import TraceLayout
+from siakit.scorer.cascade import run_cascade
 from siakit.scorer.buckets import bucket_length, pad_columns, static_shapes
 from siakit.scorer.compiling import compiled
 from siakit.scorer.masks import resolve_mask, tree_mask
@@ -55,6 +56,8 @@ class MethodOptions:
     bucket: int = 128            # flex / compiled tree pass: packs padded to bucket_length(L, bucket)
                                  # (few compiled shapes); 0: no padding, one compile per distinct length
     share: bool = True           # traces with the same prompt share one trunk (same numbers, fewer tokens)
+    cascade: bool = True         # tree/packed, transformers model, dense mask: a prompt group's common
+                                 # prefix once into a KV cache, its traces as rows against it (cascade.py)
 
 
 def _packs(layouts, opts):
@@ -92,10 +95,15 @@ def _gather(logits_parts, reads, layouts):
 
 def run_tree(adapter, layouts: list[TraceLayout], opts: MethodOptions = MethodOptions()):
     """Trunks and all probe blocks of `layouts` in one forward pass: one sequence with a block-diagonal
-    tree mask, or (`opts.rows`) one batch row per trace, padded, each with its own tree mask."""
+    tree mask, or (`opts.rows`) one batch row per prompt group, padded, each with its own tree mask.
+    Traces sharing a prompt on a transformers model with a dense mask: the cascade cut (`opts.cascade`,
+    `siakit.scorer.cascade`): the shared prefix once, then a row per trace against its cache."""
     import torch
 
     mask = resolve_mask(adapter, opts.mask)
+    if (opts.cascade and opts.share and adapter.is_hf and mask == "dense" and not opts.compile
+            and any(len(g) > 1 for g in prompt_groups(layouts))):
+        return run_cascade(adapter, layouts, opts, tree_mask, _gather)
     adapter = compiled(adapter, opts.compile)
     packs = _packs(layouts, opts)
     meta = pack_tensors(packs, adapter.device)
