@@ -5,9 +5,11 @@
   (`siakit.scorer.candidates`): h_k = -sum p_o log p_o; the gold against S_k + {gold}:
   s_k = -log p_gold; coverage = sum_{o in S_k} p_o before renormalising (`prefix_readout`).
 - `vocab`: the full next-token entropy at the first answer slot after the cue (a crude proxy).
-- `sampling`: M continuations sampled from context_k to the end, answers extracted, plug-in (or
-  Miller-Madow) entropy of the empirical answer distribution; unparsable answers form one outcome.
-  s_k is add-one smoothed so it stays finite when the gold is never sampled (`empirical_summary`).
+- `rollout` (old name `sampling`, the same code): M continuations of the reasoning sampled from
+  context_k to the end, answers extracted and graded, plug-in (or Miller-Madow) entropy of the
+  empirical answer distribution with a bootstrap interval; unparsable answers form one outcome.
+  s_k is add-one smoothed so it stays finite when the gold is never sampled (`empirical_summary`);
+  see `siakit.scorer.rollout` for every column.
 
     >>> readout_summary(np.log([0.2, 0.6]), gold=0)["entropy"]   # renormalised to [0.25, 0.75]
     0.5623...
@@ -19,7 +21,8 @@ import zlib
 
 import numpy as np
 
-ESTIMATORS = ("readout", "vocab", "sampling")
+ESTIMATORS = ("readout", "vocab", "rollout", "sampling")  # "sampling": the old name of "rollout"
+ROLLOUT = ("rollout", "sampling")  # the estimators computed by siakit.scorer.rollout
 UNPARSED = "<none>"  # the outcome of a sampled continuation whose answer cannot be extracted
 
 
@@ -146,50 +149,15 @@ def trace_seed(seed: int, trace_id: str, k: int) -> int:
 def sample_texts(lm, context: list[int], n: int, max_new_tokens: int, temperature: float = 1.0,
                  seed: int = 0, batch_size: int = 64) -> list[str]:
     """`n` continuations of the token ids `context`, sampled from the model's own distribution (no
-    top-k/top-p cut) and decoded without special tokens. transformers models use `generate` with a
-    KV cache; other modules (the model protocol) a plain sampling loop."""
-    import torch
+    top-k/top-p cut) and decoded without special tokens. The context is encoded once and its cache
+    shared by the n rows (`siakit.models.shared_prefill`); protocol modules use a cache-free loop.
 
-    model, tok = lm.model, lm.tokenizer
-    device = next(model.parameters()).device
-    eos = tok.eos_token_id
-    gen = torch.Generator(device="cpu").manual_seed(seed)
-    texts = []
-    for lo in range(0, n, batch_size):
-        m = min(batch_size, n - lo)
-        ids = torch.tensor([context] * m, device=device)
-        with torch.no_grad():
-            if lm.adapter.is_hf:
-                torch.manual_seed(int(torch.randint(0, 2 ** 31, (1,), generator=gen)))
-                out = model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=True,
-                                     temperature=temperature, top_k=0, top_p=1.0, max_new_tokens=max_new_tokens,
-                                     pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else eos,
-                                     eos_token_id=eos)
-                new = out[:, ids.shape[1]:]
-            else:
-                new = _sample_loop(lm.adapter, ids, max_new_tokens, eos, temperature, gen)
-        texts += tok.batch_decode(new.tolist(), skip_special_tokens=True)
-    return texts
+    sample_texts(lm, [0, 17, 42], n=3, max_new_tokens=8, seed=1) -> [" 5 apples.", " 8", "Step 2"]
+    """
+    from siakit.models.shared_prefill import sample_continuations
 
-
-def _sample_loop(adapter, ids, max_new_tokens, eos, temperature, gen):
-    """Ancestral sampling without a cache (toy models); finished rows keep emitting EOS."""
-    import torch
-
-    done = torch.zeros(ids.shape[0], dtype=torch.bool, device=ids.device)
-    new = []
-    for _ in range(max_new_tokens):
-        logits = adapter.call(ids, keep=torch.tensor([ids.shape[1] - 1], device=ids.device))[:, -1]
-        probs = (logits.float() / temperature).softmax(-1).cpu()
-        nxt = torch.multinomial(probs, 1, generator=gen).to(ids.device)[:, 0]
-        if eos is not None:
-            nxt = torch.where(done, torch.full_like(nxt, eos), nxt)
-            done |= nxt == eos
-        new.append(nxt)
-        ids = torch.cat([ids, nxt[:, None]], dim=1)
-        if bool(done.all()):
-            break
-    return torch.stack(new, dim=1)
+    rows = sample_continuations(lm, [list(context)], [n], [seed], max_new_tokens, temperature, batch_size)[0]
+    return lm.tokenizer.batch_decode([r.tokens for r in rows], skip_special_tokens=True)
 
 
 def extract(text: str, choices: list[str] | None) -> str | None:

@@ -30,8 +30,9 @@ import math
 from dataclasses import dataclass, fields, replace
 
 from siakit.scorer.candidates import prefix_sets, union_with_gold
-from siakit.scorer.estimators import (ESTIMATORS, empirical_summary, extract, gold_index, prefix_readout,
-                                      sample_texts, trace_seed)
+from siakit.scorer.estimators import (ESTIMATORS, ROLLOUT, extract, gold_index, prefix_readout, sample_texts,
+                                      trace_seed)
+from siakit.scorer.rollout import rollout_prefixes, rollout_rows
 from siakit.models.adapter import ModelAdapter
 from siakit.scorer.masks import resolve_mask
 from siakit.scorer.methods import METHODS as REGISTRY, MethodOptions
@@ -49,7 +50,8 @@ METHODS = ("auto", *REGISTRY)  # the CLI's choices: auto, then every registered 
 
 @dataclass
 class ScoreConfig:
-    estimator: str | tuple = "readout"  # readout | vocab | sampling, or several (rows for each)
+    estimator: str | tuple = "readout"  # readout | vocab | rollout (old name: sampling), or several
+                                   # (rows for each)
     method: str = "auto"           # auto = packed (kvtree for traces over dense_max_tokens); see METHODS
     cue: str | None = None         # None: each trace's own cue (Trace.cue, default "\nThe answer is")
     candidate_samples: int = 0     # numeric readout without options: answers of M continuations
@@ -59,10 +61,17 @@ class ScoreConfig:
                                    # mentioned distinct numbers of Q + C_{1:k} join S_k (0 = none)
     terminated: bool = True        # options read with their end: p(o then end of answer), so " 2"
                                    # does not hold " 24" (False: the old prefix-greedy product)
-    samples: int = 16              # sampling estimator: continuations M per prefix
-    max_new_tokens: int = 256      # sampling estimator: length cap of each continuation
+    rollout_m: int = 16            # rollout estimator: continuations M sampled from each prefix
+    samples: int | None = None     # the old name of rollout_m (the CLI's --samples); wins when set
+    rollout_at: tuple | None = None  # rollout: None = every prefix k; else fractions u of the trace,
+                                   # the prefix k = round(u * K) for each (e.g. (0.5,): mid-trace only)
+    rollout_bootstrap: int = 200   # rollout: bootstrap draws over the M rollouts for entropy_low/high
+    rollout_batch: int = 32        # rollout: rows per decode batch (rollouts of several prefixes mix)
+    max_new_tokens: int = 256      # rollout estimator: length cap of each continuation (a capped one
+                                   # is graded as truncated, as `siakit generate` grades)
     temperature: float = 1.0       # 1 = the model's own distribution (what h_k is defined under)
-    miller_madow: bool = False     # sampling: add (m - 1) / 2M to the plug-in entropy
+    miller_madow: bool = False     # rollout: `entropy` adds (m - 1) / 2M to the plug-in entropy
+                                   # (both are columns: entropy_plugin, entropy_mm)
     seed: int = 0                  # every sample is seeded from (seed, trace id, k)
     pack_tokens: int = 2048        # tokens per packed pass (trunks + probes); more fills a GPU better
     dense_max_tokens: int = 8192   # auto: a longer trace goes through kvtree (no L x L mask)
@@ -157,7 +166,10 @@ def score_traces(lm, traces, estimator: str | tuple | None = None, method: str |
     (= -s_k, over S_k + {gold}), option_probs (S_k renormalised), option_logprobs (terminated, not
     renormalised), n_options (|S_k|), options (S_k), leading_option, coverage (total terminated
     probability of S_k), gold_in_set, candidates (given | prefix), terminated, estimator, cue, model,
-    method, dataset, n_steps, correct, gold, answer (+ n_samples, n_unparsed for `sampling`).
+    method, dataset, n_steps, correct, gold, answer. `rollout` (alias `sampling`) rows exist only at
+    the prefixes `rollout_at` selects and add the columns of `siakit.scorer.rollout` (n_samples,
+    n_unparsed, n_truncated, entropy_plugin, entropy_mm, entropy_low/high, gold_share, n_gold,
+    own_answer_share, n_rollout_tokens, rollout_answers).
 
     `config` (a ScoreConfig) sets the parameters; `estimator`, `method` and keyword `overrides`
     replace its fields only when given.
@@ -180,12 +192,19 @@ def score_traces(lm, traces, estimator: str | tuple | None = None, method: str |
     run_method, fallback = _resolve_method(adapter, cfg.method)
     prepared = _prepare(lm, traces, estimators, cfg)
     forward = bool({"readout", "vocab"} & set(estimators))
-    phases = int(forward) + int("sampling" in estimators)  # the bar counts traces once per phase
-    bar = progress_bar(total=len(prepared) * phases, desc=f"score {lm.name}", unit="trace", enabled=cfg.progress)
+    bar = progress_bar(total=len(prepared) * forward, desc=f"score {lm.name}", unit="trace", enabled=cfg.progress)
     results: dict[str, tuple] = {}  # id -> (option_logprob [K+1, n], vocab_entropy [K+1], method name)
     if forward:
         results = _forward_all(adapter, [p[3] for p in prepared], run_method, cfg,
                                f"{run_method}-fallback" if fallback else None, bar)
+    bar.close()
+    rolled: dict = {}  # (id, k) -> rollout row fields
+    if set(ROLLOUT) & set(estimators):
+        m = cfg.samples if cfg.samples is not None else cfg.rollout_m
+        total = sum(len(rollout_prefixes(len(p[3].bounds) - 1, cfg.rollout_at)) for p in prepared) * m
+        bar = progress_bar(total=total, desc=f"rollouts {lm.name}", unit="rollout", enabled=cfg.progress)
+        rolled = rollout_rows(lm, prepared, cfg, bar)
+        bar.close()
     rows = []
     for trace, cue, cands, lay in prepared:
         common = {"model": lm.name, "cue": cue, "dataset": trace.dataset, "n_steps": len(trace.steps),
@@ -193,15 +212,15 @@ def score_traces(lm, traces, estimator: str | tuple | None = None, method: str |
         for name in estimators:
             for k, n_prefix in enumerate(lay.bounds):
                 row = {"id": trace.id, "k": k, "n_prefix_tokens": n_prefix, "estimator": name, **common}
-                if name == "sampling":
-                    row.update(_sampling_row(lm, trace, lay, k, cfg))
+                if name in ROLLOUT:
+                    if (trace.id, k) not in rolled:
+                        continue
+                    row.update(rolled[(trace.id, k)])
                 else:
                     opt_lp, vocab_h, used = results[lay.id]
                     row["method"] = used
                     row.update(_readout_row(opt_lp[k], vocab_h[k], cands, k, name, adapter, cfg.terminated))
                 rows.append(row)
-        bar.update(int("sampling" in estimators))
-    bar.close()
     return pd.DataFrame(rows, columns=_COLUMNS + [c for c in _EXTRA if any(c in r for r in rows)])
 
 
@@ -232,7 +251,8 @@ def _prepare(lm, traces, estimators, cfg: ScoreConfig) -> list[tuple]:
 _COLUMNS = ["id", "k", "n_prefix_tokens", "entropy", "gold_logprob", "option_probs", "option_logprobs",
             "n_options", "options", "leading_option", "coverage", "gold_in_set", "candidates", "terminated",
             "estimator", "cue", "model", "method", "dataset", "n_steps", "correct", "gold", "answer"]
-_EXTRA = ["n_samples", "n_unparsed"]
+_EXTRA = ["n_samples", "n_unparsed", "n_truncated", "entropy_plugin", "entropy_mm", "entropy_low", "entropy_high",
+          "gold_share", "n_gold", "own_answer_share", "n_rollout_tokens", "rollout_answers"]
 
 
 def _readout_row(opt_lp, vocab_h, cands: Candidates | None, k: int, name, adapter, terminated: bool) -> dict:
@@ -249,17 +269,6 @@ def _readout_row(opt_lp, vocab_h, cands: Candidates | None, k: int, name, adapte
             "leading_option": None if summary["leading"] is None else cands.options[summary["leading"]].strip(),
             "coverage": summary["coverage"], "gold_in_set": cands.gold in members if cands.gold is not None else None,
             "candidates": cands.kind, "terminated": terminated}
-
-
-def _sampling_row(lm, trace, lay, k, cfg) -> dict:
-    choices = [o.strip() for o in trace.options] if trace.options else None
-    texts = sample_texts(lm, lay.ids[: lay.bounds[k]], cfg.samples, cfg.max_new_tokens, cfg.temperature,
-                         trace_seed(cfg.seed, trace.id, k))
-    s = empirical_summary([extract(t, choices) for t in texts], trace.gold, cfg.miller_madow)
-    return {"entropy": s["entropy"], "gold_logprob": s["gold_logprob"], "option_probs": s["probs"],
-            "option_logprobs": None, "n_options": len(s["options"]), "options": s["options"],
-            "leading_option": s["options"][s["leading"]], "method": "sampling",
-            "n_samples": cfg.samples, "n_unparsed": s["n_unparsed"]}
 
 
 def _forward_all(adapter: ModelAdapter, layouts, method, cfg, label=None, bar=None, share: bool = True) -> dict:

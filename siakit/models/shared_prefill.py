@@ -1,0 +1,174 @@
+"""Sample many continuations of a few prompts, encoding each prompt once (shared prefill).
+
+When M sequences are sampled from one context (rollouts from a prefix, several answers to one
+question), the context's keys and values are the same for all M rows. `sample_continuations`
+prefills each distinct context once ([J, L] instead of [M * J, L]), copies the cache rows to the
+M samples (`DynamicCache.batch_select_indices`, which accepts repeated indices), and then decodes
+all rows together with a KV cache. Rows of different contexts share a batch (left-padded), so a
+batch stays full even when M is small.
+
+Every row draws from its own generator, seeded by (job seed, row index): the samples do not depend
+on batching, on `batch_rows`, or on `shared` (the separate prefill gives the same tokens, which the
+tests check). Sampling is ancestral at `temperature` with no top-k/top-p cut (the model's own law).
+
+    >>> out = sample_continuations(lm, [[5, 9, 11], [5, 9]], counts=[3, 2], seeds=[0, 1], max_new_tokens=8)
+    >>> len(out), len(out[0]), out[0][0].tokens, out[0][0].ended    # 2 jobs; job 0 has 3 rows
+    (2, 3, [17, 42, 1], True)    # tokens include the EOS when one was emitted; ended = EOS seen
+
+Shapes: contexts are lists of token ids; the decode batch is [rows <= batch_rows, 1] per step.
+Non-transformers modules (the model protocol) fall back to a cache-free loop, one job at a time.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+
+@dataclass
+class Continuation:
+    tokens: list[int]   # sampled token ids, up to and including the EOS (if one was emitted)
+    ended: bool         # True: stopped at EOS; False: hit max_new_tokens (a cut text)
+
+
+def row_seed(seed: int, row: int) -> int:
+    """The generator seed of row `row` of a job seeded `seed`: row_seed(0, 0) -> 0, (0, 1) -> 1000003."""
+    return (int(seed) * 7919 + row * 1_000_003) % (2 ** 62)
+
+
+def _units(counts: list[int], batch_rows: int) -> list[list[tuple[int, int]]]:
+    """Batches of (job, row) pairs, at most `batch_rows` rows each, jobs kept in order.
+
+    _units([3, 2], 4) -> [[(0, 0), (0, 1), (0, 2), (1, 0)], [(1, 1)]]
+    """
+    rows = [(j, r) for j, n in enumerate(counts) for r in range(n)]
+    return [rows[i:i + batch_rows] for i in range(0, len(rows), batch_rows)]
+
+
+def _draw(logits, generators, temperature: float):
+    """One token per row: inverse-CDF sampling with each row's own uniform draw. [B, V] -> [B]."""
+    import torch
+
+    probs = torch.softmax(logits.double() / temperature, dim=-1)
+    cdf = probs.cumsum(-1)
+    u = torch.tensor([float(torch.rand(1, generator=g)) for g in generators], dtype=torch.float64)
+    x = (u * cdf[:, -1].cpu()).to(cdf.device)
+    idx = torch.searchsorted(cdf, x[:, None], right=True)[:, 0]  # first index with cdf > x: positive mass
+    return idx.clamp_(max=logits.shape[-1] - 1)
+
+
+def _left_pad(seqs: list[list[int]], pad: int, device):
+    import torch
+
+    width = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), width), pad, dtype=torch.long, device=device)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long, device=device)
+    for i, s in enumerate(seqs):
+        if s:
+            ids[i, width - len(s):] = torch.tensor(s, dtype=torch.long, device=device)
+            mask[i, width - len(s):] = 1
+    return ids, mask
+
+
+def _decode_batch(adapter, contexts, rows, seeds, max_new_tokens, temperature, eos, pad, shared, stats):
+    """Sample the (job, row) pairs `rows` of one batch; returns one Continuation per pair."""
+    import torch
+
+    device = next(adapter.model.parameters()).device
+    jobs = list(dict.fromkeys(j for j, _ in rows))
+    generators = [torch.Generator().manual_seed(row_seed(seeds[j], r)) for j, r in rows]
+    cache = adapter.new_cache()
+    started = time.perf_counter()
+    with torch.no_grad():
+        if shared:  # one prefill row per distinct context, then the cache rows are copied to the samples
+            ids, mask = _left_pad([contexts[j] for j in jobs], pad, device)
+            where = torch.tensor([jobs.index(j) for j, _ in rows], device=device)
+        else:       # every sample prefills its own copy of the context
+            ids, mask = _left_pad([contexts[j] for j, _ in rows], pad, device)
+            where = None
+        pos = (mask.cumsum(-1) - 1).clamp_(min=0)
+        logits = adapter.call(ids, pos=pos, mask=mask, keep=torch.tensor([ids.shape[1] - 1], device=device),
+                              cache=cache)[:, -1]
+        stats["prefill_tokens"] += int(mask.sum())
+        if where is not None:
+            cache.batch_select_indices(where)
+            logits, mask, pos = logits[where], mask[where], pos[where]
+        last = pos[:, -1]
+        stats["prefill_s"] += time.perf_counter() - started
+        n = len(rows)
+        tokens = [[] for _ in range(n)]
+        done = torch.zeros(n, dtype=torch.bool, device=device)
+        eos_t = torch.tensor(sorted(eos), dtype=torch.long, device=device)
+        for step in range(max_new_tokens):
+            nxt = _draw(logits, generators, temperature)
+            for i in (~done).nonzero()[:, 0].tolist():
+                tokens[i].append(int(nxt[i]))
+            stats["new_tokens"] += int((~done).sum())
+            done |= torch.isin(nxt, eos_t)
+            if bool(done.all()) or step == max_new_tokens - 1:
+                break
+            nxt = torch.where(done, torch.full_like(nxt, pad), nxt)
+            mask = torch.cat([mask, torch.ones((n, 1), dtype=mask.dtype, device=device)], dim=1)
+            last = last + 1
+            logits = adapter.call(nxt[:, None], pos=last[:, None], mask=mask, cache=cache)[:, -1]
+    return [Continuation(t, bool(t) and t[-1] in eos) for t in tokens]
+
+
+def sample_continuations(lm, contexts: list[list[int]], counts: list[int], seeds: list[int],
+                         max_new_tokens: int, temperature: float = 1.0, batch_rows: int = 32,
+                         shared: bool = True, stats: dict | None = None, bar=None) -> list[list[Continuation]]:
+    """`counts[j]` continuations of each token-id context `contexts[j]`, seeded by `seeds[j]`.
+
+    Returns, per job, a list of `Continuation`s (row order). `shared=False` prefills every row's own
+    copy of its context (the baseline the bench compares against). `stats` (a dict, optional)
+    receives prefill_tokens, new_tokens, prefill_s and seconds. `bar` (tqdm) advances by rows.
+    """
+    if not len(contexts) == len(counts) == len(seeds):
+        raise ValueError(f"sample_continuations: {len(contexts)} contexts, {len(counts)} counts, {len(seeds)} seeds")
+    if max_new_tokens < 1 or batch_rows < 1 or temperature <= 0:
+        raise ValueError(f"sample_continuations: max_new_tokens ({max_new_tokens}) and batch_rows ({batch_rows}) "
+                         f"must be >= 1 and temperature ({temperature}) > 0")
+    if any(not c for c in contexts):
+        raise ValueError("sample_continuations: a context is empty (give at least one token, e.g. BOS)")
+    stats = stats if stats is not None else {}
+    for key in ("prefill_tokens", "new_tokens", "prefill_s", "seconds"):
+        stats.setdefault(key, 0)
+    tok = lm.tokenizer
+    eos = {tok.eos_token_id} if tok.eos_token_id is not None else set()
+    pad = tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0)
+    out: list[list[Continuation | None]] = [[None] * n for n in counts]
+    started = time.perf_counter()
+    if not lm.adapter.is_hf:
+        return _protocol_fallback(lm, contexts, counts, seeds, max_new_tokens, temperature, eos, out, stats, bar)
+    for rows in _units(counts, batch_rows):
+        results = _decode_batch(lm.adapter, contexts, rows, seeds, max_new_tokens, temperature, eos, pad, shared, stats)
+        for (j, r), cont in zip(rows, results):
+            out[j][r] = cont
+        if bar is not None:
+            bar.update(len(rows))
+    stats["seconds"] += time.perf_counter() - started
+    return out
+
+
+def _protocol_fallback(lm, contexts, counts, seeds, max_new_tokens, temperature, eos, out, stats, bar):
+    """Cache-free ancestral sampling for protocol modules (toy models): one row at a time."""
+    import torch
+
+    started = time.perf_counter()
+    for j, (context, n) in enumerate(zip(contexts, counts)):
+        for r in range(n):
+            g = torch.Generator().manual_seed(row_seed(seeds[j], r))
+            ids, tokens = torch.tensor([context]), []
+            for _ in range(max_new_tokens):
+                with torch.no_grad():
+                    logits = lm.adapter.call(ids, keep=torch.tensor([ids.shape[1] - 1]))[:, -1]
+                nxt = int(_draw(logits, [g], temperature)[0])
+                tokens.append(nxt)
+                if nxt in eos:
+                    break
+                ids = torch.cat([ids, torch.tensor([[nxt]])], dim=1)
+            stats["new_tokens"] += len(tokens)
+            out[j][r] = Continuation(tokens, bool(tokens) and tokens[-1] in eos)
+        if bar is not None:
+            bar.update(n)
+    stats["seconds"] += time.perf_counter() - started
+    return out
