@@ -100,7 +100,7 @@ def test_rollouts_are_seeded_and_sampling_is_their_old_name(lm):
               answer="8", correct=True)
     kw = dict(rollout_m=6, max_new_tokens=6, progress=False)
     a = score_traces(lm, [t], estimator="rollout", **kw)
-    b = score_traces(lm, [t], estimator="sampling", rollout_batch=4, **kw)
+    b = score_traces(lm, [t], estimator="sampling", rollout_batch=4, samples=6, max_new_tokens=6, progress=False)
     assert a.k.tolist() == [0, 1, 2] and (b.estimator == "sampling").all()
     assert [list(x) for x in a.rollout_answers] == [list(x) for x in b.rollout_answers]  # batching-free
     # at k = K the answer line is written; a random rollout may still write a later "answer is" line

@@ -88,34 +88,7 @@ def test_small_sets_give_nan_not_false_certainty(lm):
     assert not f.gold_in_set[0] and f.gold_in_set[1]
 
 
-def test_sampling_converges_to_the_enumerated_answer_entropy(lm):
-    """Two-token continuations of a tiny model: enumerate all V^2 of them for the exact answer law."""
-    tok, model = lm.tokenizer, lm.model
-    trace = _trace(options=None, steps=[], prompt="Step 1: Tom has 3 apples and buys")
-    context = tok(trace.prompt)["input_ids"]
-    with torch.no_grad():
-        p1 = model(torch.tensor([context])).logits[0, -1].double().softmax(-1)
-        vocab = p1.shape[0]
-        batch = torch.tensor([context + [t] for t in range(vocab)])
-        p2 = model(batch).logits[:, -1].double().softmax(-1)  # [V, V]
-    law: dict = {}
-    for t1 in range(vocab):
-        if t1 == tok.eos_token_id:  # generation stops: empty continuation, no answer
-            law["<none>"] = law.get("<none>", 0.0) + float(p1[t1])
-            continue
-        texts = tok.batch_decode([[t1, t2] for t2 in range(vocab)], skip_special_tokens=True)
-        for t2, text in enumerate(texts):
-            answer = extract(text, None) or "<none>"
-            law[answer] = law.get(answer, 0.0) + float(p1[t1] * p2[t1, t2])
-    probs = np.array(list(law.values()))
-    exact = float(-(probs * np.log(probs)).sum())
-    frame = score_traces(lm, [trace], estimator="sampling", samples=4000, max_new_tokens=2, progress=False)
-    assert frame.k.tolist() == [0] and frame.n_samples[0] == 4000
-    got = dict(zip(frame.options[0], frame.option_probs[0]))
-    assert abs(frame.entropy[0] - exact) < 0.05, (frame.entropy[0], exact)
-    assert abs(got.get("8", 0.0) - law.get("8", 0.0)) < 0.02  # the gold answer's frequency too
-    counts = {o: round(p * 4000) for o, p in got.items()}
-    assert frame.gold_logprob[0] == pytest.approx(np.log((counts.get("8", 0) + 1) / (4000 + len(got) + ("8" not in got))))
+# The sampled (rollout) answer law against an enumerated 2-token world: tests/test_rollout.py.
 
 
 def test_empty_steps_score_only_k0(lm):

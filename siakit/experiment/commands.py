@@ -40,9 +40,13 @@ def _add_score_options(parser) -> None:
     parser.add_argument("--candidate-mentions", type=int, default=d.candidate_mentions,
                         help="numeric readout without options: the N most recently mentioned distinct numbers of "
                              "the question and steps C_1..C_k join S_k (0 = off)")
-    parser.add_argument("--samples", type=int, default=d.samples, help="sampling estimator: M per prefix")
+    parser.add_argument("--samples", type=int, default=d.rollout_m,
+                        help="rollout (sampling) estimator: continuations M per prefix")
+    parser.add_argument("--rollout-at", type=_fractions, default=None,
+                        help="rollout estimator: only the prefixes at these fractions u of the trace, "
+                             "comma-separated (e.g. 0.5); default every prefix")
     parser.add_argument("--sample-max-new-tokens", type=int, default=d.max_new_tokens,
-                        help="sampling estimator and candidate samples: length cap of a continuation")
+                        help="rollout estimator and candidate samples: length cap of a continuation")
     parser.add_argument("--temperature", type=float, default=d.temperature, help="sampling temperature")
     parser.add_argument("--miller-madow", action="store_true", help="sampling: Miller-Madow correction")
     parser.add_argument("--no-terminated", action="store_true",
@@ -62,7 +66,19 @@ def _score_kwargs(args) -> dict:
             "candidate_mentions": args.candidate_mentions, "samples": args.samples, "max_new_tokens": args.sample_max_new_tokens,
             "candidate_max_new_tokens": args.sample_max_new_tokens, "temperature": args.temperature,
             "miller_madow": args.miller_madow, "seed": args.seed, "pack_tokens": args.pack_tokens,
-            "truncate": args.truncate, **({"terminated": False} if args.no_terminated else {})}
+            "truncate": args.truncate, **({"terminated": False} if args.no_terminated else {}),
+            **({"rollout_at": args.rollout_at} if args.rollout_at is not None else {})}
+
+
+def _fractions(text: str) -> tuple:
+    """--rollout-at "0.25,0.5" -> (0.25, 0.5); each in [0, 1]."""
+    try:
+        values = tuple(float(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--rollout-at: expected comma-separated fractions, got {text!r}") from None
+    if not values or any(not 0 <= v <= 1 for v in values):
+        raise argparse.ArgumentTypeError(f"--rollout-at: fractions must lie in [0, 1], got {text!r}")
+    return values
 
 
 def register(subparsers) -> None:
@@ -141,7 +157,8 @@ def _score_main(args: argparse.Namespace) -> int:
     for flag in ("candidate_samples", "candidate_mentions"):
         if getattr(args, flag) < 0:
             raise ValueError(f"--{flag.replace('_', '-')} must be >= 0, got {getattr(args, flag)}")
-    sampled = "sampling" in ([estimator] if isinstance(estimator, str) else estimator) or args.candidate_samples
+    sampled = bool({"rollout", "sampling"} & set([estimator] if isinstance(estimator, str) else estimator)) \
+        or args.candidate_samples
     if not 0 <= args.temperature < float("inf") or (sampled and args.temperature == 0):
         raise ValueError(f"--temperature must be a finite number > 0, got {args.temperature}")
     check_device_dtype(args.device, args.dtype)
