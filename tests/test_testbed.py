@@ -216,6 +216,28 @@ def test_lineage_end_to_end_on_a_tiny_model_and_reuses_its_cache(tmp_path, monke
     assert again["checkpoints"][1]["greedy"]["metrics"] == result["checkpoints"][1]["greedy"]["metrics"]
     assert lineage.LineageConfig(steps=3).train_key() != lineage.LineageConfig().train_key()
     assert lineage.summary_table(again)["checkpoint"].tolist() == ["step0", "step1", "step2"]
+    # rollouts: every trace at its mid prefix (M = 4), every prefix of the subset (all 5 here, M = 8)
+    mid, every = first["rollouts_mid"], first["rollouts_all"]
+    n_steps = {t.id: len(t.steps) for t in first["traces"]}
+    assert sorted(mid["id"]) == sorted(n_steps) and (mid["n_samples"] == 4).all()
+    assert all(k == int(n_steps[i] / 2 + 0.5) for i, k in zip(mid["id"], mid["k"]))
+    assert len(every) == sum(K + 1 for K in n_steps.values()) and (every["n_samples"] == 8).all()
+    assert first["timing"]["rollouts_mid_tokens"] == mid["n_rollout_tokens"].sum() > 0
+    assert first["rollout_metrics"]["mid"]["n"] == 5 and "auroc_mid" in first["rollout_metrics"]["mid"]
+    # rollout sizes change neither the training key nor the evaluation key: only the rollouts rerun
+    fewer = lineage.LineageConfig(**{**cfg.__dict__, "rollout_m": 2, "rollout_subset": 0})
+    assert (fewer.train_key(), fewer.eval_key(0.0)) == (cfg.train_key(), cfg.eval_key(0.0))
+    assert fewer.rollout_key() != cfg.rollout_key()
+    from siakit.testbed import generate
+    monkeypatch.setattr(generate, "generate_testbed", refuse)
+    third = lineage.run_lineage(fewer, progress=False)["checkpoints"][0]["greedy"]
+    assert (third["rollouts_mid"]["n_samples"] == 2).all() and third["rollouts_all"].empty
+    assert third["scores"].equals(again["checkpoints"][0]["greedy"]["scores"])  # read back, not re-scored
+    # every readout setting is in the evaluation key: changing one re-scores
+    from siakit.scorer.score import ScoreConfig
+    before = cfg.eval_key(0.0)
+    monkeypatch.setattr(lineage.LineageConfig, "score_config", lambda self: ScoreConfig(candidate_mentions=4))
+    assert cfg.eval_key(0.0) != before and cfg.train_key() == fewer.train_key()
 
 
 def test_rl_step_runs_and_checks_its_arguments(one_thread):

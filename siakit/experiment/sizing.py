@@ -1,6 +1,7 @@
 """Sizing a sweep: generation throughput measured once, turned into GPU-hours for a runs file.
 
     siakit bench --generate --shape llama-1b --batch 32 --device cuda --dtype bfloat16 --runs runs/paper.yml
+    siakit bench --generate --samples 8 --batch 4 --prompt-tokens 128 --new-tokens 32   # shared prefill
 
 1. `generation_throughput` times the `model.generate` call that `siakit run` makes (greedy, batched,
    left-padded prompts) on a random-weight model of a `siakit bench` shape, forcing every row to its full
@@ -137,6 +138,40 @@ def generation_throughput(shape: str = "llama-1b", batch: int = 32, prompt_token
             "threads": torch.get_num_threads()}
 
 
+def shared_sampling_throughput(model: str = "smollm2-135m-instruct", prompts: int = 4, samples: int = 8,
+                               prompt_tokens: int = 128, new_tokens: int = 32, seed: int = 0) -> dict:
+    """Sampling `samples` continuations of each of `prompts` random prompts (one batch of prompts x
+    samples rows), with the prompt encoded once per prompt (`siakit.models.shared_prefill`) against
+    once per row. The seeds are the same, so both sample the same tokens; a warm-up call first.
+
+        shared_sampling_throughput(prompts=4, samples=8) -> {"shared_tokens_per_s": 160.2,
+            "separate_tokens_per_s": 141.0, "speedup": 1.14, "prefill_tokens_shared": 512, ...}
+    """
+    import torch
+
+    from siakit.models.loading import load_model
+    from siakit.models.shared_prefill import sample_continuations
+
+    lm = load_model(model)
+    g = torch.Generator().manual_seed(seed)
+    contexts = torch.randint(3, lm.tokenizer.vocab_size, (prompts, prompt_tokens), generator=g).tolist()
+    counts, seeds = [samples] * prompts, list(range(prompts))
+    sample_continuations(lm, contexts[:1], [2], [0], 2, batch_rows=2)  # warm-up
+    row = {"kind": "shared-sampling", "model": lm.name, "prompts": prompts, "samples": samples,
+           "prompt_tokens": prompt_tokens, "new_tokens": new_tokens, "threads": torch.get_num_threads()}
+    for name, shared in (("shared", True), ("separate", False)):
+        stats: dict = {}
+        sample_continuations(lm, contexts, counts, seeds, new_tokens, batch_rows=prompts * samples,
+                             shared=shared, stats=stats)
+        row[f"{name}_s"] = round(stats["seconds"], 3)
+        row[f"{name}_prefill_s"] = round(stats["prefill_s"], 3)
+        row[f"prefill_tokens_{name}"] = stats["prefill_tokens"]
+        row["generated"] = stats["new_tokens"]
+        row[f"{name}_tokens_per_s"] = round(stats["new_tokens"] / stats["seconds"], 1)
+    row["speedup"] = round(row["separate_s"] / row["shared_s"], 2)
+    return row
+
+
 def report(args) -> int:
     """`siakit bench --generate`: measure, print the throughput row, then the sizing table of `--runs`."""
     import json
@@ -145,6 +180,10 @@ def report(args) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.samples:  # shared against separate prefill of a prompt's samples, on a real model
+        row = shared_sampling_throughput(args.sample_model, args.batch, args.samples, args.prompt_tokens, args.new_tokens)
+        print(json.dumps(row) if args.json else " | ".join(f"{k} {v}" for k, v in row.items()))
+        return 0
     row = generation_throughput(args.shape, args.batch, args.prompt_tokens, args.new_tokens, args.device,
                                 args.dtype or ("bfloat16" if args.device.startswith("cuda") else "float32"))
     sizes = run_sizes(args.runs)

@@ -306,6 +306,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--chunk", type=int, default=256, help="--steps: prefixes per chunk")
     parser.add_argument("--model", default="tiny", help="--steps: tiny, smollm2 or a model spec")
     parser.add_argument("--modes", default=None, help="--steps: whole,chunked,naive (default: naive on tiny only)")
+    parser.add_argument("--samples", type=int, default=0,
+                        help="--generate: instead, sample this many continuations of each of --batch random "
+                             "prompts of --sample-model, prompt encoded once (shared prefill) against once per row")
+    parser.add_argument("--sample-model", default="smollm2-135m-instruct", help="--generate --samples: the model")
 
 
 def register(subparsers) -> None:

@@ -4,6 +4,8 @@ Like `siakit.generate.generate_traces`, but with the testbed's short prompt (`si
 reasoning-gym's grader (`siakit.testbed.tasks.verify`), steps split per line (a 2-term chain has two
 lines, which the generic splitter would cut into sentences) and per-trace diagnostics in `meta`:
 rung, level, whether the trace hit the token cap, and the first line whose arithmetic is wrong.
+A trace cut by the token cap is graded as `siakit generate` grades one (`truncated=True`: a number
+touching the end of the text may be cut short and counts for nothing).
 
     generate_testbed(lm, problems, max_new_tokens=64)   -> [Trace(id="rg:chain_sum-test-t2-0", steps=
         ["2 - 3 = -1\\n", "The answer is -1."], answer="-1", correct=True, meta={"rung": "t2", ...}), ...]
@@ -20,6 +22,10 @@ from siakit.testbed.prompt import build_testbed_prompt
 from siakit.testbed.solutions import first_wrong_line
 from siakit.testbed.tasks import verify
 from siakit.data.traces import Trace, split_steps
+
+# Bumped whenever the grading of testbed traces changes (2: truncated traces graded as `siakit
+# generate` grades them). The lineage's evaluation cache keys on it.
+GRADING_VERSION = 2
 
 
 def generate_testbed(lm, problems, max_new_tokens: int = 64, temperature: float = 0.0, seed: int = 0,
@@ -50,7 +56,7 @@ def generate_testbed(lm, problems, max_new_tokens: int = 64, temperature: float 
             ended = tok.eos_token_id in ids
             n_new = ids.index(tok.eos_token_id) + 1 if ended else len(ids)
             text = tok.decode(ids[:n_new], skip_special_tokens=True).rstrip("\n")
-            answer = extract_answer(text)
+            answer = extract_answer(text, truncated=not ended)
             traces.append(Trace(
                 id=problem.id, prompt=prompt, steps=split_steps(text, min_lines=1), dataset=problem.dataset,
                 model=model_name or lm.name, cue=CUE, options=None, gold=problem.gold, answer=answer,

@@ -9,12 +9,17 @@
   3. for every checkpoint, traces on the SAME held-out problems (test split, `n_eval` spread over the
      ladder), greedy (and sampled at `sample_temperature` if > 0), graded by reasoning-gym, scored by
      `siakit.scorer.score_traces` (readout, the scorer's numeric candidate set), and summarised by
-     `siakit.testbed.metrics.checkpoint_metrics`.
+     `siakit.testbed.metrics.checkpoint_metrics`;
+  4. the model's own law of the answer from its prefixes (`siakit.testbed.rollouts`): rollouts from
+     the mid-trace prefix of every trace (`rollout_m` each) and from every prefix of a subset
+     (`rollout_subset` traces, `rollout_subset_m` each), summarised by `rollout_metrics`.
 
 Everything is cached under `cache_root/<key>/` (default `~/.cache/siakit/testbed`, or $SIAKIT_CACHE):
 the key hashes every training setting, so a rebuild with the same settings skips finished training,
-and each evaluation is stored per (checkpoint, evaluation settings), so changing n_eval re-scores
-without retraining. Returns a dict with the config, timings, train log and per-checkpoint results.
+and each evaluation is stored per (checkpoint, evaluation settings: the full readout ScoreConfig,
+SCORER_VERSION and the testbed's GRADING_VERSION included), so changing n_eval re-scores without
+retraining; the rollouts are stored beside it under their own key, so changing their sizes neither
+retrains nor regenerates. Returns a dict with the config, timings, train log and per-checkpoint results.
 
     result = run_lineage(LineageConfig())                         # CPU default (see the chapter for timings)
     result["checkpoints"][-1]["greedy"]["metrics"]["accuracy"]    # accuracy at the end of SFT
@@ -29,6 +34,7 @@ from pathlib import Path
 
 from siakit.data.prompts import CUE
 from siakit.scorer.score import SCORER_VERSION
+from siakit.testbed.generate import GRADING_VERSION
 
 CACHE_VERSION = 3  # bump when cached outputs change meaning: old caches are then ignored
 
@@ -58,7 +64,13 @@ class LineageConfig:
     threads: int | None = None   # torch CPU threads (None: torch's default, i.e. OMP_NUM_THREADS). On an
                                  # idle 2-core machine 2 threads fine-tune ~1.8x faster than 1; on a busy
                                  # one, 1 thread is faster (2 ran 5x slower in our measurements)
-    eval_batch_size: int = 32    # generation batch
+    eval_batch_size: int = 32    # generation batch (and rollout decode batch)
+    rollout_m: int = 4           # rollouts from the mid-trace prefix of every evaluated trace (0 = none);
+                                 # 4 keeps the AUROC at u = 0.5 within +-0.07 at n_eval = 200
+    rollout_at: tuple = (0.5,)   # the fractions u of each trace that get those rollouts (k = round(u K))
+    rollout_subset: int = 20     # traces (evenly spaced over the evaluated ones) with rollouts at
+                                 # every prefix, for the whole rollout curve (0 = none)
+    rollout_subset_m: int = 8    # rollouts per prefix on that subset
     cache_root: str | None = None  # None: $SIAKIT_CACHE/testbed or ~/.cache/siakit/testbed
 
     def train_key(self) -> str:
@@ -74,8 +86,25 @@ class LineageConfig:
         if self.rungs is not None:  # absent for the default ladder, so older caches stay valid
             key["rungs"] = list(self.rungs)
         key["scorer"] = SCORER_VERSION  # scores made by an older scorer are not reused
+        key["score_config"] = _config_blob(self.score_config())  # every readout setting
+        key["grading"] = GRADING_VERSION
         blob = json.dumps(key, sort_keys=True)
         return hashlib.sha1(blob.encode()).hexdigest()[:12]
+
+    def score_config(self):
+        """The readout's ScoreConfig (the scorer's defaults; hashed into `eval_key`)."""
+        from siakit.scorer.score import ScoreConfig
+
+        return ScoreConfig()
+
+    def rollout_key(self) -> str:
+        """Hash of everything that changes the rollouts of an evaluation (not the training's key)."""
+        from siakit.testbed.rollouts import rollout_score_config
+
+        key = {"mid": _config_blob(rollout_score_config(self, self.rollout_m, self.rollout_at)),
+               "all": _config_blob(rollout_score_config(self, self.rollout_subset_m, None)),
+               "subset": self.rollout_subset, "scorer": SCORER_VERSION, "grading": GRADING_VERSION}
+        return hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
 
     def checkpoint_steps(self) -> list[int]:
         """The steps kept: [0, 16, 32] for the defaults (duplicates removed, sorted)."""
@@ -83,6 +112,11 @@ class LineageConfig:
         if bad:
             raise ValueError(f"LineageConfig.checkpoints: fractions must lie in [0, 1], got {bad}")
         return sorted({round(float(f) * self.steps) for f in self.checkpoints})
+
+
+def _config_blob(config) -> dict:
+    """A ScoreConfig as JSON-ready values, without the progress flag (it changes no number)."""
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(config).items() if k != "progress"}
 
 
 @dataclass
@@ -147,24 +181,29 @@ def train_lineage(cfg: LineageConfig, lm=None, progress: bool = True) -> tuple[l
 
 def evaluate_checkpoint(cfg: LineageConfig, ckpt: Checkpoint, problems, temperature: float,
                         progress: bool = True) -> dict:
-    """Traces, scores and metrics of one checkpoint (cached per checkpoint and evaluation settings)."""
+    """Traces, scores, rollouts and metrics of one checkpoint (cached per checkpoint and evaluation
+    settings; the rollouts under `cfg.rollout_key()`): keys traces, scores, metrics, rungs, timing,
+    rollouts_mid, rollouts_all (score_traces frames of the rollout estimator) and rollout_metrics
+    ({"mid": ..., "all": ...}, `siakit.testbed.rollouts.rollout_metrics`)."""
     import pandas as pd
 
     from siakit.models.loading import load_model
     from siakit.scorer.score import score_traces
     from siakit.testbed.generate import generate_testbed
     from siakit.testbed.metrics import checkpoint_metrics, rung_accuracy
+    from siakit.testbed.rollouts import rollout_metrics
     from siakit.data.traces import read_traces, write_traces
 
     folder = ckpt.path.parent / "eval" / cfg.eval_key(temperature)
     folder.mkdir(parents=True, exist_ok=True)
     tpath, spath, mpath = (folder / f"{ckpt.name}.{ext}" for ext in ("traces.jsonl", "scores.parquet", "timing.json"))
     timing = json.loads(mpath.read_text()) if mpath.exists() else {}
+    name = f"{Path(cfg.model).name}@{ckpt.name}"
+    lm = None
     if tpath.exists() and spath.exists():
         traces, scores = read_traces(tpath), pd.read_parquet(spath)
     else:
         lm = load_model(str(ckpt.path), device=cfg.device)
-        name = f"{Path(cfg.model).name}@{ckpt.name}"
         t = time.perf_counter()
         traces = generate_testbed(lm, problems, cfg.max_new_tokens, temperature, cfg.seed,
                                   cfg.eval_batch_size, progress, model_name=name)
@@ -176,8 +215,33 @@ def evaluate_checkpoint(cfg: LineageConfig, ckpt: Checkpoint, problems, temperat
         write_traces(tpath, traces)
         scores.to_parquet(spath, index=False)
         _json_write(mpath, timing)
+    rollouts = _checkpoint_rollouts(cfg, ckpt, folder, traces, lm, name, progress)
     return {"traces": traces, "scores": scores, "metrics": checkpoint_metrics(scores, traces),
-            "rungs": rung_accuracy(traces), "timing": timing}
+            "rungs": rung_accuracy(traces), "timing": {**timing, **rollouts["timing"]},
+            "rollouts_mid": rollouts["mid"], "rollouts_all": rollouts["all"],
+            "rollout_metrics": {k: rollout_metrics(rollouts[k]) for k in ("mid", "all")}}
+
+
+def _checkpoint_rollouts(cfg: LineageConfig, ckpt: Checkpoint, folder: Path, traces, lm, name: str,
+                         progress: bool) -> dict:
+    """The checkpoint's rollout sets ({"mid", "all", "timing"}), computed once per `rollout_key`."""
+    import pandas as pd
+
+    from siakit.models.loading import load_model
+    from siakit.testbed.rollouts import lineage_rollouts
+
+    stem = folder / f"{ckpt.name}.rollouts-{cfg.rollout_key()}"
+    paths = {k: stem.with_name(stem.name + f".{k}.parquet") for k in ("mid", "all")}
+    tpath = stem.with_name(stem.name + ".timing.json")
+    if all(p.exists() for p in paths.values()) and tpath.exists():
+        return {**{k: pd.read_parquet(p) for k, p in paths.items()}, "timing": json.loads(tpath.read_text())}
+    lm = lm or load_model(str(ckpt.path), device=cfg.device)
+    lm.name = name
+    sets = lineage_rollouts(lm, traces, cfg, progress)
+    for k, p in paths.items():
+        sets[k].to_parquet(p, index=False)
+    _json_write(tpath, sets["timing"])
+    return sets
 
 
 def run_lineage(cfg: LineageConfig, lm=None, progress: bool = True) -> dict:
