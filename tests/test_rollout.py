@@ -110,3 +110,14 @@ def test_rollouts_are_seeded_and_sampling_is_their_old_name(lm):
         c.n_rollout_tokens.tolist() != a.n_rollout_tokens.tolist()
     mid = score_traces(lm, [t], estimator=("readout", "rollout"), rollout_at=(0.5,), **kw)
     assert mid[mid.estimator == "rollout"].k.tolist() == [1] and mid[mid.estimator == "readout"].k.tolist() == [0, 1, 2]
+
+
+def test_rollout_at_on_the_command_line():
+    import argparse
+
+    from siakit.experiment.commands import _fractions
+
+    assert _fractions("0.25,0.5") == (0.25, 0.5) and _fractions("1") == (1.0,)
+    for bad in ("1.5", "half", ""):
+        with pytest.raises(argparse.ArgumentTypeError, match="--rollout-at"):
+            _fractions(bad)
