@@ -53,3 +53,20 @@ def test_rows_batches_and_errors():
         sample_continuations(lm, [[0], [0]], [2], [0], 4)
     with pytest.raises(ValueError, match="empty"):
         sample_continuations(lm, [[]], [1], [0], 4)
+
+
+def test_generate_samples_several_traces_per_problem_with_one_prefill():
+    from siakit.data.problems import Problem
+    from siakit.experiment.generate import generate_traces
+
+    lm = tiny_model("llama")
+    problems = [Problem("p1", "gsm8k", "Tom has 3 apples and buys 5 more?", "8"),
+                Problem("p2", "gsm8k", "3 + 4?", "7")]
+    kw = dict(max_new_tokens=6, temperature=1.0, samples=3, progress=False)
+    a = generate_traces(lm, problems, batch_size=6, **kw)
+    b = generate_traces(lm, problems, batch_size=3, **kw)  # one problem per batch: same samples
+    assert [t.id for t in a] == ["p1#0", "p1#1", "p1#2", "p2#0", "p2#1", "p2#2"]
+    assert [t.steps for t in a] == [t.steps for t in b] and len({"".join(t.steps) for t in a}) > 1
+    assert all(t.prompt == a[0].prompt for t in a[:3]) and a[0].gold == "8" and a[3].gold == "7"
+    with pytest.raises(ValueError, match="temperature > 0"):
+        generate_traces(lm, problems, max_new_tokens=4, temperature=0.0, samples=2, progress=False)

@@ -23,6 +23,9 @@ class GenerateConfig:
                                 # so a resumed or re-batched run equals a fresh one
     batch_size: int = 8         # 8 roughly doubles tokens/s over 1 on 2 CPU cores
     cue: str = CUE              # recorded with every trace; the prompts ask for this phrase
+    samples: int = 1            # traces per problem; > 1 samples them (temperature > 0, top_p = 1) with
+                                # the prompt encoded once and its cache shared (siakit.models.shared_prefill),
+                                # trace ids "<problem id>#<i>"
 
 
 def encode(tokenizer, texts: Sequence[str], **kwargs):
@@ -118,6 +121,8 @@ def generate_traces(lm, problems: Sequence[Problem], config: GenerateConfig | No
     if len(set(ids)) != len(ids):
         duplicate = next(i for i in ids if ids.count(i) > 1)
         raise ValueError(f"generate_traces: problem id '{duplicate}' appears twice; ids must be unique")
+    if config.samples > 1:
+        return _shared_prompt_traces(lm, problems, config, on_batch, progress)
     tokenizer, model = lm.tokenizer, lm.model
     tokenizer.padding_side = "left"  # decoder-only generation needs the prompts flush right
     traces: list[Trace] = []
@@ -158,6 +163,48 @@ def generate_traces(lm, problems: Sequence[Problem], config: GenerateConfig | No
     return traces
 
 
+def _shared_prompt_traces(lm, problems: Sequence[Problem], config: GenerateConfig, on_batch, progress: bool):
+    """`config.samples` sampled traces per problem, each prompt prefilled once for all of its samples;
+    sample i of a problem is seeded by row_seed(problem_seed(seed, id), i), so batching changes nothing.
+    A base model's text is cut at its next few-shot question afterwards (the sampler has no stop strings)."""
+    from dataclasses import replace
+
+    from siakit.models.shared_prefill import row_seed, sample_continuations
+
+    if config.temperature <= 0 or config.top_p < 1.0:
+        raise ValueError(f"samples > 1 needs temperature > 0 and top_p = 1 (got temperature {config.temperature}, "
+                         f"top_p {config.top_p})")
+    tokenizer, n = lm.tokenizer, config.samples
+    per_batch = max(1, config.batch_size // n)  # batch_size counts rows, as in the one-trace path
+    traces: list[Trace] = []
+    bar = progress_bar(total=len(problems) * n, desc=f"generate {lm.name}", unit="trace", enabled=progress)
+    for lo in range(0, len(problems), per_batch):
+        batch = problems[lo:lo + per_batch]
+        prompts = [build_prompt(p, tokenizer, chat=lm.chat) for p in batch]
+        contexts = encode(tokenizer, prompts)["input_ids"]
+        seeds = [problem_seed(config.seed, p.id) for p in batch]
+        started = time.perf_counter()
+        rows = sample_continuations(lm, contexts, [n] * len(batch), seeds, config.max_new_tokens, config.temperature,
+                                    batch_rows=per_batch * n, bar=bar)
+        seconds = time.perf_counter() - started
+        batch_traces = []
+        for problem, prompt, seed, samples in zip(batch, prompts, seeds, rows):
+            for i, row in enumerate(samples):
+                raw = tokenizer.decode(row.tokens, skip_special_tokens=True)
+                truncated = not row.ended and (lm.chat or cut_at_stop(raw) == raw)
+                trace = trace_from_text(problem, prompt, raw, model=lm.name, chat=lm.chat, cue=config.cue,
+                                        truncated=truncated,
+                                        meta={"n_new_tokens": len(row.tokens), "truncated": truncated,
+                                              "batch_seconds": round(seconds, 3), "temperature": config.temperature,
+                                              "seed": row_seed(seed, i), "problem_id": problem.id, "sample": i})
+                batch_traces.append(replace(trace, id=f"{problem.id}#{i}"))
+        traces += batch_traces
+        if on_batch:
+            on_batch(batch_traces)
+    bar.close()
+    return traces
+
+
 def register(subparsers) -> None:
     parser = subparsers.add_parser("generate", help="generate chain-of-thought traces for a dataset",
                                    description="Generate one reasoning trace per problem into a traces JSONL file.")
@@ -174,6 +221,8 @@ def register(subparsers) -> None:
     parser.add_argument("--temperature", type=float, default=GenerateConfig.temperature)
     parser.add_argument("--seed", type=int, default=GenerateConfig.seed)
     parser.add_argument("--batch-size", type=int, default=GenerateConfig.batch_size)
+    parser.add_argument("--samples", type=int, default=GenerateConfig.samples,
+                        help="traces per problem (> 1: sampled, the prompt encoded once for all of them)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", default=None, help="float32 (default), bfloat16 or float16")
     parser.add_argument("--force", action="store_true", help="replace --out if it exists")
@@ -213,8 +262,10 @@ def _main(args: argparse.Namespace) -> int:
                              f"({args.split}); give --n {len(problems)} or less, or --n all")
         problems = problems[:args.n]
     lm = load_model(args.model, device=args.device, dtype=args.dtype)
+    if args.samples < 1:
+        raise ValueError(f"--samples must be >= 1, got {args.samples}")
     config = GenerateConfig(max_new_tokens=args.max_new_tokens, temperature=args.temperature,
-                            seed=args.seed, batch_size=args.batch_size)
+                            seed=args.seed, batch_size=args.batch_size, samples=args.samples)
     traces = generate_traces(lm, problems, config)
     write_traces(args.out, traces)
     multiple_choice = bool(problems and problems[0].choices)
