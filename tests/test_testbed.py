@@ -152,6 +152,7 @@ def test_capped_traces_leave_the_signatures():
         t.meta["hit_cap"] = True
     m = checkpoint_metrics(scores, traces, n_boot=50)
     assert m["n"] == 4 and m["n_scored"] == 2 and m["hit_cap"] == 0.5
+    assert m["accuracy_scored"] == sum(t.correct for t in traces[2:]) / 2 and m["accuracy_scored_n"] == 2
 
 
 # ---- generation and the lineage pipeline ----------------------------------------------------------
@@ -166,7 +167,8 @@ class _Scripted:
         self.device = torch.device("cpu")
 
     def generate(self, input_ids, attention_mask=None, **kwargs):
-        rows = [self.tokenizer(t).input_ids + [self.tokenizer.eos_token_id] for t in self.texts]
+        end = [] if getattr(self, "cut", False) else [self.tokenizer.eos_token_id]  # cut: the cap stopped it
+        rows = [self.tokenizer(t).input_ids + end for t in self.texts]
         width = max(map(len, rows))
         new = self.torch.tensor([r + [self.tokenizer.pad_token_id] * (width - len(r)) for r in rows])
         return self.torch.cat([input_ids, new], dim=1)
@@ -187,6 +189,10 @@ def test_generate_grades_exactly_and_finds_the_wrong_line():
     assert [t.correct for t in traces] == [True, False]
     assert traces[0].meta["first_wrong_line"] is None and traces[1].meta["first_wrong_line"] == bad.slipped_step
     assert "".join(traces[0].steps) == good and len(traces[0].steps) == 3 and not traces[0].meta["hit_cap"]
+    # cut by the token cap right after its last number: graded as siakit generate grades (no answer)
+    lm.model.texts, lm.model.cut = [good.rstrip(".")], True  # "... The answer is 3": maybe 30 cut short
+    cut = generate_testbed(lm, problems[:1], max_new_tokens=40, progress=False)[0]
+    assert cut.meta["hit_cap"] and cut.answer is None and not cut.correct
 
 
 def test_lineage_end_to_end_on_a_tiny_model_and_reuses_its_cache(tmp_path, monkeypatch, one_thread):

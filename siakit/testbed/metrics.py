@@ -57,6 +57,7 @@ def checkpoint_metrics(scores: pd.DataFrame, traces, n_boot: int = 1000, seed: i
     cut = {t.id for t in traces if t.meta.get("hit_cap")}
     scores = scores[~scores["id"].isin(cut)]
     out["n_scored"] = int(scores["id"].nunique())
+    out.update(_rate("accuracy_scored", [t.correct for t in traces if t.id not in cut]))  # the traces signatures read
     if out["n_scored"] == 0:
         return out
     sigs = trace_signatures(scores)
