@@ -121,3 +121,27 @@ def test_rollout_at_on_the_command_line():
     for bad in ("1.5", "half", ""):
         with pytest.raises(argparse.ArgumentTypeError, match="--rollout-at"):
             _fractions(bad)
+
+
+def test_lineage_rollout_metrics_read_the_mid_prefix():
+    import pandas as pd
+
+    from siakit.testbed.rollouts import rollout_metrics, subset_ids
+
+    rows = []
+    for i, (correct, h_mid) in enumerate([(True, 0.1), (True, 0.2), (False, 0.9), (False, 0.5)]):
+        for k in range(5):  # K = 4: the mid prefix is k = 2; other prefixes carry misleading values
+            rows.append({"id": f"t{i}", "k": k, "n_steps": 4, "correct": correct,
+                         "entropy": h_mid if k == 2 else (5.0 if correct else 0.0), "gold_share": 0.5,
+                         "own_answer_share": 1.0, "n_samples": 4, "n_truncated": int(k == 0),
+                         "n_unparsed": 0, "n_rollout_tokens": 10})
+    m = rollout_metrics(pd.DataFrame(rows), n_boot=50)
+    assert m["n"] == 4 and m["auroc_mid"] == 1.0  # lower h at mid-trace on both correct traces
+    assert m["entropy_correct"] == pytest.approx(0.15) and m["entropy_incorrect"] == pytest.approx(0.7)
+    assert m["truncated_share"] == pytest.approx(4 / 80) and m["tokens"] == 200
+    assert rollout_metrics(pd.DataFrame()) == {}
+
+    class T:
+        def __init__(self, i):
+            self.id = i
+    assert subset_ids([T(c) for c in "abcde"], 3) == ["a", "c", "e"] and subset_ids([T("a")], 0) == []

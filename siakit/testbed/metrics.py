@@ -57,9 +57,9 @@ def checkpoint_metrics(scores: pd.DataFrame, traces, n_boot: int = 1000, seed: i
     cut = {t.id for t in traces if t.meta.get("hit_cap")}
     scores = scores[~scores["id"].isin(cut)]
     out["n_scored"] = int(scores["id"].nunique())
-    out.update(_rate("accuracy_scored", [t.correct for t in traces if t.id not in cut]))  # the traces signatures read
     if out["n_scored"] == 0:
         return out
+    out.update(_rate("accuracy_scored", [t.correct for t in traces if t.id not in cut]))  # the traces signatures read
     sigs = trace_signatures(scores)
     ok = sigs["correct"].fillna(False).astype(bool)
     sep = separability(scores, n_points=3, n_boot=n_boot, seed=seed)  # u = 0, 0.5, 1

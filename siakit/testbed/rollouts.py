@@ -72,9 +72,10 @@ def lineage_rollouts(lm, traces, cfg, progress: bool = True) -> dict:
 
 def rollout_metrics(frame: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> dict:
     """Headline numbers of one rollout set (one row per trace and prefix): the AUROC of -h for
-    correctness at the set's rollout prefix (the last row per trace for `mid`, which has one) with a
-    bootstrap interval over traces; mean h, gold share and own-answer share by class; truncated and
-    unparsed shares. {} for an empty frame.
+    correctness at the mid-trace prefix (per trace the row whose k is nearest round(K / 2): the only
+    row of the `mid` set) with a bootstrap interval over traces; mean h, gold share and own-answer
+    share by class there; truncated and unparsed shares and tokens over the whole set. {} for an
+    empty frame.
 
         rollout_metrics(sets["mid"]) -> {"n": 200, "auroc_mid": 0.71, "auroc_mid_low": 0.63, ...}
     """
@@ -82,7 +83,8 @@ def rollout_metrics(frame: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> d
 
     if frame is None or frame.empty:
         return {}
-    mid = frame.sort_values("k").groupby("id").tail(1)
+    target = (frame["n_steps"] / 2 + 0.5).astype(int)  # round half up, as rollout_prefixes does
+    mid = frame.assign(_off=(frame["k"] - target).abs()).sort_values(["_off", "k"]).groupby("id", sort=False).head(1)
     y = mid["correct"].fillna(False).astype(bool).to_numpy()
     h = mid["entropy"].to_numpy(float)
     out = {"n": int(len(mid)), "n_correct": int(y.sum()), "n_incorrect": int((~y).sum()),
