@@ -1115,3 +1115,20 @@ def test_refuse_existing_is_one_rule(tmp_path):
     refuse_existing(folder, False, "toy", own=True)  # toy's own folder: the same command resumes into it
     with pytest.raises(ValueError, match="siakit sft replaces"):
         refuse_existing(folder, False, "sft", own=True)  # but it is not sft's
+
+
+def test_interrupt_is_one_line_and_debug_shows_the_traceback(monkeypatch):
+    """KeyboardInterrupt -> 130 and SIGTERM's Terminated -> 143, one line; `--debug` re-raises."""
+    import siakit.experiment.commands as commands
+    from siakit.cli import Terminated
+
+    for error, code in ((KeyboardInterrupt, 130), (Terminated, 143)):
+        def interrupted(args, error=error):
+            raise error()
+
+        monkeypatch.setattr(commands, "_score_main", interrupted)
+        r = cli("score", "--model", "m", "--traces", "t.jsonl", "--out", "o.parquet")
+        assert (r.rc, r.err.strip()) == (code, "siakit score: interrupted; run the same command to resume")
+        with pytest.raises(error):
+            __import__("siakit.cli", fromlist=["main"]).main(["--debug", "score", "--model", "m", "--traces",
+                                                              "t.jsonl", "--out", "o.parquet"])
