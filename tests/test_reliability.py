@@ -1034,6 +1034,11 @@ def test_traces_without_a_recorded_cap_are_checked_on_what_they_record():
     assert trace_mismatch(trace(n_new_tokens=30, truncated=True), cfg, "other") == {"model": "model 'tiny-llama'"}
     assert set(trace_mismatch(trace(n_new_tokens=30, truncated=True), RunConfig(max_new_tokens=30, temperature=1.0,
                                                                                 seed=1), None)) == {"temperature", "seed"}
+    from siakit.models.shared_prefill import row_seed
+
+    sample = Trace(id="p1#3", prompt="q", steps=["a"], meta={"seed": row_seed(problem_seed(0, "p1"), 3),
+                                                              "problem_id": "p1", "sample": 3, "temperature": 0.0})
+    assert trace_mismatch(sample, cfg, None) == {}  # generate --samples: sample 3 of p1 has its own seed
 
 
 @pytest.mark.usefixtures("one_thread")

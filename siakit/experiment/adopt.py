@@ -54,8 +54,14 @@ def trace_mismatch(trace, cfg, model: str | None) -> dict[str, str]:
         found["max_new_tokens"] = f"cut at {n_new} tokens"
     if "temperature" in meta and meta["temperature"] != cfg.temperature:
         found["temperature"] = f"temperature {meta['temperature']}"
-    if "seed" in meta and meta["seed"] != problem_seed(cfg.seed, trace.id):
-        found["seed"] = "another seed"
+    if "seed" in meta:
+        expected = problem_seed(cfg.seed, str(meta.get("problem_id", trace.id)))
+        if "sample" in meta:  # sample i of a problem (generate --samples): its own seed from the problem's
+            from siakit.models.shared_prefill import row_seed
+
+            expected = row_seed(expected, meta["sample"])
+        if meta["seed"] != expected:
+            found["seed"] = "another seed"
     if model is not None and trace.model and trace.model != model:
         found["model"] = f"model {trace.model!r}"
     return found

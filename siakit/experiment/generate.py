@@ -194,7 +194,8 @@ def _shared_prompt_traces(lm, problems: Sequence[Problem], config: GenerateConfi
                 truncated = not row.ended and (lm.chat or cut_at_stop(raw) == raw)
                 trace = trace_from_text(problem, prompt, raw, model=lm.name, chat=lm.chat, cue=config.cue,
                                         truncated=truncated,
-                                        meta={"n_new_tokens": len(row.tokens), "truncated": truncated,
+                                        meta={"n_new_tokens": len(row.tokens), "max_new_tokens": config.max_new_tokens,
+                                              "truncated": truncated,
                                               "batch_seconds": round(seconds, 3), "temperature": config.temperature,
                                               "seed": row_seed(seed, i), "problem_id": problem.id, "sample": i})
                 batch_traces.append(replace(trace, id=f"{problem.id}#{i}"))
