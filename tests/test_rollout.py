@@ -145,3 +145,15 @@ def test_lineage_rollout_metrics_read_the_mid_prefix():
         def __init__(self, i):
             self.id = i
     assert subset_ids([T(c) for c in "abcde"], 3) == ["a", "c", "e"] and subset_ids([T("a")], 0) == []
+
+
+def test_rollouts_continue_the_traces_own_budget(lm):
+    """rollout_total_tokens: prefix k's rollouts get the budget less the reasoning tokens written."""
+    t = Trace(id="b", prompt="Question: 3 + 5?\n", steps=["3 + 5 = 8.\n", "The answer is 8."], gold="8",
+              answer="8", correct=True)
+    f = score_traces(lm, [t], estimator="rollout", rollout_m=5, max_new_tokens=50, rollout_total_tokens=12,
+                     progress=False)
+    written = (f.n_prefix_tokens - f.n_prefix_tokens[0]).tolist()  # reasoning tokens of C_{1:k}
+    for k, used in enumerate(written):
+        assert f.n_rollout_tokens[k] <= 5 * max(1, 12 - used)
+    assert f.n_rollout_tokens[0] > 5 * 6 and f.n_truncated[0] >= 4  # random weights: rarely an EOS

@@ -70,3 +70,14 @@ def test_generate_samples_several_traces_per_problem_with_one_prefill():
     assert all(t.prompt == a[0].prompt for t in a[:3]) and a[0].gold == "8" and a[3].gold == "7"
     with pytest.raises(ValueError, match="temperature > 0"):
         generate_traces(lm, problems, max_new_tokens=4, temperature=0.0, samples=2, progress=False)
+
+
+def test_per_job_caps_cut_the_same_samples_shorter():
+    lm = tiny_model("llama")
+    contexts = [[0, 5, 9], [0, 7]]
+    long = sample_continuations(lm, contexts, [3, 3], [4, 5], 8)
+    short = sample_continuations(lm, contexts, [3, 3], [4, 5], [3, 5])
+    for job, cap in zip(range(2), (3, 5)):
+        for a, b in zip(long[job], short[job]):
+            assert b.tokens == a.tokens[:cap] and len(b.tokens) <= cap
+            assert b.ended == (bool(b.tokens) and b.tokens[-1] == lm.tokenizer.eos_token_id)

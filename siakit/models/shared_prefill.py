@@ -69,8 +69,9 @@ def _left_pad(seqs: list[list[int]], pad: int, device):
     return ids, mask
 
 
-def _decode_batch(adapter, contexts, rows, seeds, max_new_tokens, temperature, eos, pad, shared, stats):
-    """Sample the (job, row) pairs `rows` of one batch; returns one Continuation per pair."""
+def _decode_batch(adapter, contexts, rows, seeds, caps, temperature, eos, pad, shared, stats):
+    """Sample the (job, row) pairs `rows` of one batch (job j's rows stop after caps[j] tokens);
+    returns one Continuation per pair."""
     import torch
 
     device = next(adapter.model.parameters()).device
@@ -98,13 +99,14 @@ def _decode_batch(adapter, contexts, rows, seeds, max_new_tokens, temperature, e
         tokens = [[] for _ in range(n)]
         done = torch.zeros(n, dtype=torch.bool, device=device)
         eos_t = torch.tensor(sorted(eos), dtype=torch.long, device=device)
-        for step in range(max_new_tokens):
+        cap = torch.tensor([caps[j] for j, _ in rows], device=device)
+        for step in range(max(caps[j] for j, _ in rows)):
             nxt = _draw(logits, generators, temperature)
             for i in (~done).nonzero()[:, 0].tolist():
                 tokens[i].append(int(nxt[i]))
             stats["new_tokens"] += int((~done).sum())
-            done |= torch.isin(nxt, eos_t)
-            if bool(done.all()) or step == max_new_tokens - 1:
+            done |= torch.isin(nxt, eos_t) | (cap <= step + 1)
+            if bool(done.all()):
                 break
             nxt = torch.where(done, torch.full_like(nxt, pad), nxt)
             mask = torch.cat([mask, torch.ones((n, 1), dtype=mask.dtype, device=device)], dim=1)
@@ -114,18 +116,20 @@ def _decode_batch(adapter, contexts, rows, seeds, max_new_tokens, temperature, e
 
 
 def sample_continuations(lm, contexts: list[list[int]], counts: list[int], seeds: list[int],
-                         max_new_tokens: int, temperature: float = 1.0, batch_rows: int = 32,
+                         max_new_tokens: int | list[int], temperature: float = 1.0, batch_rows: int = 32,
                          shared: bool = True, stats: dict | None = None, bar=None) -> list[list[Continuation]]:
     """`counts[j]` continuations of each token-id context `contexts[j]`, seeded by `seeds[j]`.
 
-    Returns, per job, a list of `Continuation`s (row order). `shared=False` prefills every row's own
+    `max_new_tokens`: one cap for every job, or one per job. Returns, per job, a list of
+    `Continuation`s (row order). `shared=False` prefills every row's own
     copy of its context (the baseline the bench compares against). `stats` (a dict, optional)
     receives prefill_tokens, new_tokens, prefill_s and seconds. `bar` (tqdm) advances by rows.
     """
     if not len(contexts) == len(counts) == len(seeds):
         raise ValueError(f"sample_continuations: {len(contexts)} contexts, {len(counts)} counts, {len(seeds)} seeds")
-    if max_new_tokens < 1 or batch_rows < 1 or temperature <= 0:
-        raise ValueError(f"sample_continuations: max_new_tokens ({max_new_tokens}) and batch_rows ({batch_rows}) "
+    caps = [int(max_new_tokens)] * len(contexts) if isinstance(max_new_tokens, int) else [int(c) for c in max_new_tokens]
+    if len(caps) != len(contexts) or min(caps, default=1) < 1 or batch_rows < 1 or temperature <= 0:
+        raise ValueError(f"sample_continuations: max_new_tokens ({max_new_tokens}, one per job) and batch_rows ({batch_rows}) "
                          f"must be >= 1 and temperature ({temperature}) > 0")
     if any(not c for c in contexts):
         raise ValueError("sample_continuations: a context is empty (give at least one token, e.g. BOS)")
@@ -138,9 +142,9 @@ def sample_continuations(lm, contexts: list[list[int]], counts: list[int], seeds
     out: list[list[Continuation | None]] = [[None] * n for n in counts]
     started = time.perf_counter()
     if not lm.adapter.is_hf:
-        return _protocol_fallback(lm, contexts, counts, seeds, max_new_tokens, temperature, eos, out, stats, bar)
+        return _protocol_fallback(lm, contexts, counts, seeds, caps, temperature, eos, out, stats, bar)
     for rows in _units(counts, batch_rows):
-        results = _decode_batch(lm.adapter, contexts, rows, seeds, max_new_tokens, temperature, eos, pad, shared, stats)
+        results = _decode_batch(lm.adapter, contexts, rows, seeds, caps, temperature, eos, pad, shared, stats)
         for (j, r), cont in zip(rows, results):
             out[j][r] = cont
         if bar is not None:
@@ -149,7 +153,7 @@ def sample_continuations(lm, contexts: list[list[int]], counts: list[int], seeds
     return out
 
 
-def _protocol_fallback(lm, contexts, counts, seeds, max_new_tokens, temperature, eos, out, stats, bar):
+def _protocol_fallback(lm, contexts, counts, seeds, caps, temperature, eos, out, stats, bar):
     """Cache-free ancestral sampling for protocol modules (toy models): one row at a time."""
     import torch
 
@@ -158,7 +162,7 @@ def _protocol_fallback(lm, contexts, counts, seeds, max_new_tokens, temperature,
         for r in range(n):
             g = torch.Generator().manual_seed(row_seed(seeds[j], r))
             ids, tokens = torch.tensor([context]), []
-            for _ in range(max_new_tokens):
+            for _ in range(caps[j]):
                 with torch.no_grad():
                     logits = lm.adapter.call(ids, keep=torch.tensor([ids.shape[1] - 1]))[:, -1]
                 nxt = int(_draw(logits, [g], temperature)[0])

@@ -27,6 +27,7 @@ class RolloutJob:
     prefix_text: str        # C_{1:k} as text (the reasoning written so far)
     m: int                  # rollouts to sample
     seed: int               # seeds the job's rows (`siakit.models.shared_prefill.row_seed`)
+    cap: int | None = None  # this job's length cap (None: sample_rollouts' max_new_tokens)
 
 
 @dataclass
@@ -58,13 +59,14 @@ def sample_rollouts(lm, jobs: list[RolloutJob], max_new_tokens: int, temperature
     """Sample and grade the rollouts of every job (batched across jobs, each context prefilled once).
     `choices[j]`: the option labels of job j's trace (multiple choice), or None (numeric)."""
     tok = lm.tokenizer
+    caps = [max_new_tokens if j.cap is None else j.cap for j in jobs]
     sampled = sample_continuations(lm, [j.context for j in jobs], [j.m for j in jobs], [j.seed for j in jobs],
-                                   max_new_tokens, temperature, batch_rows, shared=True, stats=stats, bar=bar)
+                                   caps, temperature, batch_rows, shared=True, stats=stats, bar=bar)
     chat = bool(getattr(lm, "chat", False))
     out = []
     for j, (job, rows) in enumerate(zip(jobs, sampled)):
         texts = tok.batch_decode([r.tokens for r in rows], skip_special_tokens=True)
-        graded = [read_rollout(job.prefix_text, text, not r.ended and len(r.tokens) >= max_new_tokens, chat,
+        graded = [read_rollout(job.prefix_text, text, not r.ended and len(r.tokens) >= caps[j], chat,
                                choices[j] if choices else None) for text, r in zip(texts, rows)]
         out.append(GradedRollouts([a for a, _ in graded], [t for _, t in graded], texts,
                                   sum(len(r.tokens) for r in rows)))

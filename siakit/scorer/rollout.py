@@ -23,7 +23,9 @@ prefix (all in nats):
 The prefixes: every k (`rollout_at=None`) or the k = round(u * K) nearest to each fraction u in
 `rollout_at` (u = 0.5 of a 4-step trace is k = 2; ties round half up). Every prefix's cache is
 shared across its M rollouts (`siakit.models.shared_prefill`), and rollouts of different prefixes
-share decode batches of `rollout_batch` rows.
+share decode batches of `rollout_batch` rows. Each rollout is capped at `max_new_tokens`, or, with
+`rollout_total_tokens` (a trace generated under a budget of that many tokens), at that budget less
+the reasoning tokens C_{1:k} already holds (at least 1): the continuation of the same generation.
 """
 from __future__ import annotations
 
@@ -96,8 +98,11 @@ def rollout_rows(lm, prepared, cfg, bar=None) -> dict:
     for trace, _cue, _cands, lay in prepared:
         labels = [o.strip() for o in trace.options] if trace.options else None
         for k in rollout_prefixes(len(lay.bounds) - 1, cfg.rollout_at):
+            cap = None  # rollout_total_tokens: the trace's own budget, less the reasoning tokens written by k
+            if cfg.rollout_total_tokens is not None:
+                cap = max(1, cfg.rollout_total_tokens - (lay.bounds[k] - lay.bounds[0]))
             jobs.append(RolloutJob(trace.id, k, list(lay.ids[: lay.bounds[k]]), "".join(trace.steps[:k]), m,
-                                   trace_seed(cfg.seed, trace.id, k)))
+                                   trace_seed(cfg.seed, trace.id, k), cap))
             choices.append(labels)
             owners.append(trace)
     stats: dict = {}

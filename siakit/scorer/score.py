@@ -67,6 +67,9 @@ class ScoreConfig:
                                    # the prefix k = round(u * K) for each (e.g. (0.5,): mid-trace only)
     rollout_bootstrap: int = 200   # rollout: bootstrap draws over the M rollouts for entropy_low/high
     rollout_batch: int = 32        # rollout: rows per decode batch (rollouts of several prefixes mix)
+    rollout_total_tokens: int | None = None  # rollout: None = each continuation up to max_new_tokens;
+                                   # else the traces' own generation budget: prefix k's rollouts get
+                                   # that many tokens less the reasoning tokens of C_{1:k} (at least 1)
     max_new_tokens: int = 256      # rollout estimator: length cap of each continuation (a capped one
                                    # is graded as truncated, as `siakit generate` grades)
     temperature: float = 1.0       # 1 = the model's own distribution (what h_k is defined under)

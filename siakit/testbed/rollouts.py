@@ -8,8 +8,9 @@ max_new_tokens each, then a subset x every prefix x M_subset):
 - `all`: every prefix k = 0..K of `rollout_subset` traces (evenly spaced over the evaluated ones, so
   over the rungs), M = `rollout_subset_m` (8): the whole rollout curve, for validation.
 
-Rollouts continue a prefix at temperature 1 until EOS or the lineage's `max_new_tokens` cap (a
-capped rollout is graded as truncated, as `siakit generate` grades). Seeds come from (cfg.seed,
+Rollouts continue a prefix at temperature 1 until EOS or the rest of the trace's own budget
+(`max_new_tokens` less the reasoning tokens of C_{1:k}: the same generation, continued), and a
+capped rollout is graded as truncated, as `siakit generate` grades. Seeds come from (cfg.seed,
 trace id, k), so two checkpoints' rollouts differ only by the model.
 
     >>> sets = lineage_rollouts(lm, traces, cfg)               # cfg: a LineageConfig
@@ -31,8 +32,8 @@ def rollout_score_config(cfg, m: int, at: tuple | None):
     from siakit.scorer.score import ScoreConfig
 
     return ScoreConfig(estimator="rollout", rollout_m=m, rollout_at=None if at is None else tuple(at),
-                       max_new_tokens=cfg.max_new_tokens, rollout_batch=cfg.eval_batch_size, seed=cfg.seed,
-                       progress=False)
+                       max_new_tokens=cfg.max_new_tokens, rollout_total_tokens=cfg.max_new_tokens,
+                       rollout_batch=cfg.eval_batch_size, seed=cfg.seed, progress=False)
 
 
 def subset_ids(traces, n: int) -> list[str]:
