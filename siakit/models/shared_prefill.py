@@ -5,7 +5,8 @@ question), the context's keys and values are the same for all M rows. `sample_co
 prefills each distinct context once ([J, L] instead of [M * J, L]), copies the cache rows to the
 M samples (`DynamicCache.batch_select_indices`, which accepts repeated indices), and then decodes
 all rows together with a KV cache. Rows of different contexts share a batch (left-padded), so a
-batch stays full even when M is small.
+batch stays full even when M is small; a row that ends (EOS or its cap) leaves the batch and its
+cache rows, so long runaways do not make finished rows compute.
 
 Every row draws from its own generator, seeded by (job seed, row index): the samples do not depend
 on batching, on `batch_rows`, or on `shared` (the separate prefill gives the same tokens, which the
@@ -97,19 +98,23 @@ def _decode_batch(adapter, contexts, rows, seeds, caps, temperature, eos, pad, s
         stats["prefill_s"] += time.perf_counter() - started
         n = len(rows)
         tokens = [[] for _ in range(n)]
-        done = torch.zeros(n, dtype=torch.bool, device=device)
+        live = torch.arange(n, device=device)  # the batch rows still sampling (finished rows leave the batch)
         eos_t = torch.tensor(sorted(eos), dtype=torch.long, device=device)
         cap = torch.tensor([caps[j] for j, _ in rows], device=device)
         for step in range(max(caps[j] for j, _ in rows)):
             nxt = _draw(logits, generators, temperature)
-            for i in (~done).nonzero()[:, 0].tolist():
-                tokens[i].append(int(nxt[i]))
-            stats["new_tokens"] += int((~done).sum())
-            done |= torch.isin(nxt, eos_t) | (cap <= step + 1)
+            for i, t in zip(live.tolist(), nxt.tolist()):
+                tokens[i].append(t)
+            stats["new_tokens"] += len(live)
+            done = torch.isin(nxt, eos_t) | (cap <= step + 1)
             if bool(done.all()):
                 break
-            nxt = torch.where(done, torch.full_like(nxt, pad), nxt)
-            mask = torch.cat([mask, torch.ones((n, 1), dtype=mask.dtype, device=device)], dim=1)
+            if bool(done.any()):  # shrink the batch and its cache to the rows still sampling
+                keep = (~done).nonzero()[:, 0]
+                cache.batch_select_indices(keep)
+                nxt, mask, last, cap, live = nxt[keep], mask[keep], last[keep], cap[keep], live[keep]
+                generators = [generators[i] for i in keep.tolist()]
+            mask = torch.cat([mask, torch.ones((len(live), 1), dtype=mask.dtype, device=device)], dim=1)
             last = last + 1
             logits = adapter.call(nxt[:, None], pos=last[:, None], mask=mask, cache=cache)[:, -1]
     return [Continuation(t, bool(t) and t[-1] in eos) for t in tokens]
