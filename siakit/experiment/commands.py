@@ -32,7 +32,7 @@ def _estimators(text: str):
 def _add_score_options(parser) -> None:
     d = ScoreConfig()
     parser.add_argument("--estimator", default="readout",
-                        help="readout, vocab, sampling, or several comma-separated (default readout)")
+                        help="readout, vocab, sampling, enumerate, or several comma-separated (default readout)")
     parser.add_argument("--method", default=d.method, choices=METHODS, help="forward method (default auto)")
     parser.add_argument("--cue", default=None, help="answer cue (default: each trace's own cue)")
     parser.add_argument("--candidate-samples", type=int, default=d.candidate_samples,
@@ -52,6 +52,10 @@ def _add_score_options(parser) -> None:
     parser.add_argument("--no-terminated", action="store_true",
                         help="readout: score options without their end of answer (the old form, where "
                              "p(' 2') holds p(' 24'); default: terminated)")
+    parser.add_argument("--enumerate-epsilon", type=float, default=d.enumerate_epsilon,
+                        help="enumerate: stop a prefix once its unexplored mass is below this")
+    parser.add_argument("--enumerate-max-nodes", type=int, default=d.enumerate_max_nodes,
+                        help="enumerate: trie nodes expanded per prefix at most (one token each)")
     parser.add_argument("--seed", type=int, default=d.seed)
     parser.add_argument("--pack-tokens", type=int, default=d.pack_tokens, help="tokens per packed pass")
     parser.add_argument("--truncate", action="store_true",
@@ -66,7 +70,8 @@ def _score_kwargs(args) -> dict:
             "candidate_mentions": args.candidate_mentions, "samples": args.samples, "max_new_tokens": args.sample_max_new_tokens,
             "candidate_max_new_tokens": args.sample_max_new_tokens, "temperature": args.temperature,
             "miller_madow": args.miller_madow, "seed": args.seed, "pack_tokens": args.pack_tokens,
-            "truncate": args.truncate, **({"terminated": False} if args.no_terminated else {}),
+            "truncate": args.truncate, "enumerate_epsilon": args.enumerate_epsilon,
+            "enumerate_max_nodes": args.enumerate_max_nodes, **({"terminated": False} if args.no_terminated else {}),
             **({"rollout_at": args.rollout_at} if args.rollout_at is not None else {})}
 
 

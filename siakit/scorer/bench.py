@@ -310,6 +310,13 @@ def add_arguments(parser) -> None:
                         help="--generate: instead, sample this many continuations of each of --batch random "
                              "prompts of --sample-model, prompt encoded once (shared prefill) against once per row")
     parser.add_argument("--sample-model", default="smollm2-135m-instruct", help="--generate --samples: the model")
+    parser.add_argument("--enumerate", action="store_true",
+                        help="instead: the enumerate estimator against the readout, per trace, on SmolLM2 "
+                             "(siakit.scorer.bench_enumerate)")
+    parser.add_argument("--enumerate-n", type=int, default=8, help="--enumerate: GSM8K traces")
+    parser.add_argument("--epsilon", type=float, default=0.01, help="--enumerate: unexplored mass to stop at")
+    parser.add_argument("--max-nodes", type=int, default=256, help="--enumerate: nodes per prefix at most")
+    parser.add_argument("--width", type=int, default=64, help="--enumerate: nodes per prefix per level")
 
 
 def register(subparsers) -> None:
@@ -340,6 +347,12 @@ def _main(args) -> int:
         from siakit.scorer.bench_steps import report as report_steps
 
         return report_steps(args)
+    if args.enumerate:  # an estimator against another on real traces: its own case
+        from siakit.scorer.bench_enumerate import main as run_enumerate
+
+        return run_enumerate(args=argparse.Namespace(n=args.enumerate_n, threads=args.threads or 1,
+                                                     epsilon=args.epsilon, max_nodes=args.max_nodes,
+                                                     width=args.width, json=args.json))
     if args.threads:
         torch.set_num_threads(args.threads)
     preset = args.preset or ("gpu" if args.device.startswith("cuda") else "tiny")

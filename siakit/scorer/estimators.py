@@ -21,7 +21,8 @@ import zlib
 
 import numpy as np
 
-ESTIMATORS = ("readout", "vocab", "rollout", "sampling")  # "sampling": the old name of "rollout"
+ESTIMATORS = ("readout", "vocab", "rollout", "sampling", "enumerate")  # "sampling": the old name of "rollout";
+# "enumerate": siakit.scorer.enumeration
 ROLLOUT = ("rollout", "sampling")  # the estimators computed by siakit.scorer.rollout
 UNPARSED = "<none>"  # the outcome of a sampled continuation whose answer cannot be extracted
 

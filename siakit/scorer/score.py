@@ -50,7 +50,7 @@ METHODS = ("auto", *REGISTRY)  # the CLI's choices: auto, then every registered 
 
 @dataclass
 class ScoreConfig:
-    estimator: str | tuple = "readout"  # readout | vocab | rollout (old name: sampling), or several
+    estimator: str | tuple = "readout"  # readout | vocab | rollout (old name: sampling) | enumerate, or several
                                    # (rows for each)
     method: str = "auto"           # auto = packed (kvtree for traces over dense_max_tokens); see METHODS
     cue: str | None = None         # None: each trace's own cue (Trace.cue, default "\nThe answer is")
@@ -76,6 +76,14 @@ class ScoreConfig:
     miller_madow: bool = False     # rollout: `entropy` adds (m - 1) / 2M to the plug-in entropy
                                    # (both are columns: entropy_plugin, entropy_mm)
     seed: int = 0                  # every sample is seeded from (seed, trace id, k)
+    enumerate_epsilon: float = 0.01  # enumerate: stop a prefix once its unexplored mass is below this
+    enumerate_max_nodes: int = 256   # enumerate: trie nodes expanded per prefix at most (one token each)
+    enumerate_width: int = 64        # enumerate: nodes per prefix in one level's pass at most
+    enumerate_max_digits: int = 12   # enumerate: longer numbers stay unexplored
+    enumerate_leads: tuple = (":",)  # enumerate: strings allowed between the cue and the answer's
+                                     # space ("The answer is: 42"; () = none)
+    enumerate_prefetch: bool = True  # enumerate: feed S_k's numbers (candidate_mentions) and the gold
+                                     # with the cues in the first pass (fewer levels; same numbers)
     pack_tokens: int = 2048        # tokens per packed pass (trunks + probes); more fills a GPU better
     dense_max_tokens: int = 8192   # auto: a longer trace goes through kvtree (no L x L mask)
     mask: str = "auto"             # auto (flex where it wins: flex_attention models on CUDA; else dense)
@@ -195,12 +203,19 @@ def score_traces(lm, traces, estimator: str | tuple | None = None, method: str |
     run_method, fallback = _resolve_method(adapter, cfg.method)
     prepared = _prepare(lm, traces, estimators, cfg)
     forward = bool({"readout", "vocab"} & set(estimators))
+    # enumerate on a multiple-choice trace is the readout over its choices (already exact)
+    choice = [p[3] for p in prepared if "enumerate" in estimators and p[2] is not None and p[2].kind == "given"]
     bar = progress_bar(total=len(prepared) * forward, desc=f"score {lm.name}", unit="trace", enabled=cfg.progress)
     results: dict[str, tuple] = {}  # id -> (option_logprob [K+1, n], vocab_entropy [K+1], method name)
-    if forward:
-        results = _forward_all(adapter, [p[3] for p in prepared], run_method, cfg,
-                               f"{run_method}-fallback" if fallback else None, bar)
+    if forward or choice:
+        results = _forward_all(adapter, [p[3] for p in prepared] if forward else choice, run_method, cfg,
+                               f"{run_method}-fallback" if fallback else None, bar if forward else None)
     bar.close()
+    enumerated: dict = {}  # id -> per-k enumerate row fields (numeric traces)
+    if "enumerate" in estimators:
+        bar = progress_bar(total=len(prepared), desc=f"enumerate {lm.name}", unit="trace", enabled=cfg.progress)
+        enumerated = _enumerate_all(lm, prepared, cfg, bar)
+        bar.close()
     rolled: dict = {}  # (id, k) -> rollout row fields
     if set(ROLLOUT) & set(estimators):
         m = cfg.samples if cfg.samples is not None else cfg.rollout_m
@@ -219,6 +234,9 @@ def score_traces(lm, traces, estimator: str | tuple | None = None, method: str |
                     if (trace.id, k) not in rolled:
                         continue
                     row.update(rolled[(trace.id, k)])
+                elif name == "enumerate":
+                    row.update(enumerated[lay.id][k] if lay.id in enumerated else
+                               _choices_row(results[lay.id], cands, k, adapter, cfg.terminated))
                 else:
                     opt_lp, vocab_h, used = results[lay.id]
                     row["method"] = used
@@ -255,7 +273,54 @@ _COLUMNS = ["id", "k", "n_prefix_tokens", "entropy", "gold_logprob", "option_pro
             "n_options", "options", "leading_option", "coverage", "gold_in_set", "candidates", "terminated",
             "estimator", "cue", "model", "method", "dataset", "n_steps", "correct", "gold", "answer"]
 _EXTRA = ["n_samples", "n_unparsed", "n_truncated", "entropy_plugin", "entropy_mm", "entropy_low", "entropy_high",
-          "gold_share", "n_gold", "own_answer_share", "n_rollout_tokens", "rollout_answers"]
+          "gold_share", "n_gold", "own_answer_share", "n_rollout_tokens", "rollout_answers", "gold_logprob_raw",
+          "enumerated_mass", "non_numeric_mass", "unexplored_mass", "n_nodes"]
+
+
+def _enumerate_all(lm, prepared, cfg, bar) -> dict:
+    """id -> per-k rows of the `enumerate` estimator for the numeric traces (no given options)."""
+    from siakit.scorer.enumeration import EnumerateOptions, enumerate_layout
+    from siakit.scorer.numeric_grammar import numeric_grammar
+
+    opts = EnumerateOptions(epsilon=cfg.enumerate_epsilon, max_nodes=cfg.enumerate_max_nodes,
+                            width=cfg.enumerate_width, max_digits=cfg.enumerate_max_digits,
+                            leads=tuple(cfg.enumerate_leads))
+    out = {}
+    for trace, _cue, cands, lay in prepared:
+        if cands is not None and cands.kind == "given":
+            bar.update(1)
+            continue
+        grammar = numeric_grammar(lm.tokenizer, opts.leads)
+        prefetch = _prefetch_paths(lm.tokenizer, trace, opts.leads, cfg) if cfg.enumerate_prefetch else None
+        rows = enumerate_layout(lm.adapter, grammar, lay, trace.gold, opts, prefetch)
+        rows[0].pop("tokens_fed", None)
+        out[lay.id] = [{**r, "method": "enumerate"} for r in rows]
+        bar.update(1)
+    return out
+
+
+def _prefetch_paths(tokenizer, trace: Trace, leads, cfg) -> list[list[list[int]]]:
+    """Per prefix, the token paths `enumerate` feeds in its first pass: the numbers of S_k (the
+    readout's prefix-only set, " " + number) and the gold with and without each lead."""
+    from siakit.scorer.estimators import _normalize
+
+    question = str(trace.meta.get("question") or trace.prompt)
+    sets = prefix_sets(question, trace.steps, [], cfg.candidate_mentions)
+    gold = [lead + " " + _normalize(trace.gold) for lead in ("", *leads)] if trace.gold is not None else []
+    encode = lambda text: tokenizer(text, add_special_tokens=False)["input_ids"]  # noqa: E731
+    return [[encode(text) for text in dict.fromkeys(options + gold)] for options in sets]
+
+
+def _choices_row(result, cands: Candidates, k: int, adapter, terminated: bool) -> dict:
+    """`enumerate` on a multiple-choice trace: the readout over its choices, which is already the
+    exact distribution over the allowed answers (nothing is unexplored; what the choices do not
+    hold is non-numeric mass)."""
+    opt_lp, vocab_h, used = result
+    row = _readout_row(opt_lp[k], vocab_h[k], cands, k, "readout", adapter, terminated)
+    raw = float(opt_lp[k][cands.gold]) if cands.gold is not None else math.nan
+    return {**row, "method": used, "entropy_low": row["entropy"], "entropy_high": row["entropy"],
+            "gold_logprob_raw": raw, "enumerated_mass": row["coverage"],
+            "non_numeric_mass": 1.0 - row["coverage"], "unexplored_mass": 0.0, "n_nodes": 0}
 
 
 def _readout_row(opt_lp, vocab_h, cands: Candidates | None, k: int, name, adapter, terminated: bool) -> dict:

@@ -1,0 +1,313 @@
+"""The `enumerate` estimator: the model's exact distribution over numeric answers after the cue.
+
+After `context_k + cue` the answers the model can state form a tree of tokens (`numeric_grammar`).
+It is expanded best-first, all prefixes of a trace at once. The first pass feeds the trace (causal),
+every prefix's cue and a prefetched trie under each cue (the numbers of the readout's S_k and the
+gold) into a KV cache, with one tree mask; then one pass per *level* holds the chosen frontier nodes
+of every prefix (one new token each, seeing its prefix's context, its cue and its ancestors in the
+trie). The cache keeps every fed token, so a level costs only its new tokens. A prefix stops when
+its unexplored mass is below `epsilon` or it has expanded `max_nodes` nodes (prefetched ones free).
+
+Mass accounting at an expanded node of path mass m (every unit of mass lands in exactly one place):
+- children (grammar tokens): the frontier, i.e. unexplored until expanded (`numeric_grammar`);
+- a complete number (state NUM): m * p(end) goes to its answer, where p(end) is the termination
+  module's end (`termination.end_logprob`: tokens outside CONT) minus the separators, which are
+  trie children here: "42." goes on to "42.5" or, followed by anything but a digit, ends 42;
+- after a separator: everything but a digit ends the number before it;
+- anywhere else: mass outside the grammar is non-numeric (" the", "**", a letter after a digit ...).
+So enumerated_mass + non_numeric_mass + unexplored_mass = 1 (unexplored counts the frontier and the
+digits beyond `max_digits`). A number's terminated probability sums all its token paths (" 1,000"
+and " 1000" are one answer "1000"). The gold's plain-digit spellings are always expanded, so its
+raw log-probability is there even when it is far below epsilon.
+
+    >>> rows = enumerate_layout(adapter, grammar, layout, gold="8", opts=EnumerateOptions())
+    >>> rows[k]["entropy"], rows[k]["unexplored_mass"]     # h_k over the numeric answers (nats), < 0.01
+"""
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from siakit.scorer.enumeration_summary import summarize
+from siakit.scorer.numeric_grammar import NUM, SEP, START, answer_key, gold_prefix
+
+
+@dataclass(frozen=True)
+class EnumerateOptions:
+    epsilon: float = 0.01     # stop a prefix once its unexplored mass is below this
+    max_nodes: int = 256      # expanded trie nodes per prefix at most (each costs one token)
+    width: int = 64           # nodes per prefix in one level's pass at most
+    max_digits: int = 12      # longer numbers are left unexplored
+    leads: tuple = (":",)     # strings allowed between the cue and the answer's space
+    chunk: int = 1 << 22      # a level's pass is split so that queries x keys stays below this
+
+
+@dataclass
+class _Node:
+    k: int                    # prefix index
+    token: int                # its last token (fed when the node is expanded)
+    state: int                # grammar state after its text
+    digits: int               # digits in its text
+    logp: float               # log-probability of its token path after context_k + cue
+    text: str                 # its text after the cue
+    depth: int                # tokens after the cue
+    path: list = field(default_factory=list)   # cache slots of its ancestors' fed tokens (and cue)
+    gold: bool = False        # on a plain-digit path to the gold: always expanded
+    toks: tuple = ()          # its token path after the cue
+
+
+@dataclass
+class _Prefix:
+    frontier: list = field(default_factory=list)   # heap of (-logp, serial, node)
+    forced: list = field(default_factory=list)     # gold nodes waiting
+    answers: dict = field(default_factory=dict)    # answer key -> terminated probability
+    non_numeric: float = 0.0
+    capped: float = 0.0       # mass of digits beyond max_digits
+    expanded: int = 0         # nodes expanded (prefetched ones included)
+    prefetched: int = 0       # of which fed in the first pass (outside the node budget)
+    ready: dict = field(default_factory=dict)  # token path -> (slot, row of the first pass) of prefetched nodes
+
+
+def _mask_form(adapter, allowed, qpos, kpos):
+    """The dense tree mask [1, 1, q, L] in the form `adapter` takes (see `siakit.scorer.masks`)."""
+    import torch
+
+    window = adapter.window
+    if window is not None and int(max(qpos.max(), kpos.max())) < window:
+        window = None
+    full = allowed[None, None]
+    slide = None
+    if window is not None:
+        slide = full & ((qpos[:, None] - kpos[None, :]) < window)[None, None]
+    if adapter.mask_form in ("additive", "flex"):
+        dtype = adapter.dtype
+
+        def additive(m):
+            return torch.zeros(m.shape, dtype=dtype, device=m.device).masked_fill_(~m, torch.finfo(dtype).min)
+        full = additive(full)
+        slide = additive(slide) if slide is not None else None
+    if slide is None:
+        return full
+    return {"full_attention": full, "sliding_attention": slide} if adapter.mixed_window else slide
+
+
+class _Cache:
+    """The trace's KV cache and, per slot, its position; `feed` runs queries that see the trunk below
+    `bound` and the listed slots (their ancestors and themselves)."""
+
+    def __init__(self, adapter):
+        self.adapter, self.cache, self.pos = adapter, adapter.new_cache(), []
+        self.tokens = 0
+
+    def feed(self, tokens, positions, bounds, visible, chunk: int = 1 << 22, keep=None):
+        """tokens/positions/bounds: per query; visible[i]: slots query i sees besides trunk < bounds[i]
+        (its own new slot is added; the trunk itself goes in as queries with bounds[i] = i + 1).
+        Returns log-probabilities [q, vocab] (float32), or only the rows `keep`. Split into passes of
+        at most `chunk` mask entries (a dense [q, L] mask)."""
+        import torch
+
+        step = max(1, chunk // (len(self.pos) + len(tokens)))
+        if len(tokens) > step:  # a query never sees a later slot: feeding chunks in order changes nothing
+            out = torch.cat([self.feed(tokens[i:i + step], positions[i:i + step], bounds[i:i + step],
+                                       visible[i:i + step], chunk) for i in range(0, len(tokens), step)])
+            return out if keep is None else out[torch.tensor(keep, device=out.device)]
+
+        dev, start, q = self.adapter.device, len(self.pos), len(tokens)
+        total = start + q
+        keys = torch.arange(total, device=dev)
+        allowed = keys[None, :] < torch.tensor(bounds, device=dev)[:, None]
+        rows = [i for i, v in enumerate(visible) for _ in range(len(v) + 1)]
+        cols = [s for i, v in enumerate(visible) for s in [*v, start + i]]
+        allowed[rows, cols] = True
+        self.pos += list(positions)
+        kpos = torch.tensor(self.pos, device=dev)
+        mask = _mask_form(self.adapter, allowed, kpos[start:], kpos)
+        logits = self.adapter.call(torch.tensor([tokens], device=dev), kpos[None, start:], mask,
+                                   None if keep is None else torch.tensor(keep, device=dev), cache=self.cache)
+        self.tokens += q
+        return logits[0].float().log_softmax(-1)
+
+
+def enumerate_layout(adapter, grammar, lay, gold: str | None, opts: EnumerateOptions = EnumerateOptions(),
+                     prefetch: list | None = None):
+    """Per prefix k of the `TraceLayout` `lay` (its options are ignored), a dict of the enumerated
+    numeric answers (see `summarize`); `gold` the gold answer text (or None). Also returns the tokens
+    fed, as `rows[0]["tokens_fed"]` (the trace's total).
+
+    `prefetch[k]`: token paths after the cue (lists of ids; e.g. the candidate numbers and the gold)
+    fed with the cues in the first pass as a trie, so the search resolves them without a level of
+    their own (paths that leave the grammar are dropped). The result does not depend on them.
+    """
+    import torch
+
+    from siakit.scorer.estimators import _normalize
+
+    if not adapter.is_hf:
+        raise ValueError("estimator 'enumerate' needs a transformers model (a KV cache)")
+    dev = adapter.device
+    vocab = adapter.vocab_size or len(grammar.texts)
+    cont = torch.zeros(vocab, dtype=torch.bool, device=dev)
+    cont[torch.tensor([i for i in grammar.cont if i < vocab], dtype=torch.long, device=dev)] = True
+    not_cont = (~cont).float()
+    child_ids = [torch.tensor([c[0] for c in kids], dtype=torch.long, device=dev) for kids in grammar.children]
+    child_cont = [np.array([bool(cont[c[0]]) for c in kids], dtype=bool) for kids in grammar.children]
+    gold_key = _normalize(gold) if gold is not None else None
+    cue, bounds = list(lay.cue), list(lay.bounds)
+    prefixes = [_Prefix() for _ in bounds]
+    serial = [0]
+
+    waiting = []  # prefetched nodes reached by the search: expanded at once, from the first pass
+
+    def push(px, node):
+        if node.toks in px.ready:
+            slot, row = px.ready[node.toks]
+            node.path = node.path + [slot]
+            px.prefetched += 1
+            waiting.append((node, row))
+            return
+        serial[0] += 1
+        heapq.heappush(px.frontier, (-node.logp, serial[0], node))
+        if node.gold:
+            px.forced.append(node)
+
+    def expand(node, lp, p_end):
+        """Distribute the node's mass (see the module docstring): `lp` [n_children] the log-probs of
+        its state's grammar children, `p_end` p(not CONT). Its children join the frontier."""
+        px = prefixes[node.k]
+        mass = math.exp(node.logp)
+        kids = grammar.children[node.state]
+        p = np.exp(lp)
+        if node.state == NUM:
+            is_cont = child_cont[node.state]
+            end = p_end - float(p[~is_cont].sum())
+            other = 1.0 - p_end - float(p[is_cont].sum())
+            key = answer_key(node.text, grammar.leads)
+            px.answers[key] = px.answers.get(key, 0.0) + mass * max(end, 0.0)
+            px.non_numeric += mass * max(other, 0.0)
+        elif node.state == SEP:
+            key = answer_key(node.text.rstrip(".,"), grammar.leads)
+            px.answers[key] = px.answers.get(key, 0.0) + mass * max(1.0 - float(p.sum()), 0.0)
+        else:
+            px.non_numeric += mass * max(1.0 - float(p.sum()), 0.0)
+        for (tok, state, digits), lpt in zip(kids, lp):
+            if node.digits + digits > opts.max_digits:
+                px.capped += mass * math.exp(lpt)
+                continue
+            text = node.text + grammar.texts[tok]
+            on_gold = node.gold and "$" not in text and "," not in text and gold_prefix(text, gold_key, grammar.leads)
+            push(px, _Node(node.k, tok, state, node.digits + digits, node.logp + float(lpt), text, node.depth + 1,
+                           node.path, on_gold, node.toks + (tok,)))
+        px.expanded += 1
+
+    def expand_all(nodes, logp):
+        """Expand `nodes` with their next-token log-probs `logp` [len(nodes), vocab] (one level)."""
+        p_end = (logp.exp() @ not_cont).double().cpu().numpy()  # p(not CONT) [n]: termination's end
+        by_state: dict = {}
+        for i, nd in enumerate(nodes):
+            by_state.setdefault(nd.state, []).append(i)
+        lps = [None] * len(nodes)
+        for state, rows in by_state.items():
+            sub = logp[torch.tensor(rows, device=dev)][:, child_ids[state]].double().cpu().numpy()
+            for j, i in enumerate(rows):
+                lps[i] = sub[j]
+        for i, nd in enumerate(nodes):
+            expand(nd, lps[i], float(p_end[i]))
+
+    cache = _Cache(adapter)
+    with torch.no_grad():
+        # one pass: the trunk (causal), every prefix's cue and the trie of its prefetched paths
+        first, n = _first_pass(grammar, lay, prefetch), len(lay.ids)
+        f_toks, f_pos, f_bnds, f_vis = first["feed"]
+        anchor_rows = [n + first["anchor"][k] if cue else b - 1 for k, b in enumerate(bounds)]
+        ready_rows = sorted({n + row for rows in first["ready"] for row in rows.values()})
+        keep = sorted(set(anchor_rows) | set(ready_rows))
+        at = {row: i for i, row in enumerate(keep)}  # sequence index -> row of first_out
+        first_out = cache.feed(list(lay.ids) + f_toks, list(range(n)) + f_pos, [i + 1 for i in range(n)] + f_bnds,
+                               [[] for _ in range(n)] + f_vis, opts.chunk, keep)
+        for k, px in enumerate(prefixes):
+            px.ready = {path: (n + row, at[n + row]) for path, row in first["ready"][k].items()}
+        anchors = [first_out[at[row]] for row in anchor_rows]
+        roots = [_Node(k, -1, START, 0, 0.0, "", 0, first["cue_slots"][k], gold_key is not None)
+                 for k in range(len(bounds))]
+        expand_all(roots, torch.stack(anchors))
+        while waiting:  # prefetched nodes the search reached: their logits are in the first pass
+            batch, waiting[:] = list(waiting), []
+            expand_all([nd for nd, _ in batch], first_out[torch.tensor([row for _, row in batch], device=dev)])
+        while True:
+            chosen = []
+            for px in prefixes:
+                chosen += _select(px, opts)
+            if not chosen:
+                break
+            toks = [nd.token for nd in chosen]
+            pos = [bounds[nd.k] + len(cue) + nd.depth - 1 for nd in chosen]
+            start = len(cache.pos)
+            out = cache.feed(toks, pos, [bounds[nd.k] for nd in chosen], [nd.path for nd in chosen], opts.chunk)
+            for i, nd in enumerate(chosen):
+                nd.path = nd.path + [start + i]
+            expand_all(chosen, out)
+            while waiting:  # (a prefetched path below a node found by the search)
+                batch, waiting[:] = list(waiting), []
+                expand_all([nd for nd, _ in batch], first_out[torch.tensor([row for _, row in batch], device=dev)])
+    rows = [summarize(px, gold_key, opts) for px in prefixes]
+    rows[0]["tokens_fed"] = cache.tokens
+    return rows
+
+
+def _first_pass(grammar, lay, prefetch) -> dict:
+    """The first pass after the trunk: per prefix its cue, then the trie of its `prefetch` paths that
+    stay in the grammar (each token once, parents first). Returns {"feed": (tokens, positions, bounds,
+    visible) for `_Cache.feed`, "anchor": [row of each prefix's last cue token], "cue_slots": [slots],
+    "ready": [{token path: row}]} (slot = len(trunk) + row)."""
+    from siakit.scorer.numeric_grammar import step
+
+    cue, n = list(lay.cue), len(lay.ids)
+    toks, pos, bnds, vis, anchor, cue_slots, ready = [], [], [], [], [], [], []
+    for k, b in enumerate(lay.bounds):
+        slots = []
+        for j, tok in enumerate(cue):
+            vis.append(list(slots)); toks.append(tok); pos.append(b + j); bnds.append(b)
+            slots.append(n + len(toks) - 1)
+        anchor.append(len(toks) - 1)
+        cue_slots.append(slots)
+        rows = {}
+        for path in sorted({tuple(p) for p in (prefetch[k] if prefetch else [])}, key=len):
+            state, ok = START, True
+            for tok in path:
+                res = step(state, grammar.texts[tok], grammar.leads, grammar.symbols) if grammar.texts[tok] else None
+                if res is None:
+                    ok = False
+                    break
+                state = res[0]
+            for j in range(1, len(path) + 1 if ok else 0):
+                if path[:j] not in rows:
+                    vis.append(slots + [n + rows[path[:i]] for i in range(1, j)])
+                    toks.append(path[j - 1]); pos.append(b + len(cue) + j - 1); bnds.append(b)
+                    rows[path[:j]] = len(toks) - 1
+        ready.append(rows)
+    return {"feed": (toks, pos, bnds, vis), "anchor": anchor, "cue_slots": cue_slots, "ready": ready}
+
+
+def _select(px: _Prefix, opts: EnumerateOptions) -> list:
+    """This level's nodes of one prefix: the gold's waiting nodes, then the heaviest frontier nodes
+    until the rest weighs less than epsilon (or the width or the node budget is reached)."""
+    chosen = [nd for nd in px.forced]
+    px.forced = []
+    taken = {id(nd) for nd in chosen}
+    unexplored = sum(math.exp(-neg) for neg, _, _ in px.frontier) + px.capped
+    removed, budget = 0.0, opts.max_nodes - (px.expanded - px.prefetched)
+    picked = 0
+    while px.frontier and unexplored - removed >= opts.epsilon and picked < min(opts.width, budget):
+        neg, _, nd = heapq.heappop(px.frontier)
+        removed += math.exp(-neg)
+        if id(nd) not in taken:
+            chosen.append(nd)
+            picked += 1
+    if chosen:  # forced nodes still in the heap are dropped from it (they are being expanded)
+        ids = {id(nd) for nd in chosen}
+        px.frontier = [e for e in px.frontier if id(e[2]) not in ids]
+        heapq.heapify(px.frontier)
+    return chosen
