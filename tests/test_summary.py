@@ -1,10 +1,22 @@
-"""The one run summary: its numbers against direct computations (the oracle)."""
+"""The one run summary: its numbers against an outside oracle (scipy.stats, in the `test` extra)."""
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
-from siakit.analysis.signatures import auroc
 from siakit.analysis.summary import summarize_run, wilson_interval
+
+
+def scipy_auroc(score, positive) -> float:
+    """AUROC as the Mann-Whitney U of the positives over n_pos * n_neg (scipy counts ties one half)."""
+    score, positive = np.asarray(score, float), np.asarray(positive, bool)
+    u = stats.mannwhitneyu(score[positive], score[~positive], alternative="two-sided").statistic
+    return float(u) / (positive.sum() * (~positive).sum())
+
+
+def scipy_wilson(k: int, n: int) -> tuple[float, float]:
+    ci = stats.binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+    return ci.low, ci.high
 
 
 def scores(n=12, K=3, seed=0):
@@ -25,6 +37,8 @@ def test_wilson_interval_matches_the_closed_form():
     assert low == pytest.approx(0.10779, abs=1e-4) and high == pytest.approx(0.60323, abs=1e-4)
     assert wilson_interval(0, 16)[0] == 0.0 and wilson_interval(0, 16)[1] > 0.15  # never a point at 0
     assert np.isnan(wilson_interval(0, 0)[0])
+    for k, n in [(3, 10), (0, 16), (16, 16), (17, 32), (1, 3)]:  # scipy's z is 1.95996..., ours 1.96
+        assert wilson_interval(k, n) == pytest.approx(scipy_wilson(k, n), abs=2e-4)
 
 
 def test_summary_numbers_equal_direct_computation():
@@ -33,8 +47,9 @@ def test_summary_numbers_equal_direct_computation():
     final = frame[frame.k == frame.n_steps].set_index("id")
     ok = final["correct"].to_numpy()
     assert s["n_traces"] == 12 and s["n_correct"] == 4 and s["accuracy"] == pytest.approx(4 / 12)
-    assert (s["accuracy_low"], s["accuracy_high"]) == pytest.approx(wilson_interval(4, 12))
-    assert s["auroc_h_u1"] == pytest.approx(auroc(-final["entropy"].to_numpy(), ok))
+    assert (s["accuracy_low"], s["accuracy_high"]) == pytest.approx(scipy_wilson(4, 12), abs=2e-4)
+    assert s["auroc_h_u1"] == pytest.approx(scipy_auroc(-final["entropy"].to_numpy(), ok))
+    assert 0.5 < s["auroc_h_u1"] < 1.0  # correct traces end with lower entropy in `scores`, not always
     assert s["auroc_h_u1_low"] <= s["auroc_h_u1"] <= s["auroc_h_u1_high"]
     assert s["h_final_correct"] == pytest.approx(final.loc[ok, "entropy"].mean())
     assert s["s_final_incorrect"] == pytest.approx(-final.loc[~ok, "gold_logprob"].mean())

@@ -252,14 +252,58 @@ def test_rl_step_runs_and_checks_its_arguments(one_thread):
 
     lm = tiny_model("llama")
     problems = load_testbed("rg:chain_sum", "train", n=4)
-    before = [p.detach().clone() for p in lm.model.parameters()]
     history = reinforce_lm(lm, problems, RLConfig(steps=1, questions=2, samples=2, max_new_tokens=6, lr=1e-2),
                            progress=False)
-    assert len(history) == 1 and 0.0 <= history[0]["reward"] <= 1.0
+    assert [h["step"] for h in history] == [1] and 0.0 <= history[0]["reward"] <= 1.0
     assert history[0]["kl"] == pytest.approx(0.0, abs=1e-4)  # the first update starts at the reference
     with pytest.raises(ValueError, match="leave-one-out"):
         reinforce_lm(lm, problems, RLConfig(samples=1), progress=False)
-    assert len(before) == len(list(lm.model.parameters()))
+    with pytest.raises(ValueError, match="fewer than questions=8"):
+        reinforce_lm(lm, problems, RLConfig(), progress=False)
+
+
+def test_rl_step_rewards_the_verifier_and_moves_towards_the_correct_trace(one_thread, monkeypatch):
+    """A fixed case: per problem one trace that states the gold answer and one that states gold + 1.
+    reasoning-gym's verifier grades them 1 and 0, so the reward is 0.5 exactly; the step moves the
+    weights, and in the direction that makes the correct trace more likely relative to the wrong one."""
+    import torch
+
+    from siakit.testbed import rl
+    from siakit.testbed.prompt import build_testbed_prompt
+    from siakit.models.tiny import tiny_model
+
+    torch.manual_seed(0)
+    lm = tiny_model("llama")
+    problems = load_testbed("rg:chain_sum", "train", n=2)
+    golds = [str(p.gold) for p in problems]
+    assert all(g.lstrip("-").isdigit() for g in golds), golds
+
+    def fixed(lm_, batch, *args, **kwargs):  # [p0, p0, p1, p1] -> [right, wrong, right, wrong]
+        out = []
+        for i, p in enumerate(batch):
+            answer = str(int(p.gold) + (i % 2))
+            out.append(Trace(id=f"{p.id}-{i}", prompt=build_testbed_prompt(p, lm_.tokenizer, lm_.chat),
+                             steps=[f"The answer is {answer}."], gold=p.gold, answer=answer,
+                             correct=verify(p, answer) == 1.0))
+        return out
+
+    monkeypatch.setattr(rl, "generate_testbed", fixed)
+    traces = fixed(lm, [p for p in problems for _ in range(2)])
+    assert [t.correct for t in traces] == [True, False, True, False]
+    rows = rl._rows(lm.tokenizer, traces, lm.chat)
+    with torch.no_grad():
+        margin0 = rl.sequence_logprob(lm.model, rows, lm.tokenizer.pad_token_id).view(2, 2)
+    before = [p.detach().clone() for p in lm.model.parameters()]
+    history = rl.reinforce_lm(lm, problems, rl.RLConfig(steps=1, questions=2, samples=2, lr=1e-3, beta=0.0),
+                              progress=False)
+    assert history[0]["reward"] == 0.5
+    assert history[0]["kl"] == pytest.approx(0.0, abs=1e-5)
+    moved = [not torch.equal(b, p) for b, p in zip(before, lm.model.parameters())]
+    assert sum(moved) >= len(moved) // 2, f"only {sum(moved)} of {len(moved)} tensors changed"
+    with torch.no_grad():
+        margin1 = rl.sequence_logprob(lm.model, rows, lm.tokenizer.pad_token_id).view(2, 2)
+    # log p(right) - log p(wrong) grows for both problems
+    assert ((margin1[:, 0] - margin1[:, 1]) > (margin0[:, 0] - margin0[:, 1])).all()
 
 
 def test_lineage_chapter_executes_on_a_tiny_chat_model(tmp_path):

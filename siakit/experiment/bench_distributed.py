@@ -83,12 +83,16 @@ def _launch(folder: Path, world: int, threads: int) -> float:
     return time.perf_counter() - started
 
 
-def run(n_traces: int = 64, threads: int = 1, repeats: int = 1) -> dict:
-    """Time the 1- and 2-process runs (median over `repeats`, alternating) and compare their scores."""
+def run(n_traces: int = 64, threads: int = 1, repeats: int = 1, keep: str | Path | None = None) -> dict:
+    """Time the 1- and 2-process runs (median over `repeats`, alternating) and compare their scores.
+
+    `keep`: a folder to leave the model, traces.jsonl and scores-{1,2}.parquet in (None: a temporary one).
+    """
     import pandas as pd
 
     with tempfile.TemporaryDirectory(prefix="siakit-bench-dist-") as tmp:
-        folder = Path(tmp)
+        folder = Path(tmp) if keep is None else Path(keep)
+        folder.mkdir(parents=True, exist_ok=True)
         _prepare(folder, n_traces)
         walls, scores = {1: [], 2: []}, {1: [], 2: []}
         for _ in range(repeats):
