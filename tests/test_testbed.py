@@ -221,7 +221,6 @@ def test_lineage_end_to_end_on_a_tiny_model_and_reuses_its_cache(tmp_path, monke
     assert again["train_log"] == result["train_log"]
     assert again["checkpoints"][1]["greedy"]["metrics"] == result["checkpoints"][1]["greedy"]["metrics"]
     assert lineage.LineageConfig(steps=3).train_key() != lineage.LineageConfig().train_key()
-    assert lineage.summary_table(again)["checkpoint"].tolist() == ["step0", "step1", "step2"]
     # rollouts: every trace at its mid prefix (M = 4), every prefix of the subset (all 5 here, M = 8)
     mid, every = first["rollouts_mid"], first["rollouts_all"]
     n_steps = {t.id: len(t.steps) for t in first["traces"]}

@@ -14,7 +14,7 @@ import torch
 from siakit.theory.info import conditional_entropy
 from siakit.training.toy.gpt import GPT, GPTConfig
 from siakit.training.toy.humans import human_trace, human_traces, unknown_counts
-from siakit.training.toy.text import Codec, build_tokenizer, human_to_trace
+from siakit.training.toy.text import Codec, build_tokenizer, make_trace
 from siakit.training.toy.world import Problem, WorldConfig, bayes_curve, unknown_entropy
 
 TINY = WorldConfig(n_terms=2, n_answers=3, hidden_values=2, p_visible=0.5, p_skip=0.3, p_slip=0.2, p_stop=0.25)
@@ -95,7 +95,7 @@ def test_tokenizer_matches_codec_with_offsets():
     w = WorldConfig()
     tok, codec = build_tokenizer(w), Codec(w)
     for i, h in enumerate(human_traces(w, 20, seed=1)):
-        tr = human_to_trace(str(i), w, h)
+        tr = make_trace(str(i), w, h.problem, h.steps, h.answer, model="human")
         enc = tok(tr.text + tr.cue + tr.options[h.answer], return_offsets_mapping=True)
         assert enc.input_ids == codec.encode(h.tokens())
         assert all(tr.text[a:b] == t for (a, b), t in zip(enc.offset_mapping, h.tokens()[:-2]))

@@ -185,19 +185,6 @@ def matched_comparison(entropy_rule: pd.DataFrame, fixed_rule: pd.DataFrame) -> 
     return entropy_rule.assign(fixed_accuracy=at_same, advantage=entropy_rule["accuracy"] - at_same)
 
 
-def shared_answer_set(scores: pd.DataFrame) -> bool:
-    """True when every trace was scored over the same options (e.g. ARC's A-D). Kept for old callers:
-    whether an early exit is fair is now `prefix_only_sets` (sets built from the prefix are fair too).
-
-    >>> shared_answer_set(pd.DataFrame({"id": ["a", "b"], "options": [[" A", " B"], [" A", " B"]]}))
-    True
-    """
-    if "options" not in scores.columns or not len(scores):
-        return False
-    firsts = scores.groupby("id", sort=False)["options"].first()
-    return firsts.map(lambda o: None if o is None else tuple(o)).nunique(dropna=False) == 1
-
-
 def held_out_threshold(scores: pd.DataFrame, thresholds=DEFAULT_FRACTIONS, seed: int = 0) -> dict:
     """Choose the entropy threshold on one half of the traces, measure it on the other half.
 

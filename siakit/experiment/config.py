@@ -51,11 +51,6 @@ class RunConfig:
     terminated: bool = _f(True, "score each option followed by the end of the answer (False: the old "
                                 "token-prefix form, where ' 2' also counts ' 24')")
 
-    # Fields that do not change any number of a run (where it is written, how it is batched on a
-    # float32 CPU); the resume check ignores them. `n` is handled separately (it extends a run).
-    NOT_RESULTS = ("n", "device", "batch_size", "score_batch", "results_dir", "model", "dataset",
-                   "question_field", "answer_field", "choices_field", "id_field")  # the problems' fingerprint covers these
-
     @classmethod
     def keys(cls) -> list[str]:
         return [f.name for f in fields(cls)]

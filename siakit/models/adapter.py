@@ -24,7 +24,6 @@ import inspect
 from dataclasses import dataclass, field
 from typing import Any
 
-MASK_IMPLEMENTATIONS = ("eager", "sdpa", "flex_attention")  # transformers attention that takes 4-D masks
 # Architectures whose logits are exactly lm_head(final hidden state), up to Gemma's final soft-cap.
 _PLAIN_HEAD = {"llama", "qwen2", "qwen3", "mistral", "gemma", "gemma2", "gemma3_text", "olmo", "olmo2",
                "olmo3", "gpt2", "phi3", "smollm3"}

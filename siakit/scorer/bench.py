@@ -373,7 +373,7 @@ def _main(args) -> int:
         for row in run_case(case, args.device, args.repeats, args.warmup, case_peak):
             rows.append(row)
             emit(row)
-    for line in targets(rows):  # issue 16's GPU targets, where this run measured them
+    for line in targets(rows):  # the GPU targets, where this run measured them
         emit(line)
     return 0
 

@@ -1,5 +1,5 @@
 """The cases of `siakit bench`: model shapes, the labelled variants of registered methods, presets,
-and issue 16's GPU targets evaluated on a run's rows.
+and the GPU targets (the Reproducing page's 'Scoring on a GPU') evaluated on a run's rows.
 
     >>> PRESETS["gpu"]                  # the cases of one GPU run (`siakit bench --device cuda --preset gpu`)
     >>> targets(rows)                   # [{"target": ..., "value": ..., "met": bool}, ...] from the method rows
@@ -79,7 +79,7 @@ PRESETS = {
                                          "kvtree", "causal"))],
     "smollm2": [Case(shape="smollm2", T=128, K=12, methods=("naive", "batched", "kv", "kv-grow", "tree", "kvtree",
                                                              "causal"))],
-    # Issue 16's H100 targets in one run (~6 min by estimate: the 2026-11-26 suite took 92 s, of which the
+    # The H100 targets in one run (~6 min by estimate: the 2026-11-26 suite took 92 s, of which the
     # dropped Qwen/Gemma cases ~20 s; FlexAttention compiles once per shape, 5 shapes at ~20-40 s; the
     # compiled-forward case autotunes its matmuls, ~1-2 min, and runs last so a slow compile loses
     # nothing else). Every row carries its ratios to `causal` of the same case.
@@ -104,7 +104,7 @@ TREE_LABELS = {label for label, v in VARIANTS.items() if v.method in ("tree", "p
 
 
 def targets(rows: list[dict]) -> list[dict]:
-    """Issue 16's H100 targets evaluated on one run's method rows (those the run measured).
+    """The H100 targets evaluated on one run's method rows (those the run measured).
 
     Each: {"kind": "target", "target": text, "value": number, "met": bool}. Tree rows are every
     tree / packed / kvtree variant; `frac_peak` is useful (non-embedding + allowed-attention) FLOP/s

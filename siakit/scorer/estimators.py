@@ -11,8 +11,8 @@
   s_k is add-one smoothed so it stays finite when the gold is never sampled (`empirical_summary`);
   see `siakit.scorer.rollout` for every column.
 
-    >>> readout_summary(np.log([0.2, 0.6]), gold=0)["entropy"]   # renormalised to [0.25, 0.75]
-    0.5623...
+    >>> round(prefix_readout(np.log([0.2, 0.6]), [0, 1], gold=0)["entropy"], 4)   # over [0.25, 0.75]
+    0.5623
 """
 from __future__ import annotations
 
@@ -67,17 +67,6 @@ def candidate_options(gold: str | None, answer: str | None, sampled: list[str | 
             seen.add(key)
             options.append(" " + key)
     return options[:limit] if limit else options
-
-
-def readout_summary(option_logprob, gold: int | None) -> dict:
-    """Renormalise summed option log-probs [n_options]; entropy, gold log-prob and leader (nats)."""
-    lp = np.asarray(option_logprob, dtype=float)
-    log_z = np.logaddexp.reduce(lp)
-    logp = lp - log_z
-    p = np.exp(logp)
-    entropy = float(-(p * logp).sum())
-    return {"entropy": max(entropy, 0.0), "probs": p.tolist(), "leading": int(np.argmax(p)),
-            "gold_logprob": float(logp[gold]) if gold is not None else math.nan}
 
 
 def prefix_readout(option_logprob, members: list[int], gold: int | None) -> dict:

@@ -272,24 +272,3 @@ def run_lineage(cfg: LineageConfig, lm=None, progress: bool = True) -> dict:
             "train_log": log, "checkpoints": results, "n_eval": len(problems), "estimator": "readout",
             "cue": CUE, "units": "nats", "versions": versions(),
             "seconds": round(time.perf_counter() - started, 1)}
-
-
-def summary_table(result: dict, decode: str = "greedy") -> "pd.DataFrame":
-    """One row per checkpoint: the headline numbers (accuracy, AUROC at u = 0.5 and 1, information per
-    step, lock-in, leader agreement) with their intervals."""
-    import pandas as pd
-
-    cols = ["accuracy", "auroc_u05", "auroc_u1", "info_per_step", "info_per_reasoning_step",
-            "locked_correct", "locked_incorrect", "leader_agrees", "hit_cap"]
-    rows = []
-    for entry in result["checkpoints"]:
-        if decode not in entry:
-            continue
-        m = entry[decode]["metrics"]
-        row = {"checkpoint": entry["name"], "stage": entry["stage"], "step": entry["step"], "n": m["n"],
-               "n_correct": m.get("n_correct_scored"), "n_incorrect": m.get("n_incorrect_scored")}
-        for c in cols:
-            row[c] = m.get(c, float("nan"))
-            row[f"{c}_ci"] = (m.get(f"{c}_low", float("nan")), m.get(f"{c}_high", float("nan")))
-        rows.append(row)
-    return pd.DataFrame(rows)

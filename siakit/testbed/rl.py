@@ -1,7 +1,7 @@
 """RL on the testbed: REINFORCE with a KL penalty, reward = reasoning-gym's verifier.
 
 As in the toy world (`siakit.training.toy.rl`), the objective is the KL-regularised one whose optimum is
-p*(c|q) ∝ p_ref(c|q) exp(r(q, c) / beta) (the theory chapter, section 6; our formalisation), here with the
+p*(c|q) ∝ p_ref(c|q) exp(r(q, c) / beta) (the theory chapter's tilt B, `def-tilts`), here with the
 SFT end point as p_ref. Per sampled trace the shaped reward is r - beta * (log p(c|q) - log p_ref(c|q))
 (the sequence-level KL estimate), with a leave-one-out baseline over the `samples` traces of each
 problem (RLOO). Costly on a CPU (every update samples questions x samples traces), so the book's CPU

@@ -65,17 +65,6 @@ def random_answer_head(rng: np.random.Generator, n_questions: int = 3, n_symbols
     return _dirichlet(rng, (n_questions,) + (n_symbols,) * n_steps + (n_answers,), concentration)
 
 
-def perturb_trace_law(rng: np.random.Generator, trace: np.ndarray, noise: float) -> np.ndarray:
-    """Multiply every trace probability by exp(noise * N(0, 1)) and renormalise per (q, a).
-
-    A smooth way to get model trace laws at any KL from a human one; noise=0 returns `trace`.
-    """
-    logits = np.log(np.maximum(trace, 1e-300)) + noise * rng.standard_normal(trace.shape)
-    logits -= logits.max(axis=_trace_axes(trace), keepdims=True)
-    w = np.exp(logits) * (trace > 0)
-    return w / w.sum(axis=_trace_axes(trace), keepdims=True)
-
-
 def sample_counts(rng: np.random.Generator, joint: np.ndarray, n_samples: int) -> np.ndarray:
     """Draw `n_samples` iid outcomes of a joint table; return counts of the same shape.
 

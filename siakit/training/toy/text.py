@@ -5,7 +5,7 @@ with a space) tokenizes into exactly the ids a toy model was trained on, with ch
 """
 from __future__ import annotations
 
-from siakit.training.toy.world import CUE, HumanTrace, Problem, WorldConfig
+from siakit.training.toy.world import CUE, Problem, WorldConfig
 from siakit.data.traces import Trace
 
 
@@ -63,6 +63,3 @@ def make_trace(tid: str, world: WorldConfig, problem: Problem, steps: list[list[
                  answer=None if answer is None else str(answer),
                  correct=None if answer is None else answer == truth, meta=meta)
 
-
-def human_to_trace(tid: str, world: WorldConfig, h: HumanTrace) -> Trace:
-    return make_trace(tid, world, h.problem, h.steps, h.answer, model="human", unknown=h.unknown)
