@@ -22,7 +22,7 @@ import pandas as pd
 
 from siakit.analysis.saturation import drop_slope, shuffled_null  # noqa: F401  (re-exported)
 from siakit.theory import sia
-from siakit.theory.info import _as_dist
+from siakit.theory.info import as_dist
 
 
 def two_step_example(reliability: float = 0.75) -> np.ndarray:
@@ -118,7 +118,7 @@ def sample_scores(rng: np.random.Generator, joint, head, n_traces: int) -> pd.Da
     (log p_k(a*)), option_probs (p_k as a list), n_options, n_steps, correct (A' == A), gold, own.
     """
     j = np.asarray(joint, dtype=float)
-    head = _as_dist(head, "head")
+    head = as_dist(head, "head")
     mu = sia.own_answer_joint(j, head)
     K, n_a = sia.n_steps(j), j.shape[1]
     flat = j.ravel() / j.sum()

@@ -73,6 +73,16 @@ def normalize_number(s: str | int | float | None) -> str | None:
         return None
 
 
+def answer_key(text: str) -> str:
+    """The form two answers are compared in: stripped text, numbers normalised.
+
+    answer_key("$1,000.00") -> "1000"; answer_key(" B") -> "B".
+    """
+    stripped = str(text).strip()
+    number = normalize_number(stripped) if any(ch.isdigit() for ch in stripped) else None
+    return number if number is not None else stripped
+
+
 def _label_pattern(labels: list[str]) -> str:
     return "(" + "|".join(re.escape(label) for label in sorted(labels, key=len, reverse=True)) + ")"
 

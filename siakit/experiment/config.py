@@ -153,9 +153,9 @@ def check_device_dtype(device: str, dtype) -> None:
     """
     import torch
 
-    from siakit.models.loading import _resolve_dtype
+    from siakit.models.loading import resolve_dtype
 
-    _resolve_dtype(dtype)
+    resolve_dtype(dtype)
     try:
         kind = torch.device(device).type
     except (RuntimeError, TypeError) as e:

@@ -69,7 +69,7 @@ def embedded_gguf(name: str) -> Path:
     return Path(list(spec.submodule_search_locations)[0]) / target
 
 
-def _resolve_dtype(dtype):
+def resolve_dtype(dtype):
     import torch
 
     if dtype is None or isinstance(dtype, torch.dtype):
@@ -233,7 +233,7 @@ def load_model(spec: str, device: str = "cpu", dtype=None, chat: bool | None = N
     `chat=None` guesses from the tokenizer's chat template. A spec that cannot be loaded raises
     ModelLoadError (a ValueError) naming it.
     """
-    torch_dtype = _resolve_dtype(dtype)
+    torch_dtype = resolve_dtype(dtype)
     kind = check_model_spec(spec)
     try:
         return _load(spec, kind, device, torch_dtype, chat, attn_implementation)

@@ -21,19 +21,12 @@ import zlib
 
 import numpy as np
 
+from siakit.data.answers import answer_key
+
 ESTIMATORS = ("readout", "vocab", "rollout", "sampling", "enumerate")  # "sampling": the old name of "rollout";
 # "enumerate": siakit.scorer.enumeration
 ROLLOUT = ("rollout", "sampling")  # the estimators computed by siakit.scorer.rollout
 UNPARSED = "<none>"  # the outcome of a sampled continuation whose answer cannot be extracted
-
-
-def _normalize(text: str) -> str:
-    """Stripped text, numbers in their normalised form ("$1,000.00" -> "1000"; " B" -> "B")."""
-    from siakit.data.answers import normalize_number
-
-    stripped = str(text).strip()
-    number = normalize_number(stripped) if any(ch.isdigit() for ch in stripped) else None
-    return number if number is not None else stripped
 
 
 def gold_index(options: list[str], gold: str | None) -> int | None:
@@ -43,9 +36,9 @@ def gold_index(options: list[str], gold: str | None) -> int | None:
     """
     if gold is None:
         return None
-    target = _normalize(gold)
+    target = answer_key(gold)
     hits = [i for i, option in enumerate(options) if option.strip() == str(gold).strip()]
-    hits = hits or [i for i, option in enumerate(options) if _normalize(option) == target]
+    hits = hits or [i for i, option in enumerate(options) if answer_key(option) == target]
     return hits[0] if hits else None
 
 
@@ -62,7 +55,7 @@ def candidate_options(gold: str | None, answer: str | None, sampled: list[str | 
     for value in [gold, answer, *sampled, *mentioned]:
         if value is None or not str(value).strip():
             continue
-        key = _normalize(value)
+        key = answer_key(value)
         if key not in seen:
             seen.add(key)
             options.append(" " + key)
@@ -114,14 +107,14 @@ def empirical_summary(answers: list[str | None], gold: str | None, miller_madow:
 
     if not answers:
         raise ValueError("sampling estimator: no samples (samples must be >= 1)")
-    keys = [UNPARSED if a is None else _normalize(a) for a in answers]
+    keys = [UNPARSED if a is None else answer_key(a) for a in answers]
     options = list(dict.fromkeys(keys))
     counts = np.array([keys.count(o) for o in options], dtype=float)
     entropy = abs(float((miller_madow_entropy if miller_madow else plugin_entropy)(counts)))  # no -0.0
     probs = counts / counts.sum()
     gold_lp = math.nan
     if gold is not None:
-        g = _normalize(gold)
+        g = answer_key(gold)
         count = float(counts[options.index(g)]) if g in options else 0.0
         outcomes = len(options) + (g not in options)
         gold_lp = float(np.log((count + 1) / (counts.sum() + outcomes)))

@@ -19,8 +19,7 @@ import torch
 
 from siakit.training.reinforce import kl_shaped_update
 from siakit.progress import progress_bar
-from siakit.training.sft.finetune import _batch
-from siakit.training.sft.data import Example
+from siakit.training.sft.data import Example, collate
 from siakit.testbed.generate import generate_testbed
 from siakit.testbed.prompt import end_of_turn
 
@@ -38,7 +37,7 @@ class RLConfig:
 
 def sequence_logprob(model, examples: list[Example], pad_id: int) -> torch.Tensor:
     """Sum of log p(token) over each row's labelled (completion) tokens: shape [rows], nats."""
-    ids, mask, labels = _batch(examples, pad_id, model.device)
+    ids, mask, labels = collate(examples, pad_id, model.device)
     logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1]  # [b, L-1, vocab]
     target = labels[:, 1:]
     keep = target != -100

@@ -14,8 +14,11 @@ ATOL = 1e-6  # tolerance on sum-to-one: float32 softmax outputs from the scorer 
 
 __all__ = ['entropy', 'binary_entropy', 'cross_entropy', 'kl', 'total_variation', 'mutual_information', 'conditional_entropy', 'conditional_mutual_information', 'fano_max_entropy', 'fano_lower_bound', 'error_upper_bound', 'plugin_entropy', 'miller_madow_entropy', 'entropy_continuity_bound', 'conditional_entropy_continuity_bound']
 
-def _as_dist(p, name: str, axis=-1, atol: float = ATOL) -> np.ndarray:
-    """Validate that `p` holds probability vectors along `axis` (may be a tuple of axes)."""
+def as_dist(p, name: str, axis=-1, atol: float = ATOL) -> np.ndarray:
+    """Validate that `p` holds probability vectors along `axis` (may be a tuple of axes); a float array.
+
+    as_dist([0.25, 0.75], "p") -> array([0.25, 0.75]); as_dist([0.5, 0.6], "p") raises ValueError.
+    """
     p = np.asarray(p, dtype=float)
     if p.ndim == 0:
         raise ValueError(f"{name}: expected an array of probabilities, got a scalar")
@@ -35,7 +38,7 @@ def _as_joint(joint, n_axes: int, atol: float) -> np.ndarray:
     """Validate a joint table whose last `n_axes` axes hold one distribution."""
     if np.ndim(joint) < n_axes:
         raise ValueError(f"joint: needs at least {n_axes} axes, got shape {np.shape(joint)}")
-    return _as_dist(joint, "joint", tuple(range(-n_axes, 0)), atol)
+    return as_dist(joint, "joint", tuple(range(-n_axes, 0)), atol)
 
 
 def _plogp(p: np.ndarray) -> np.ndarray:
@@ -55,7 +58,7 @@ def entropy(p, axis=-1, base: float | None = None, atol: float = ATOL):
     entropy([0.5, 0.5]) -> 0.6931 (log 2 nats); entropy([0.5, 0.5], base=2) -> 1.0 bit.
     Shapes: `[..., n]` -> `[...]`.
     """
-    p = _as_dist(p, "p", axis, atol)
+    p = as_dist(p, "p", axis, atol)
     h = -_plogp(p).sum(axis=axis)
     return h / np.log(base) if base is not None else h
 
@@ -77,7 +80,7 @@ def cross_entropy(p, q, axis=-1, atol: float = ATOL):
     cross_entropy([1, 0], [0.5, 0.5]) -> 0.6931.  Shapes: `[..., n]` x `[..., n]` -> `[...]`.
     """
     _same_shape(p, q)
-    p, q = _as_dist(p, "p", axis, atol), _as_dist(q, "q", axis, atol)
+    p, q = as_dist(p, "p", axis, atol), as_dist(q, "q", axis, atol)
     with np.errstate(divide="ignore"):
         logq = np.log(q)
     terms = np.where(p > 0, -p * np.where(p > 0, logq, 0.0), 0.0)
@@ -90,7 +93,7 @@ def kl(p, q, axis=-1, atol: float = ATOL):
     kl([0.5, 0.5], [0.25, 0.75]) -> 0.1438.  Shapes: `[..., n]` x `[..., n]` -> `[...]`.
     """
     _same_shape(p, q)
-    p, q = _as_dist(p, "p", axis, atol), _as_dist(q, "q", axis, atol)
+    p, q = as_dist(p, "p", axis, atol), as_dist(q, "q", axis, atol)
     # Summed as p * (x - log1p(x)) with x = q/p - 1 where p > 0, plus q where p = 0: the same
     # value for normalised p, q (the added terms sum to 1 - 1 = 0), but every term is >= 0 and
     # second order in x, so a KL of 1e-20 between nearby tables is not lost to round-off.
@@ -109,7 +112,7 @@ def total_variation(p, q, axis=-1, atol: float = ATOL):
     total_variation([1, 0], [0.5, 0.5]) -> 0.5.  Shapes: `[..., n]` x `[..., n]` -> `[...]`.
     """
     _same_shape(p, q)
-    p, q = _as_dist(p, "p", axis, atol), _as_dist(q, "q", axis, atol)
+    p, q = as_dist(p, "p", axis, atol), as_dist(q, "q", axis, atol)
     return 0.5 * np.abs(p - q).sum(axis=axis)
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from siakit.theory.info import (_as_dist, conditional_entropy, conditional_entropy_continuity_bound,
+from siakit.theory.info import (as_dist, conditional_entropy, conditional_entropy_continuity_bound,
                          conditional_mutual_information)
 
 
@@ -22,7 +22,7 @@ def _check_joint(joint, name: str = "joint") -> np.ndarray:
     j = np.asarray(joint, dtype=float)
     if j.ndim < 3:
         raise ValueError(f"{name}: expected shape [Q, A, C1, ..., CK] with K >= 1, got {j.shape}")
-    return _as_dist(j.reshape(1, -1), name).reshape(j.shape)
+    return as_dist(j.reshape(1, -1), name).reshape(j.shape)
 
 
 def n_steps(joint) -> int:
@@ -44,12 +44,12 @@ def couple(p_qa, trace) -> np.ndarray:
     p_qa `[Q, A]`, trace `[Q, A, C1..CK]` (sums to 1 over C for each (q, a)) -> `[Q, A, C1..CK]`.
     couple([[1.0]], [[[0.5, 0.5]]]) -> [[[0.5, 0.5]]].
     """
-    p_qa = _as_dist(np.reshape(p_qa, (1, -1)), "p_qa").reshape(np.shape(p_qa))
+    p_qa = as_dist(np.reshape(p_qa, (1, -1)), "p_qa").reshape(np.shape(p_qa))
     trace = np.asarray(trace, dtype=float)
     if trace.ndim < 3 or trace.shape[:2] != p_qa.shape:
         raise ValueError(f"trace: shape {trace.shape} does not start with p_qa's {p_qa.shape}")
     flat = trace.reshape(trace.shape[:2] + (-1,))
-    _as_dist(flat, "trace")
+    as_dist(flat, "trace")
     return p_qa.reshape(p_qa.shape + (1,) * (trace.ndim - 2)) * trace
 
 
@@ -109,7 +109,7 @@ def own_answer_joint(joint, head) -> np.ndarray:
     answer is summed out. joint `[Q, A, C1..CK]`, head `[Q, C1..CK, A']` -> `[Q, A', C1..CK]`.
     """
     j = _check_joint(joint)
-    head = _as_dist(head, "head")
+    head = as_dist(head, "head")
     if head.shape[:-1] != (j.shape[0],) + j.shape[2:]:
         raise ValueError(f"head: shape {head.shape} does not match joint {j.shape} as [Q, C.., A']")
     return np.moveaxis(j.sum(axis=1)[..., None] * head, -1, 1)
@@ -179,7 +179,7 @@ def kl_regularised_optimum(p_ref, reward, beta: float, axis=-1) -> np.ndarray:
     """
     if not beta > 0:
         raise ValueError(f"beta: must be > 0, got {beta}")
-    p_ref = _as_dist(p_ref, "p_ref", axis)
+    p_ref = as_dist(p_ref, "p_ref", axis)
     reward = np.asarray(reward, dtype=float)
     if reward.shape != p_ref.shape:
         raise ValueError(f"reward: shape {reward.shape} differs from p_ref {p_ref.shape}")

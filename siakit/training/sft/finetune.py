@@ -28,7 +28,7 @@ from siakit.files import atomic_write_json, atomic_write_text, json_safe
 SUMMARY_SCHEMA = 3
 import torch.nn.functional as F
 
-from siakit.training.sft.data import Example, epoch_batches, gsm8k_solutions, sft_examples
+from siakit.training.sft.data import Example, collate, epoch_batches, gsm8k_solutions, sft_examples
 from siakit.progress import progress_bar
 
 
@@ -63,20 +63,9 @@ def _trainable(model, train_layers: int) -> list[torch.nn.Parameter]:
     return [p.requires_grad_(True) for m in blocks for p in m.parameters()]
 
 
-def _batch(examples: list[Example], pad_id: int, device) -> tuple[torch.Tensor, ...]:
-    length = max(len(e.input_ids) for e in examples)
-    ids = torch.full((len(examples), length), pad_id)
-    labels = torch.full((len(examples), length), -100)
-    mask = torch.zeros((len(examples), length), dtype=torch.long)
-    for i, e in enumerate(examples):
-        n = len(e.input_ids)
-        ids[i, :n], labels[i, :n], mask[i, :n] = torch.tensor(e.input_ids), torch.tensor(e.labels), 1
-    return ids.to(device), mask.to(device), labels.to(device)
-
-
 def solution_loss(model, examples: list[Example], pad_id: int) -> tuple[torch.Tensor, int]:
     """Summed NLL (nats) of the solution tokens and their count; the head runs only where labels are."""
-    ids, mask, labels = _batch(examples, pad_id, model.device)
+    ids, mask, labels = collate(examples, pad_id, model.device)
     hidden = model.base_model(input_ids=ids, attention_mask=mask).last_hidden_state  # [b, L, d]
     keep = labels[:, 1:] != -100
     logits = model.get_output_embeddings()(hidden[:, :-1][keep])  # [n_label_tokens, vocab]
