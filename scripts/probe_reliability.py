@@ -1,4 +1,4 @@
-"""Re-measure issue 12's table: run every probe of tests/test_reliability.py and count the outcomes.
+"""Re-measure the hostile-use probes: run every probe of tests/test_reliability.py and count the outcomes.
 
     PYTHONPATH=$PWD OMP_NUM_THREADS=1 python scripts/probe_reliability.py [--only NAME ...]
 
