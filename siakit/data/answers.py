@@ -73,10 +73,10 @@ def normalize_number(s: str | int | float | None) -> str | None:
         return None
 
 
-def answer_key(text: str) -> str:
+def normalize_answer(text: str) -> str:
     """The form two answers are compared in: stripped text, numbers normalised.
 
-    answer_key("$1,000.00") -> "1000"; answer_key(" B") -> "B".
+    normalize_answer("$1,000.00") -> "1000"; normalize_answer(" B") -> "B".
     """
     stripped = str(text).strip()
     number = normalize_number(stripped) if any(ch.isdigit() for ch in stripped) else None

@@ -23,7 +23,7 @@ coverage) and over S_k + {gold} (s_k).
 """
 from __future__ import annotations
 
-from siakit.data.answers import answer_key, mentioned_numbers
+from siakit.data.answers import normalize_answer, mentioned_numbers
 
 
 def recent_distinct(values: list[str], limit: int | None) -> list[str]:
@@ -43,13 +43,13 @@ def prefix_sets(question: str, steps: list[str], sampled: list[str | None], ment
     """S_0..S_K as option strings (" " + normalised number), from the question, the steps C_{1:k}
     and `sampled` answers (None entries: unparsable samples, skipped). `mentions`: how many of the
     most recently mentioned distinct numbers enter (None: all; 0: none)."""
-    base = [answer_key(a) for a in sampled if a is not None and str(a).strip()]
+    base = [normalize_answer(a) for a in sampled if a is not None and str(a).strip()]
     said = mentioned_numbers(question)
     sets = []
     for k in range(len(steps) + 1):
         if k:
             said = said + mentioned_numbers(steps[k - 1])
-        values = list(dict.fromkeys(base + recent_distinct([answer_key(v) for v in said], mentions)))
+        values = list(dict.fromkeys(base + recent_distinct([normalize_answer(v) for v in said], mentions)))
         sets.append([" " + v for v in values])
     return sets
 
@@ -60,8 +60,8 @@ def union_with_gold(sets: list[list[str]], gold: str | None) -> tuple[list[str],
     union = list(dict.fromkeys(o for s in sets for o in s))
     gold_at = None
     if gold is not None and str(gold).strip():
-        keys = [answer_key(o) for o in union]
-        g = answer_key(gold)
+        keys = [normalize_answer(o) for o in union]
+        g = normalize_answer(gold)
         if g in keys:
             gold_at = keys.index(g)
         else:

@@ -143,7 +143,7 @@ def enumerate_layout(adapter, grammar, lay, gold: str | None, opts: EnumerateOpt
     """
     import torch
 
-    from siakit.scorer.estimators import _normalize
+    from siakit.data.answers import normalize_answer
 
     if not adapter.is_hf:
         raise ValueError("estimator 'enumerate' needs a transformers model (a KV cache)")
@@ -154,7 +154,7 @@ def enumerate_layout(adapter, grammar, lay, gold: str | None, opts: EnumerateOpt
     not_cont = (~cont).float()
     child_ids = [torch.tensor([c[0] for c in kids], dtype=torch.long, device=dev) for kids in grammar.children]
     child_cont = [np.array([bool(cont[c[0]]) for c in kids], dtype=bool) for kids in grammar.children]
-    gold_key = _normalize(gold) if gold is not None else None
+    gold_key = normalize_answer(gold) if gold is not None else None
     cue, bounds = list(lay.cue), list(lay.bounds)
     prefixes = [_Prefix() for _ in bounds]
     serial = [0]

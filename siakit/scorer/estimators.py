@@ -21,11 +21,12 @@ import zlib
 
 import numpy as np
 
-from siakit.data.answers import answer_key
+from siakit.data.answers import normalize_answer
 
 ESTIMATORS = ("readout", "vocab", "rollout", "sampling", "enumerate")  # "sampling": the old name of "rollout";
 # "enumerate": siakit.scorer.enumeration
 ROLLOUT = ("rollout", "sampling")  # the estimators computed by siakit.scorer.rollout
+_normalize = normalize_answer  # old name, for branches written against it: new code imports normalize_answer
 UNPARSED = "<none>"  # the outcome of a sampled continuation whose answer cannot be extracted
 
 
@@ -36,9 +37,9 @@ def gold_index(options: list[str], gold: str | None) -> int | None:
     """
     if gold is None:
         return None
-    target = answer_key(gold)
+    target = normalize_answer(gold)
     hits = [i for i, option in enumerate(options) if option.strip() == str(gold).strip()]
-    hits = hits or [i for i, option in enumerate(options) if answer_key(option) == target]
+    hits = hits or [i for i, option in enumerate(options) if normalize_answer(option) == target]
     return hits[0] if hits else None
 
 
@@ -55,7 +56,7 @@ def candidate_options(gold: str | None, answer: str | None, sampled: list[str | 
     for value in [gold, answer, *sampled, *mentioned]:
         if value is None or not str(value).strip():
             continue
-        key = answer_key(value)
+        key = normalize_answer(value)
         if key not in seen:
             seen.add(key)
             options.append(" " + key)
@@ -107,14 +108,14 @@ def empirical_summary(answers: list[str | None], gold: str | None, miller_madow:
 
     if not answers:
         raise ValueError("sampling estimator: no samples (samples must be >= 1)")
-    keys = [UNPARSED if a is None else answer_key(a) for a in answers]
+    keys = [UNPARSED if a is None else normalize_answer(a) for a in answers]
     options = list(dict.fromkeys(keys))
     counts = np.array([keys.count(o) for o in options], dtype=float)
     entropy = abs(float((miller_madow_entropy if miller_madow else plugin_entropy)(counts)))  # no -0.0
     probs = counts / counts.sum()
     gold_lp = math.nan
     if gold is not None:
-        g = answer_key(gold)
+        g = normalize_answer(gold)
         count = float(counts[options.index(g)]) if g in options else 0.0
         outcomes = len(options) + (g not in options)
         gold_lp = float(np.log((count + 1) / (counts.sum() + outcomes)))

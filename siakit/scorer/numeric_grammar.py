@@ -122,13 +122,13 @@ def answer_key(text: str, leads: tuple = (":",)) -> str:
 
     answer_key(": $1,000") -> "1000";  answer_key(" 2.50") -> "2.5"
     """
-    from siakit.scorer.estimators import _normalize
+    from siakit.data.answers import normalize_answer
 
     for lead in sorted(leads, key=len, reverse=True):
         if lead and text.startswith(lead):
             text = text[len(lead):]
             break
-    return _normalize(text.strip())
+    return normalize_answer(text.strip())
 
 
 def gold_prefix(text: str, gold_digits: str | None, leads: tuple = (":",)) -> bool:

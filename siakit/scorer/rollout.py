@@ -34,7 +34,7 @@ import math
 import numpy as np
 
 from siakit.scorer.continuations import RolloutJob, sample_rollouts
-from siakit.data.answers import answer_key
+from siakit.data.answers import normalize_answer
 from siakit.scorer.estimators import UNPARSED, empirical_summary, trace_seed
 
 
@@ -65,7 +65,7 @@ def rollout_summary(answers: list[str | None], gold: str | None, own: str | None
     from siakit.data.answers import grade
 
     base = empirical_summary(answers, gold, miller_madow)
-    keys = [UNPARSED if a is None else answer_key(a) for a in answers]
+    keys = [UNPARSED if a is None else normalize_answer(a) for a in answers]
     options = base["options"]
     counts = np.array([keys.count(o) for o in options], dtype=float)
     codes = np.array([options.index(k) for k in keys])
@@ -75,7 +75,7 @@ def rollout_summary(answers: list[str | None], gold: str | None, own: str | None
         boots = np.atleast_1d(_entropy((draws[..., None] == np.arange(len(options))).sum(1).astype(float),
                                        miller_madow))
     n_gold = sum(grade(a, gold, multiple_choice) for a in answers) if gold is not None else None
-    own_key = None if own is None else answer_key(own)
+    own_key = None if own is None else normalize_answer(own)
     return {"entropy": base["entropy"], "entropy_plugin": _entropy(counts, False),
             "entropy_mm": _entropy(counts, True),
             "entropy_low": float(np.percentile(boots, 2.5)) if boots.size else math.nan,

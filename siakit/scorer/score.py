@@ -302,11 +302,11 @@ def _enumerate_all(lm, prepared, cfg, bar) -> dict:
 def _prefetch_paths(tokenizer, trace: Trace, leads, cfg) -> list[list[list[int]]]:
     """Per prefix, the token paths `enumerate` feeds in its first pass: the numbers of S_k (the
     readout's prefix-only set, " " + number) and the gold with and without each lead."""
-    from siakit.scorer.estimators import _normalize
+    from siakit.data.answers import normalize_answer
 
     question = str(trace.meta.get("question") or trace.prompt)
     sets = prefix_sets(question, trace.steps, [], cfg.candidate_mentions)
-    gold = [lead + " " + _normalize(trace.gold) for lead in ("", *leads)] if trace.gold is not None else []
+    gold = [lead + " " + normalize_answer(trace.gold) for lead in ("", *leads)] if trace.gold is not None else []
     encode = lambda text: tokenizer(text, add_special_tokens=False)["input_ids"]  # noqa: E731
     return [[encode(text) for text in dict.fromkeys(options + gold)] for options in sets]
 
