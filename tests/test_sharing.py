@@ -65,6 +65,13 @@ def test_prompt_sharing_equals_each_trace_alone_and_naive(name):
                                                        progress=False) for t in traces]))
                 diff = np.nanmax(np.abs(_values(got) - solo))
                 assert diff <= SHARE_TOL, f"{name}/{method}/{layout}: {diff:.2e} shared vs alone"
+    lays = [layout_trace(lm.tokenizer, t, t.cue, t.options) for t in traces]
+    ref = methods.run_naive(lm.adapter, lays)
+    for cascade in (False, "always") if lm.adapter.is_hf else (False,):  # both cuts, whatever cascade_pays says
+        for rows in (True, False):
+            got = methods.run_tree(lm.adapter, lays, methods.MethodOptions(rows=rows, cascade=cascade))
+            for a, b in zip(got[0] + got[1], ref[0] + ref[1]):
+                assert np.nanmax(np.abs(a - b)) <= TOL, f"{name}: cascade={cascade} rows={rows}"
 
 
 def test_kvtree_with_a_shared_trunk_runs_the_trunk_under_the_tree_mask():
@@ -152,6 +159,6 @@ def test_cascade_feeds_the_prompt_once_and_equals_the_one_pass_tree():
     assert len(cut.rows) == 3  # intact and corrupted share their first step: one subtree, one row
     assert sorted([n for r in cut.rows for n in r] + cut.stem) == list(range(len(cut.ids)))  # each node once
     one_pass = methods.run_tree(lm.adapter, lays, methods.MethodOptions(cascade=False))
-    cascade = methods.run_tree(lm.adapter, lays, methods.MethodOptions())
+    cascade = methods.run_tree(lm.adapter, lays, methods.MethodOptions(cascade="always"))
     for a, b in zip(one_pass[0] + one_pass[1], cascade[0] + cascade[1]):
         assert np.nanmax(np.abs(a - b)) <= SHARE_TOL

@@ -74,13 +74,31 @@ def cascade_cut(layouts: list[TraceLayout], docs: list[int]) -> Cut:
     return Cut(forest.ids, forest.depth, order, end, stem, rows, [(*place[r.row], r) for r in reads])
 
 
-def run_cascade(adapter, layouts: list[TraceLayout], opts, tree_mask, gather):
+def cascade_pays(model, cuts: list[Cut], rows: bool) -> bool:
+    """Whether the cascade costs fewer FLOPs than the one-pass tree (`rows`: a padded row per group,
+    else one sequence), counting 2 x body parameters per token fed (pads included) and 4 x layers x
+    heads x head_dim per (query, key) pair the dense mask makes the kernel compute. At SmolLM2's size
+    four ~500-token variants of a problem stay in one pass; eight traces under a 231-token few-shot
+    prompt take the cascade."""
+    from siakit.scorer.flops import attention_dims, param_counts
+
+    layers, heads, head_dim = attention_dims(model.config)
+    per_token, per_pair = 2 * param_counts(model)["body"], 4 * layers * heads * head_dim
+    sizes = [len(c.ids) for c in cuts]
+    one = (len(sizes) * max(sizes), len(sizes) * max(sizes) ** 2) if rows else (sum(sizes), sum(sizes) ** 2)
+    n_stem = max(len(c.stem) for c in cuts)
+    width = max(len(r) for c in cuts for r in c.rows)
+    n_rows = sum(len(c.rows) for c in cuts)
+    two = (len(cuts) * n_stem + n_rows * width, len(cuts) * n_stem ** 2 + n_rows * width * (n_stem + width))
+    return two[0] * per_token + two[1] * per_pair < one[0] * per_token + one[1] * per_pair
+
+
+def run_cascade(adapter, layouts: list[TraceLayout], opts, tree_mask, gather, cuts=None):
     """Every prompt group of `layouts`: stems in one pass into a KV cache (plain causal where each stem
     is a path), the cache expanded to the groups' rows, then every row in one pass with the forest's mask."""
     import torch
 
-    groups = prompt_groups(layouts)
-    cuts = [cascade_cut([layouts[i] for i in g], g) for g in groups]
+    cuts = cuts or [cascade_cut([layouts[i] for i in g], g) for g in prompt_groups(layouts)]
     n_stem = max(max(len(c.stem) for c in cuts), 1)
     width = max(len(r) for c in cuts for r in c.rows)
     dev = adapter.device

@@ -36,7 +36,7 @@ from typing import Callable
 import numpy as np
 
 from siakit.scorer.layout import TraceLayout
-from siakit.scorer.cascade import run_cascade
+from siakit.scorer.cascade import cascade_cut, cascade_pays, run_cascade
 from siakit.scorer.buckets import bucket_length, pad_columns, static_shapes
 from siakit.scorer.compiling import compiled
 from siakit.scorer.masks import resolve_mask, tree_mask
@@ -56,8 +56,9 @@ class MethodOptions:
     bucket: int = 128            # flex / compiled tree pass: packs padded to bucket_length(L, bucket)
                                  # (few compiled shapes); 0: no padding, one compile per distinct length
     share: bool = True           # traces with the same prompt share one trunk (same numbers, fewer tokens)
-    cascade: bool = True         # tree/packed, transformers model, dense mask: a prompt group's common
-                                 # prefix once into a KV cache, its traces as rows against it (cascade.py)
+    cascade: bool | str = True   # tree/packed, transformers model, dense mask: a prompt group's shared
+                                 # tokens once into a KV cache, its traces as rows against it, where that
+                                 # costs fewer FLOPs (cascade.cascade_pays); "always"; False: never
 
 
 def _packs(layouts, opts):
@@ -101,9 +102,12 @@ def run_tree(adapter, layouts: list[TraceLayout], opts: MethodOptions = MethodOp
     import torch
 
     mask = resolve_mask(adapter, opts.mask)
-    if (opts.cascade and opts.share and adapter.is_hf and mask == "dense" and not opts.compile
-            and any(len(g) > 1 for g in prompt_groups(layouts))):
-        return run_cascade(adapter, layouts, opts, tree_mask, _gather)
+    if opts.cascade and opts.share and adapter.is_hf and mask == "dense" and not opts.compile:
+        groups = prompt_groups(layouts)
+        if any(len(g) > 1 for g in groups):
+            cuts = [cascade_cut([layouts[i] for i in g], g) for g in groups]
+            if opts.cascade == "always" or cascade_pays(adapter.model, cuts, opts.rows):
+                return run_cascade(adapter, layouts, opts, tree_mask, _gather, cuts)
     adapter = compiled(adapter, opts.compile)
     packs = _packs(layouts, opts)
     meta = pack_tensors(packs, adapter.device)
