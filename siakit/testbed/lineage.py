@@ -68,7 +68,7 @@ class LineageConfig:
     rollout_m: int = 4           # rollouts from the mid-trace prefix of every evaluated trace (0 = none);
                                  # 4 keeps the AUROC at u = 0.5 within +-0.07 at n_eval = 200
     rollout_at: tuple = (0.5,)   # the fractions u of each trace that get those rollouts (k = round(u K))
-    rollout_subset: int = 20     # traces (evenly spaced over the evaluated ones) with rollouts at
+    rollout_subset: int = 10     # traces (evenly spaced over the evaluated ones) with rollouts at
                                  # every prefix, for the whole rollout curve (0 = none)
     rollout_subset_m: int = 8    # rollouts per prefix on that subset
     cache_root: str | None = None  # None: $SIAKIT_CACHE/testbed or ~/.cache/siakit/testbed
