@@ -108,7 +108,9 @@ class RunConfig:
         mine = {"method": self.method, "candidate_samples": self.candidate_samples,
                 "candidate_mentions": self.candidate_mentions, "samples": self.samples, "seed": self.seed,
                 "terminated": self.terminated}
-        return {k: v for k, v in mine.items() if v != getattr(base, k)}
+        # ScoreConfig.samples is an alias (None) of rollout_m, so the default to compare with is rollout_m's
+        default = {k: getattr(base, k) for k in mine} | {"samples": base.rollout_m if base.samples is None else base.samples}
+        return {k: v for k, v in mine.items() if v != default[k]}
 
     def score_config(self) -> ScoreConfig:
         return ScoreConfig(estimator=tuple(self.estimators()) if isinstance(self.estimators(), list)
