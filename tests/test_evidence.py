@@ -8,11 +8,11 @@ from siakit.data.traces import Trace
 from siakit.testbed import evidence
 
 
-def _trace(i, rung, correct, K=4, wrong=None, cap=False):
+def _trace(i, rung, correct, K=4, wrong=None, cap=False, shift=0):
     meta = {"rung": rung, "hit_cap": cap}
     if wrong:
         meta["first_wrong_line"] = wrong
-    steps = [f"{j} + 1 = {j + 1}\n" for j in range(K - 1)] + [f"The answer is {K}."]
+    steps = [f"{j + shift} + 1 = {j + shift + 1}\n" for j in range(K - 1)] + [f"The answer is {K}."]
     return Trace(id=f"t{i}", prompt="Q", steps=steps, gold=str(K), answer=str(K if correct else K + 1),
                  correct=correct, meta=meta)
 
@@ -104,3 +104,18 @@ def test_verdict_table_states_each_prediction():
     sep = table.iloc[1]
     assert sep["estimate"] == 1.0 and sep["verdict"] == "supports"
     assert table.iloc[3]["verdict"] == "inconclusive (too few traces)"   # no subset rollouts
+
+
+def test_cue_scores_one_column_per_cue_and_their_table():
+    from siakit.models.tiny import tiny_model
+
+    lm = tiny_model("llama")
+    traces = [_trace(i, "t4", bool(i % 2), shift=3 * i) for i in range(4)] + [_trace(9, "t4", True, cap=True)]
+    frame = evidence.cue_scores(lm, traces, ["\nThe answer is", "\nSo the answer is"])
+    assert frame["id"].tolist() == ["t0", "t1", "t2", "t3"]          # the capped trace is left out
+    assert list(frame.columns) == ["id", "correct", "The answer is", "So the answer is"]
+    assert np.isfinite(frame[["The answer is", "So the answer is"]].to_numpy()).all()
+    assert not np.allclose(frame["The answer is"], frame["So the answer is"])   # the cue changes h
+    table, corr = evidence.cue_table(frame, n_boot=50)
+    assert table["cue"].tolist() == ["The answer is", "So the answer is"] and (table["n"] == 4).all()
+    assert np.allclose(np.diag(corr.to_numpy()), 1.0)

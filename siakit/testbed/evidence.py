@@ -12,8 +12,8 @@ is about is the model's own law of the final answer from a prefix, which only it
 - `cue_vs_rollouts`: at the same mid-trace prefixes, leader agreement, Jensen-Shannon divergence and
   Spearman of h between the cue readout and the rollouts, and how often each leader is the last
   number written;
-- `cue_sensitivity`: the readout under several cues on one checkpoint (AUROC per cue, rank
-  correlation of h across cues);
+- `cue_scores` / `cue_table` / `lineage_cue_scores`: the readout under several cues on one checkpoint
+  (AUROC per cue, rank correlation of h across cues);
 - `verdict_table`: one line per prediction, with headline, baseline, null and Holm-adjusted verdict.
 
 All entropies in nats. Input frames are the scorer's long tables (one row per (trace id, k)).
@@ -152,26 +152,57 @@ def cue_vs_rollouts(scores: pd.DataFrame, mid: pd.DataFrame, traces, n_boot: int
     return out
 
 
-def cue_sensitivity(lm, traces, cues, u: float = 0.5, n_boot: int = 1000, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Score `traces` (uncapped ones) with the readout under each cue: (per cue: AUROC of -h at u with
-    its interval and mean h; Spearman matrix of h at u across cues)."""
+def cue_scores(lm, traces, cues, u: float = 0.5) -> pd.DataFrame:
+    """The readout's h at u (nats) of each uncapped trace under each cue: columns id, correct, one per
+    cue (its text stripped). Each cue is one scoring pass over the traces."""
     from dataclasses import replace
 
     from siakit.analysis.baselines import at_u
     from siakit.scorer.score import ScoreConfig, score_traces
 
     kept = [t for t in traces if not t.meta.get("hit_cap", False)]
-    y = pd.Series({t.id: bool(t.correct) for t in kept})
-    h, rows = {}, []
+    out = pd.DataFrame({"id": [t.id for t in kept], "correct": [bool(t.correct) for t in kept]}).set_index("id", drop=False)
     for cue in cues:
         frame = score_traces(lm, [replace(t, cue=cue) for t in kept], config=ScoreConfig(progress=False))
-        h[cue] = at_u(frame, u).reindex(y.index)
-        r = auroc_ci(-h[cue].to_numpy(float), y.to_numpy(bool), n_boot=n_boot, seed=seed)
-        rows.append({"cue": cue.strip(), "auroc": r["auroc"], "low": r["low"], "high": r["high"],
-                     "mean h (nats)": float(np.nanmean(h[cue])), "n": len(kept)})
-    corr = pd.DataFrame(h).rank().corr()
-    corr.index = corr.columns = [c.strip() for c in cues]
-    return pd.DataFrame(rows), corr
+        out[cue.strip()] = at_u(frame, u).reindex(out.index)
+    return out.reset_index(drop=True)
+
+
+def cue_table(frame: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """From `cue_scores`: (per cue: AUROC of -h with its interval, mean h in nats, n; the Spearman
+    matrix of h across cues)."""
+    cues = [c for c in frame.columns if c not in ("id", "correct")]
+    y = frame["correct"].to_numpy(bool)
+    rows = []
+    for cue in cues:
+        r = auroc_ci(-frame[cue].to_numpy(float), y, n_boot=n_boot, seed=seed)
+        rows.append({"cue": cue, "AUROC of -h at u = 0.5": r["auroc"], "low": r["low"], "high": r["high"],
+                     "mean h (nats)": float(frame[cue].mean()), "n": int(len(frame))})
+    return pd.DataFrame(rows), frame[cues].rank().corr()
+
+
+def lineage_cue_scores(result: dict, checkpoint: str, cues, u: float = 0.5) -> pd.DataFrame:
+    """`cue_scores` of one checkpoint of a `run_lineage` result, cached beside its checkpoints (keyed by
+    the checkpoint, the cues, u and the traces' ids), so a rebuild reads it."""
+    import hashlib
+    import json
+    from pathlib import Path
+
+    from siakit.models.loading import load_model
+    from siakit.scorer.score import SCORER_VERSION
+
+    entry = next(c for c in result["checkpoints"] if c["name"] == checkpoint)
+    traces = entry["greedy"]["traces"]
+    blob = json.dumps({"cues": list(cues), "u": u, "ids": [t.id for t in traces], "v": SCORER_VERSION,
+                       "eval": result["config"].get("n_eval")}, sort_keys=True)
+    path = Path(result["root"]) / "cues" / f"{checkpoint}-{hashlib.sha1(blob.encode()).hexdigest()[:12]}.parquet"
+    if path.exists():
+        return pd.read_parquet(path)
+    lm = load_model(str(Path(result["root"]) / checkpoint), device=result["config"].get("device", "cpu"))
+    frame = cue_scores(lm, traces, cues, u)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(path, index=False)
+    return frame
 
 
 def _uncapped_auroc(evaluation: dict) -> pd.DataFrame:
@@ -205,7 +236,7 @@ def verdict_table(result: dict, n_boot: int = 1000, seed: int = 0) -> pd.DataFra
                  "null_text": "0.5; verdict on the rung-stratified AUROC", "estimate": strat["auroc"], "low": strat["low"],
                  "high": strat["high"], "p": strat["p"], "null": 0.5})
     a, b = _uncapped_auroc(mid_ckpt), _uncapped_auroc(end)
-    both = a.join(b, lsuffix="_a", rsuffix="_b", how="inner")
+    both = a.add_suffix("_a").join(b.add_suffix("_b"), how="inner")
     r = paired_auroc_diff(-both["h_a"], both["correct_a"], -both["h_b"], both["correct_b"], n_boot=n_boot, seed=seed)
     rows.append({"claim": f"2b. separability rises ({mid_name} → end, same problems)",
                  "headline": f"{r['auroc_a']:.2f} → {r['auroc_b']:.2f}", "baseline": "–",
