@@ -119,3 +119,13 @@ def test_cue_scores_one_column_per_cue_and_their_table():
     table, corr = evidence.cue_table(frame, n_boot=50)
     assert table["cue"].tolist() == ["The answer is", "So the answer is"] and (table["n"] == 4).all()
     assert np.allclose(np.diag(corr.to_numpy()), 1.0)
+
+
+def test_verdict_table_without_scorable_traces_is_inconclusive():
+    traces = [_trace(i, "t4", False, cap=True) for i in range(4)]
+    ev = {"traces": traces, "rollouts_mid": _mid_frame(traces, [0.5] * 4), "rollouts_all": pd.DataFrame()}
+    result = {"checkpoints": [{"name": "step0", "stage": "base", "greedy": ev},
+                              {"name": "step2", "stage": "sft", "greedy": ev}]}
+    table = evidence.verdict_table(result, n_boot=20)
+    assert (table.iloc[1:]["verdict"] == "inconclusive (too few traces)").all()
+    assert evidence.cue_vs_rollouts(ev["rollouts_mid"], pd.DataFrame(), traces) == {}

@@ -45,9 +45,14 @@ def mid_rows(frame: pd.DataFrame) -> pd.DataFrame:
 def rollout_table(mid: pd.DataFrame, traces) -> pd.DataFrame:
     """One row per trace of a rollout frame at its mid prefix: id, k, K, correct, h (nats), gold_share,
     own_answer_share, rung, n_terms. Traces that hit the token cap are left out (their answer may be cut)."""
+    columns = ["id", "k", "K", "correct", "h", "gold_share", "own_answer_share", "rung", "n_terms"]
+    if mid is None or mid.empty:
+        return pd.DataFrame(columns=columns)
     by_id = {t.id: t for t in traces}
     m = mid_rows(mid)
-    m = m[[not by_id[i].meta.get("hit_cap", False) for i in m["id"]]]
+    m = m[np.array([not by_id[i].meta.get("hit_cap", False) for i in m["id"]], bool)]
+    if m.empty:
+        return pd.DataFrame(columns=columns)
     return pd.DataFrame({"id": m["id"], "k": m["k"].astype(int), "K": m["n_steps"].astype(int),
                          "correct": m["correct"].fillna(False).astype(bool), "h": m["entropy"].astype(float),
                          "gold_share": m["gold_share"].astype(float),
@@ -96,7 +101,9 @@ def rollout_steps(frame: pd.DataFrame, traces, n_boot: int = 1000, seed: int = 0
         return out
     by_id = {t.id: t for t in traces}
     s = frame.sort_values(["id", "k"])
-    s = s[[not by_id[i].meta.get("hit_cap", False) for i in s["id"]]]
+    s = s[np.array([not by_id[i].meta.get("hit_cap", False) for i in s["id"]], bool)]
+    if s.empty:
+        return out
     per, changes = [], []
     wrong = _first_wrong(traces)
     for tid, g in s.groupby("id", sort=False):
@@ -141,6 +148,8 @@ def cue_vs_rollouts(scores: pd.DataFrame, mid: pd.DataFrame, traces, n_boot: int
     """The cue readout against the rollouts at the same (trace, k) prefixes: `estimator_agreement`
     (leader agreement, JS divergence, Spearman of h, with intervals), and for each the share of prefixes
     whose leader is the last number written in Q + C_{1:k} (Wilson interval), mid-trace (0 < k < K) only."""
+    if mid is None or mid.empty:
+        return {}
     m = mid_rows(mid)
     m = m[(m["k"] > 0) & (m["k"] < m["n_steps"])]
     cue = scores.merge(m[["id", "k"]].reset_index(drop=True), on=["id", "k"])
