@@ -29,8 +29,8 @@ COMMANDS = {
     "run": "siakit.experiment.commands",
     "toy": "siakit.training.toy.cli",
     "sft": "siakit.training.sft.finetune",
-    "bench": "siakit.scorer.bench",
-    "book": "siakit.report.runner",
+    "bench": "siakit.experiment.bench_command",
+    "book": "siakit.report.book",
 }
 
 

@@ -17,13 +17,15 @@ A user's open (no-choices) problems need a numeric gold, because grading is nume
 from __future__ import annotations
 
 import json
-import math
 import os
 import random
-from dataclasses import dataclass
 from pathlib import Path
 
-from siakit.data.answers import gsm8k_gold, normalize_number
+from siakit.data.answers import gsm8k_gold
+from siakit.data.records import (DataNotFoundError, Problem, ProblemFormatError, number_field,  # noqa: F401
+                                 relabel_choices)
+from siakit.data.sources import source_for
+from siakit.data.tables import is_table, load_table
 
 DATASETS = ("gsm8k", "svamp", "arc-easy", "arc-challenge")
 SPLITS = {"gsm8k": ("train", "test"), "svamp": ("test",),  # SVAMP is one 1000-problem test set
@@ -33,24 +35,7 @@ LOCAL_FILES = {"gsm8k": "gsm8k/{split}.jsonl", "svamp": "svamp/SVAMP.json",
 HUB = {"gsm8k": ("openai/gsm8k", "main"), "svamp": ("ChilleD/SVAMP", None),
        "arc-easy": ("allenai/ai2_arc", "ARC-Easy"), "arc-challenge": ("allenai/ai2_arc", "ARC-Challenge")}
 JSONL_PREFIX = "jsonl:"  # load_problems("jsonl:my/problems.jsonl") reads a user's own file
-TESTBED_PREFIX = "rg:"   # load_problems("rg:chain_sum") generates testbed problems (siakit.testbed.tasks)
-
-
-@dataclass
-class Problem:
-    id: str                                     # unique within a dataset split; names it in errors
-    dataset: str                                # "gsm8k", "arc-easy", ..., or "jsonl:PATH"
-    question: str                               # the problem text shown to the model
-    gold: str                                   # plain gold answer: "42", "3.5" or a label "B"
-    choices: list[tuple[str, str]] | None = None  # [(label, text)], labels A, B, C, ...; None if open
-
-
-class ProblemFormatError(ValueError):
-    """A malformed problem record; the message names the file:line (or hub row) and the field."""
-
-
-class DataNotFoundError(FileNotFoundError):
-    """No source had the requested data; the message lists every place tried and why it failed."""
+TESTBED_PREFIX = "rg:"   # load_problems("rg:chain_sum") generates testbed problems (a source: siakit.data.sources)
 
 
 def data_roots() -> list[Path]:
@@ -62,9 +47,9 @@ def data_roots() -> list[Path]:
 def is_multiple_choice(dataset: str, fields=None) -> bool:
     """True for ARC; False for GSM8K/SVAMP and rg: testbed tasks; for "jsonl:PATH", whether its first
     record has choices; for a table (siakit.data.tables), whether its problems have choices."""
-    if dataset.startswith(TESTBED_PREFIX):
-        return False
-    from siakit.data.tables import is_table, load_table
+    source = source_for(dataset)
+    if source is not None:
+        return source.multiple_choice
     if is_table(dataset):
         return load_table(dataset, fields=fields)[0].choices is not None
     if dataset.startswith(JSONL_PREFIX):
@@ -105,39 +90,6 @@ def _text(record, key: str, where: str) -> str:
     return value.strip()
 
 
-def _choices(raw, gold: str, where: str) -> tuple[list[tuple[str, str]], str]:
-    """Relabel options A, B, C, ... by position and map the gold label the same way.
-
-        ({"label": ["1","2","3"], "text": ["x","y","z"]}, "2") -> ([("A","x"),("B","y"),("C","z")], "B")
-    """
-    if isinstance(raw, dict):
-        labels, texts = raw.get("label"), raw.get("text")
-        if not isinstance(labels, list) or not isinstance(texts, list) or len(labels) != len(texts):
-            raise ProblemFormatError(f"{where}: field 'choices' needs lists 'label' and 'text' of equal length")
-        pairs = list(zip(labels, texts))
-    elif isinstance(raw, list) and all(isinstance(p, (list, tuple)) and len(p) == 2 for p in raw):
-        pairs = [tuple(p) for p in raw]
-    else:
-        raise ProblemFormatError(f"{where}: field 'choices' must be {{'label': [...], 'text': [...]}} or [[label, text], ...]")
-    labels = [str(label).strip() for label, _ in pairs]
-    if len(pairs) < 2 or len(pairs) > 26 or len(set(labels)) != len(labels):
-        raise ProblemFormatError(f"{where}: field 'choices' needs 2-26 distinct labels, got {labels}")
-    if str(gold).strip() not in labels:
-        raise ProblemFormatError(f"{where}: field 'gold'/'answerKey' {gold!r} is not one of the labels {labels}")
-    new = [chr(ord("A") + i) for i in range(len(pairs))]
-    return [(n, str(text)) for n, (_, text) in zip(new, pairs)], new[labels.index(str(gold).strip())]
-
-
-def _number(value, key: str, where: str) -> str:
-    if isinstance(value, float) and not math.isfinite(value) or (
-            isinstance(value, str) and value.strip().lower().lstrip("+-") in ("nan", "inf", "infinity")):
-        raise ProblemFormatError(f"{where}: field '{key}' is not a finite number ({value!r})")
-    gold = normalize_number(value) if isinstance(value, (int, float, str)) and not isinstance(value, bool) else None
-    if gold is None:
-        raise ProblemFormatError(f"{where}: field '{key}' is not a number ({value!r})")
-    return gold
-
-
 def _parse(dataset: str, record, index: int, split: str, where: str) -> Problem:
     """One raw record of a known benchmark -> Problem."""
     if dataset == "gsm8k":
@@ -149,8 +101,8 @@ def _parse(dataset: str, record, index: int, split: str, where: str) -> Problem:
     if dataset == "svamp":
         body, question = _text(record, "Body", where), _text(record, "Question", where)
         text = body if body.endswith(question) else f"{body.rstrip()} {question}"
-        return Problem(str(_field(record, "ID", where)), dataset, text, _number(_field(record, "Answer", where), "Answer", where))
-    choices, gold = _choices(_field(record, "choices", where), _field(record, "answerKey", where), where)
+        return Problem(str(_field(record, "ID", where)), dataset, text, number_field(_field(record, "Answer", where), "Answer", where))
+    choices, gold = relabel_choices(_field(record, "choices", where), _field(record, "answerKey", where), where)
     return Problem(str(_field(record, "id", where)), dataset, _text(record, "question", where), gold, choices)
 
 
@@ -159,9 +111,9 @@ def _parse_user(record, dataset: str, where: str) -> Problem:
     pid, question = _field(record, "id", where), _text(record, "question", where)
     gold = _field(record, "gold", where)
     if record.get("choices") is not None:
-        choices, gold = _choices(record["choices"], gold, where)
+        choices, gold = relabel_choices(record["choices"], gold, where)
         return Problem(str(pid), dataset, question, gold, choices)
-    return Problem(str(pid), dataset, question, _number(gold, "gold", where))
+    return Problem(str(pid), dataset, question, number_field(gold, "gold", where))
 
 
 def _read_local(path: Path) -> list[tuple[str, object]]:
@@ -232,10 +184,9 @@ def load_problems(dataset: str, split: str = "test", n: int | None = None, seed:
     """
     if n is not None and (not isinstance(n, int) or n < 0):
         raise ValueError(f"load_problems: n must be a non-negative int or None, got {n!r}")
-    if dataset.startswith(TESTBED_PREFIX):  # generated, not read: the testbed does its own split and n
-        from siakit.testbed.tasks import load_testbed
-        return load_testbed(dataset, split, n, seed)
-    from siakit.data.tables import is_table, load_table
+    source = source_for(dataset)
+    if source is not None:  # generated, not read (the testbed's rg:TASK): it does its own split and n
+        return source.load(dataset, split, n, seed)
     if dataset.startswith(JSONL_PREFIX):
         problems = _load_user(dataset)
     elif is_table(dataset):

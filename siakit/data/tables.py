@@ -28,6 +28,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from siakit.data.records import Problem, ProblemFormatError, number_field, relabel_choices
+
 HF_PREFIX = "hf:"
 # file suffix -> (datasets packaged builder, its keyword arguments)
 BUILDERS = {".csv": ("csv", {}), ".tsv": ("csv", {"delimiter": "\t"}), ".parquet": ("parquet", {}),
@@ -142,13 +144,11 @@ def _column(columns: list[str], given: str | None, defaults: tuple[str, ...], fl
 
 
 def _format_error(message: str):
-    from siakit.data.problems import ProblemFormatError
-
     return ProblemFormatError(message)
 
 
 def _choices_cell(raw, gold, where: str):
-    """A choices cell in any of the accepted forms -> (raw for problems._choices, gold label)."""
+    """A choices cell in any of the accepted forms -> (raw for records.relabel_choices, gold label)."""
     if isinstance(raw, str):
         try:
             raw = json.loads(raw)
@@ -165,8 +165,6 @@ def _choices_cell(raw, gold, where: str):
 
 def load_table(spec: str, split: str = "test", fields=None) -> list:
     """Every problem of a table spec (see the module docstring), in file order, as `Problem`s."""
-    from siakit.data.problems import Problem, ProblemFormatError, _choices, _number
-
     fields = Fields.of(fields)
     rows, columns = read_rows(spec, split)
     if not rows:
@@ -188,10 +186,10 @@ def load_table(spec: str, split: str = "test", fields=None) -> list:
             raise ProblemFormatError(f"{where}: column '{answer}' is empty")
         if choices and row.get(choices) not in (None, "", []):
             raw, gold = _choices_cell(row[choices], gold, where)
-            options, label = _choices(raw, str(gold), where)
+            options, label = relabel_choices(raw, str(gold), where)
             problems.append(Problem(pid, spec, text.strip(), label, options))
         else:
-            problems.append(Problem(pid, spec, text.strip(), _number(gold, answer, where)))
+            problems.append(Problem(pid, spec, text.strip(), number_field(gold, answer, where)))
         if pid in first:
             raise ProblemFormatError(f"{where}: duplicate problem id '{pid}' (first at row {first[pid]})")
         first[pid] = i

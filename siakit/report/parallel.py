@@ -28,7 +28,7 @@ from pathlib import Path
 
 from siakit.report.pages import write_summary
 from siakit.report.jobs import NEEDS
-from siakit.report.runner import (AFTER_RUNS, GENERATED, Job, _done, _placeholder, _plan, _record_finished,
+from siakit.report.runner import (AFTER_RUNS, GENERATED, Job, done_record, placeholder, plan, record_finished,
                                   run_all)
 
 LOGS = GENERATED / "logs"
@@ -179,7 +179,7 @@ def run_parallel(jobs: list[Job], root: Path, n_jobs: int, devices: list[str], f
         for phase in (first, after):  # the cross-run chapters start once every run has finished
             todo = []
             for job in phase:
-                planned = _plan(job, root, force, None, runs_changed)
+                planned = plan(job, root, force, None, runs_changed)
                 if planned is not None:
                     records[job.name] = planned
                 else:
@@ -192,7 +192,7 @@ def run_parallel(jobs: list[Job], root: Path, n_jobs: int, devices: list[str], f
                 runs_changed |= job.kind == "run"
                 _say(f"[siakit book] {job.kind} {job.name}: {record['status']} in {record['seconds']} s"
                      + (f" ({record['error']})" if record.get("error") else ""))
-                _record_finished(job, root, record)
+                record_finished(job, root, record)
                 records[job.name] = record
                 if summary:
                     write_summary(root, [records[j.name] for j in jobs if j.name in records], jobs)
@@ -234,7 +234,7 @@ def finished_records(jobs: list[Job], root: Path) -> list[dict]:
         last = (root / job.marker).with_suffix(".last.json")
         record = json.loads(last.read_text()) if last.exists() else None
         if record is None or record.get("fingerprint") != job.fingerprint(root):
-            record = _done(job, root) or {"name": job.name, "kind": job.kind, "page": str(job.output),
+            record = done_record(job, root) or {"name": job.name, "kind": job.kind, "page": str(job.output),
                                           "status": "not run", "seconds": None, "parameters": job.parameters}
         records.append(record)
     return records
@@ -250,7 +250,7 @@ def build_only(jobs: list[Job], root: Path) -> int:
     records = finished_records(jobs, root)
     for job, record in zip(jobs, records):
         if not (root / job.output).exists():
-            _placeholder(job, root)
+            placeholder(job, root)
     write_summary(root, records, jobs)
     write_runs_index(root, jobs)
     write_api_page(root)

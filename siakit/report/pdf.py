@@ -51,7 +51,7 @@ def write_toc(root: Path, pages: list[str]) -> Path:
 def execute_pages(root: Path, pages: list[str], runs: str) -> None:
     """Execute the pages not done yet (the runner's done markers decide), like `siakit book --only`."""
     from siakit.report.jobs import load_runs
-    from siakit.report.runner import _done, _record_finished, execute
+    from siakit.report.runner import done_record, record_finished, execute
 
     jobs = {job.name: job for job in load_runs(root / runs, root)}
     unknown = [p for p in pages if p not in jobs or jobs[p].kind != "chapter"]
@@ -59,11 +59,11 @@ def execute_pages(root: Path, pages: list[str], runs: str) -> None:
         raise ValueError(f"--pages {' '.join(unknown)}: not a chapter; chapters are "
                          f"{', '.join(n for n, j in jobs.items() if j.kind == 'chapter')}")
     for page in pages:
-        if _done(jobs[page], root):
+        if done_record(jobs[page], root):
             continue
         print(f"[siakit pdf] executing {jobs[page].source} first", flush=True)
         record = execute(jobs[page], root)
-        _record_finished(jobs[page], root, record)
+        record_finished(jobs[page], root, record)
         if record["status"] != "ok":
             raise RuntimeError(f"page {page} failed to execute: {record['error']}")
 

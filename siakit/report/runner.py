@@ -1,7 +1,5 @@
-"""`siakit book`: execute every notebook of the book with papermill, then build it with Jupyter Book 1.
-
-    siakit book --runs runs/default.yml [--force] [--only NAME ...] [--no-build] [--root DIR]
-                [--jobs N] [--devices 0,1,...] [--list-runs] [--build-only]   (parallel.py)
+"""Execute the book's notebooks with papermill, one after another, then build it with Jupyter Book 1
+(the command `siakit book` is `siakit.report.book`; several pages at once: `siakit.report.parallel`).
 
 Each MyST text notebook is converted with jupytext and executed by papermill (kernel `python3`, working
 directory = the repository root) into `book/generated/`: the fixed chapters into `chapters/<stem>.ipynb`,
@@ -97,7 +95,7 @@ def execute(job: Job, root: Path, cell_timeout_s: int | None = None) -> dict:
     return record
 
 
-def _placeholder(job: Job, root: Path) -> None:
+def placeholder(job: Job, root: Path) -> None:
     """An unexecuted copy for a page left out by --only, so the book still has every page."""
     import nbformat
 
@@ -108,7 +106,7 @@ def _placeholder(job: Job, root: Path) -> None:
     nbformat.write(nb, root / job.output)
 
 
-def _done(job: Job, root: Path) -> dict | None:
+def done_record(job: Job, root: Path) -> dict | None:
     """The job's done marker if it matches the current source and parameters and the page exists."""
     marker = root / job.marker
     if not marker.exists() or not (root / job.output).exists():
@@ -128,17 +126,17 @@ def prune_stale_runs(jobs: list[Job], root: Path) -> list[str]:
     return [p.stem for p in stale]
 
 
-def _plan(job: Job, root: Path, force: bool, only: list[str] | None,
+def plan(job: Job, root: Path, force: bool, only: list[str] | None,
           runs_changed: bool) -> dict | None:
     """The record of a job that is not to be executed (left out by `only`, or done before), else None.
     Shared by `run_all` and `siakit book --jobs N` (parallel.py)."""
     selected = not only or any(fnmatch.fnmatch(job.name, pattern) for pattern in only)
-    done = _done(job, root)
+    done = done_record(job, root)
     if job.name in AFTER_RUNS and (runs_changed or _runs_newer(job, root)):
         done = None  # the cross-run chapters read every run: redo them when any run was redone
     if not selected:
         if not (root / job.output).exists():
-            _placeholder(job, root)
+            placeholder(job, root)
         return done or {"name": job.name, "kind": job.kind, "page": str(job.output),
                         "status": "not run", "seconds": None, "parameters": job.parameters}
     if done and not force:
@@ -157,7 +155,7 @@ def _runs_newer(job: Job, root: Path) -> bool:
     return any(m.stat().st_mtime > mine.stat().st_mtime for m in runs)
 
 
-def _record_finished(job: Job, root: Path, record: dict) -> None:
+def record_finished(job: Job, root: Path, record: dict) -> None:
     """Write the done marker (only after success) and the last record (any status, for --build-only)."""
     record["fingerprint"] = job.fingerprint(root)
     (root / job.marker).parent.mkdir(parents=True, exist_ok=True)
@@ -172,7 +170,7 @@ def run_all(jobs: list[Job], root: Path, force: bool = False, only: list[str] | 
     the per-page `--only` of a cluster task) `summary.json`; return the records."""
     records, runs_changed = [], False
     for job in jobs:
-        planned = _plan(job, root, force, only, runs_changed)
+        planned = plan(job, root, force, only, runs_changed)
         if planned is not None:
             records.append(planned)
             continue
@@ -182,7 +180,7 @@ def run_all(jobs: list[Job], root: Path, force: bool = False, only: list[str] | 
         runs_changed |= job.kind == "run"
         print(f"[siakit book] {job.kind} {job.name}: {record['status']} in {record['seconds']} s"
               + (f" ({record['error']})" if record.get("error") else ""), flush=True)
-        _record_finished(job, root, record)
+        record_finished(job, root, record)
         records.append(record)
         if summary:
             write_summary(root, records, jobs)
@@ -205,71 +203,3 @@ def build_book(root: Path) -> dict:
     rc = subprocess.run(command, cwd=root).returncode
     return {"command": " ".join(command), "returncode": rc, "seconds": round(time.perf_counter() - started, 1),
             "finished": datetime.now(timezone.utc).isoformat()}
-
-
-def main(args) -> int:
-    from siakit.report.pages import write_api_page, write_runs_index
-
-    from siakit.report import parallel
-
-    root = Path(args.root).resolve()
-    runs_file = Path(args.runs) if Path(args.runs).exists() else root / args.runs
-    jobs = load_runs(runs_file, root)
-    if args.list_runs or args.list_chapters:  # one page name per line, for cluster scripts
-        print("\n".join(j.name for j in jobs if (j.kind == "run") == bool(args.list_runs)))
-        return 0
-    if args.build_only:
-        return parallel.build_only(jobs, root)
-    if args.only:
-        known = [j.name for j in jobs]
-        for pattern in args.only:
-            if not fnmatch.filter(known, pattern):
-                raise ValueError(f"--only {pattern}: matches no page; pages are {', '.join(known)}")
-        return parallel.only(jobs, root, args)
-    prune_stale_runs(jobs, root)
-    started = time.perf_counter()
-    try:
-        records = parallel.execute_pages(jobs, root, args)
-    except KeyboardInterrupt:
-        print("\n[siakit book] interrupted: finished pages keep their done markers; run the same command "
-              "again to redo only what is missing", file=sys.stderr)
-        return 130
-    execute_s = round(time.perf_counter() - started, 1)
-    write_runs_index(root, jobs)
-    write_api_page(root)
-    failed = [r["name"] for r in records if r.get("status") == "failed"]
-    build = None
-    if not args.no_build:
-        build = build_book(root)
-        write_summary(root, records, jobs, build)
-    print(f"[siakit book] notebooks: {len(records)} ({len(failed)} failed) in {execute_s} s"
-          + (f"; build {'ok' if build['returncode'] == 0 else 'FAILED'} in {build['seconds']} s" if build else ""))
-    if failed:
-        print("[siakit book] failed notebooks (their pages show the error): " + ", ".join(failed))
-    if build:
-        print(f"[siakit book] open {root / '_build' / 'html' / 'index.html'}")
-    return 1 if failed or (build and build["returncode"]) else 0
-
-
-def register(subparsers) -> None:
-    p = subparsers.add_parser("book", help="execute the book's notebooks with papermill and build it",
-                              description=__doc__.split("\n\n")[0])
-    p.add_argument("--runs", default="runs/default.yml", help="runs file (YAML): models x datasets")
-    p.add_argument("--force", action="store_true", help="re-execute notebooks already done")
-    p.add_argument("--only", nargs="+", metavar="NAME",
-                   help="execute only these pages (names or globs: 01_sia_theory, 'smollm2*__gsm8k'), "
-                        "without building the book (one cluster task); then --build-only")
-    p.add_argument("--build-only", action="store_true",
-                   help="execute nothing: build the book from the finished pages (after --only tasks)")
-    p.add_argument("--list-runs", action="store_true", help="print the run pages' names, one per line")
-    p.add_argument("--list-chapters", action="store_true",
-                   help="print the other pages' names (fixed and cross-run chapters), one per line")
-    p.add_argument("--jobs", type=int, default=None,
-                   help="pages executed at once, each a process with its own log and OMP_NUM_THREADS = "
-                        "CPUs / jobs (default 1, or one per --devices entry)")
-    p.add_argument("--devices", default=None,
-                   help="GPUs to spread pages over, e.g. 0,1,2,3: each page sees one (CUDA_VISIBLE_DEVICES)")
-    p.add_argument("--no-build", action="store_true", help="execute notebooks only, do not build the book")
-    p.add_argument("--root", default=".", help="repository root holding _config.yml (default: .)")
-    p.add_argument("--cell-timeout-s", type=int, default=None, help="papermill per-cell timeout")
-    p.set_defaults(func=main)

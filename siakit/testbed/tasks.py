@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from siakit.data.problems import Problem
+from siakit.data.sources import register_source
 
 PREFIX = "rg:"
 SPLITS = ("train", "test")
@@ -164,3 +165,6 @@ def verify(problem: TestbedProblem, answer: str | None) -> float:
 
     grader = reasoning_gym.create_dataset(name, seed=0, size=1, **dict(rung.settings))
     return float(grader.score_answer(str(answer), problem.entry))
+
+
+register_source(PREFIX, load_testbed)  # load_problems("rg:chain_sum") asks this module (siakit.data.sources)
