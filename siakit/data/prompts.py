@@ -82,7 +82,7 @@ STOP_STRINGS = ["\nQuestion:", "\n\n\n"]
 def cut_at_stop(text: str) -> str:
     """A base model runs on into the next few-shot question: keep what comes before it.
 
-        >>> cut_at_stop("18 eggs.\nQuestion: next")
+        >>> cut_at_stop("18 eggs.\\nQuestion: next")
         '18 eggs.'
     """
     for stop in STOP_STRINGS:

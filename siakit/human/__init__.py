@@ -3,6 +3,7 @@
 problem), scored with the embedded model, and the statistics of where the information arrives.
 
     >>> from siakit.human.cache import HumanRunConfig, load_or_score
-    >>> run = load_or_score(HumanRunConfig(n=40))          # cached under ~/.cache/siakit/human_traces
-    >>> run["scores"].groupby("variant").entropy.mean()
+    >>> config = HumanRunConfig(n=40)
+    >>> run = load_or_score(config)    # scores GSM8K with SmolLM2; cached under ~/.cache/siakit  # doctest: +SKIP
+    >>> run["scores"].groupby("variant").entropy.mean()    # doctest: +SKIP
 """

@@ -3,7 +3,7 @@ with a model's traces, and random reasoning worlds. numpy only: nothing here imp
 other part of siakit, so the derivations run anywhere.
 
     >>> from siakit.theory import info
-    >>> round(info.entropy([0.5, 0.5]), 4)   # log 2 nats
+    >>> round(float(info.entropy([0.5, 0.5])), 4)   # log 2 nats
     0.6931
 """
 from siakit.theory import info, sia, worlds  # noqa: F401

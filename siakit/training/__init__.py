@@ -2,5 +2,7 @@
 fine-tuning of a real LM on human solutions (`training.sft`).
 
     >>> from siakit.training.toy.experiment import run_toy, PRESETS
-    >>> result = run_toy(PRESETS["small"], out="/tmp/toy")   # MLE checkpoints, RL, entropy curves
+    >>> sorted(PRESETS)
+    ['paper', 'small', 'tiny']
+    >>> result = run_toy(PRESETS["small"], out="/tmp/toy")   # MLE checkpoints, RL, curves: minutes  # doctest: +SKIP
 """

@@ -2,6 +2,6 @@
 before/after generation and scoring on one shared candidate set.
 
     >>> from siakit.training.sft.finetune import SFTConfig, load_or_run
-    >>> summary = load_or_run(SFTConfig(steps=10), out="/tmp/sft")
-    >>> summary["heldout_nll"]                        # before and after, nats per token
+    >>> summary = load_or_run(SFTConfig(steps=10), out="/tmp/sft")   # fine-tunes SmolLM2  # doctest: +SKIP
+    >>> summary["heldout_nll"]                        # before and after, nats per token  # doctest: +SKIP
 """
