@@ -1,6 +1,8 @@
 """Writing files so that a kill at any moment leaves either the old file or the new one, never half.
 
     >>> atomic_write_text(Path("/tmp/x.json"), '{"a": 1}')   # temp file in the same folder, fsync, rename
+    PosixPath('/tmp/x.json')
+    >>> import numpy as np
     >>> json_safe({"h": np.float64(0.5), "k": (1, 2)})
     {'h': 0.5, 'k': [1, 2]}
 
@@ -65,7 +67,8 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
 def atomic_write_json(path: str | os.PathLike, obj, indent: int | None = 1) -> Path:
     """`obj` (made `json_safe`) as JSON, written atomically.
 
-        >>> atomic_write_json(Path("/tmp/t.json"), {"total_s": 1.5})   # {"total_s": 1.5}
+        >>> atomic_write_json(Path("/tmp/t.json"), {"total_s": 1.5})   # writes {"total_s": 1.5}
+        PosixPath('/tmp/t.json')
     """
     import json
 

@@ -4,8 +4,11 @@ A character device (`/dev/zero`), a named pipe or a directory given as an input 
 block, or fail deep inside a parser; a file of one endless line would fill memory. Every reader of
 user files (traces, problems, the results store's shards, runs files) opens them here:
 
-    >>> check_input("/dev/zero", "--traces")        # ValueError: --traces /dev/zero is a character device ...
-    >>> for lineno, line in read_lines("t.jsonl"):  # (1, '{"id": ...}\\n'), (2, ...): str, BOM dropped
+    >>> check_input("/dev/zero", "--traces")        # a ValueError (InputError) naming the argument
+    Traceback (most recent call last):
+    ...
+    siakit.reading.InputError: --traces /dev/zero is a character device, not a file; give a regular file
+    >>> for lineno, line in read_lines("t.jsonl"):  # (1, '{"id": ...}\\n'), (2, ...): str, BOM dropped  # doctest: +SKIP
     ...     ...                                     # ValueError "t.jsonl:7: line longer than 64 MiB ..."
 """
 from __future__ import annotations

@@ -4,7 +4,10 @@ notebook's papermill parameters, `run_experiment` and the `siakit run` flags.
     >>> cfg = RunConfig.from_dict({"model": "smollm2-135m-instruct", "dataset": "gsm8k", "n": 4})
     >>> cfg.n, cfg.score_config().candidate_mentions
     (4, 8)
-    >>> RunConfig.from_dict({"modle": "x"}, where="runs.yml: runs[0]")   # ValueError naming 'modle'
+    >>> RunConfig.from_dict({"modle": "x"}, where="runs.yml: runs[0]")   # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: runs.yml: runs[0]: unknown key(s) ['modle']; known: model, dataset, n, ...
 
 Each field's `help` is its documentation; `siakit run` builds one flag per field from it.
 """

@@ -1,7 +1,8 @@
 """The book's jobs: the chapters and the runs of a runs file, as the runner executes them.
 
     >>> jobs = load_runs(Path("runs/default.yml"), Path("."))   # chapters, one page per run, cross-run pages
-    >>> jobs[0].name, jobs[0].kind, jobs[0].output               # ('intro', 'chapter', book/generated/...)
+    >>> jobs[0].name, jobs[0].kind, jobs[0].output               # from the repository root
+    ('intro', 'chapter', PosixPath('book/generated/chapters/intro.ipynb'))
 
 A runs file is YAML with `defaults`, `runs` (each entry the fields of `siakit.experiment.RunConfig`
 plus `datasets` and the page's own `n_show`, `n_boot`) and `chapters` (papermill parameters per

@@ -2,7 +2,9 @@
 
     >>> from siakit.report import style
     >>> style.use()                                    # rcParams for every later figure
+    >>> import matplotlib.pyplot as plt
     >>> fig, axes = plt.subplots(2, 2, figsize=style.size(rows=2))   # 2 x 2, column wide
+    >>> plt.close(fig)
 
 The book's text column is about 7 inches (~700 px at 100 dpi): a figure no wider than `WIDTH` is
 shown at its natural size, so a 10-pt font stays 10 pt. Wider figures are shrunk, and their small
