@@ -23,7 +23,8 @@ from siakit.data.answers import normalize_number
 def is_cut(trace, max_new_tokens: int | None) -> bool:
     """Whether generation stopped at the token cap (the trace's `meta.n_new_tokens` reached it).
 
-        >>> is_cut(Trace(..., meta={"n_new_tokens": 160}), 160)
+        >>> from siakit.data.traces import Trace
+        >>> is_cut(Trace(id="t", prompt="Q", steps=[" 1"], meta={"n_new_tokens": 160}), 160)
         True
     """
     n = (trace.meta or {}).get("n_new_tokens")

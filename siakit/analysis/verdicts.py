@@ -10,7 +10,7 @@ anything else (an AUROC "merely not above 0.5") is inconclusive.
     'supports'
     >>> interval_verdict(0.45, 0.55, null=0.5)       # contains the null: neither way
     'inconclusive'
-    >>> [round(p, 3) for p in holm([0.01, 0.04, 0.03])]
+    >>> [round(float(p), 3) for p in holm([0.01, 0.04, 0.03])]
     [0.03, 0.06, 0.06]
 """
 from __future__ import annotations

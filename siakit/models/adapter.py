@@ -1,8 +1,13 @@
 """The one model adapter: what kind of model this is, resolved once, and how to call it.
 
+    >>> import torch
+    >>> from siakit.models.tiny import tiny_model
     >>> adapter = adapt(tiny_model("gemma3").model)
-    >>> adapter.family, adapter.mask_form, adapter.window      # ('gemma3_text', 'bool', 16)
-    >>> logits = adapter.call(ids, keep=torch.tensor([5]))     # [batch, 1, vocab]
+    >>> adapter.family, adapter.mask_form, adapter.window
+    ('gemma3_text', 'bool', 16)
+    >>> ids = torch.tensor([[1, 2, 3, 4, 5, 6]])             # [batch, seq]
+    >>> adapter.call(ids, keep=torch.tensor([5])).shape     # [batch, 1, vocab]: the logits of position 5 only
+    torch.Size([1, 1, 384])
 
 Nothing else in siakit asks whether a model is a transformers model. The adapter knows:
 

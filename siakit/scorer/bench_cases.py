@@ -1,8 +1,10 @@
 """The cases of `siakit bench`: model shapes, the labelled variants of registered methods, presets,
 and the GPU targets (the Reproducing page's 'Scoring on a GPU') evaluated on a run's rows.
 
-    >>> PRESETS["gpu"]                  # the cases of one GPU run (`siakit bench --device cuda --preset gpu`)
-    >>> targets(rows)                   # [{"target": ..., "value": ..., "met": bool}, ...] from the method rows
+    >>> [(case.T, case.K, case.dtype) for case in PRESETS["gpu"]][:2]   # `siakit bench --device cuda --preset gpu`
+    [(1024, 32, 'bfloat16'), (1024, 32, 'bfloat16')]
+    >>> targets([])                     # from a run's method rows: [{"target": ..., "value": ..., "met": bool}, ...]
+    []
 """
 from __future__ import annotations
 

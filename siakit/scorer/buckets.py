@@ -6,8 +6,9 @@ bucket lengths (multiples of 128, the FlexAttention block) bounds the number of 
 `static_shapes()` keeps the compiler from switching to dynamic-shape kernels on the second length
 (on CPU, the FlexAttention C++ template fails to build for dynamic shapes in torch 2.13).
 
-    >>> bucket_length(300)                     # 384: the next multiple of 128
-    >>> meta = pad_columns(meta, 384)          # PackTensors [batch, 384]; the pads attend only to themselves
+    >>> bucket_length(300)                     # the next multiple of 128
+    384
+    >>> meta = pad_columns(meta, 384)          # PackTensors [batch, 384]; the pads attend only to themselves  # doctest: +SKIP
 """
 from __future__ import annotations
 
