@@ -19,7 +19,7 @@ $(PY):
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 
-$(STAMP): pyproject.toml | $(PY)
+$(STAMP): pyproject.toml Makefile | $(PY)  # a new extra in either reinstalls
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install "$(TORCH_SPEC)"
 	# One resolver pass for all extras: the testbed's reasoning-gym must not lift markdown-it-py past
 	# what Jupyter Book 1's myst-parser accepts (the cap is in the testbed extra).
