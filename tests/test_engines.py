@@ -77,7 +77,7 @@ def test_engine_text_makes_the_traces_siakit_generate_makes(lm, problems, chat):
     theirs = to_traces(reqs, texts, model="tiny-llama", chat=chat, max_new_tokens=12,
                        meta=[{"engine": "test", "n_new_tokens": c} for c in counts])
     assert [without_run_details(t) for t in theirs] == [without_run_details(t) for t in ours]
-    assert theirs[0].meta == {"engine": "test", "n_new_tokens": counts[0],
+    assert theirs[0].meta == {"engine": "test", "n_new_tokens": counts[0], "max_new_tokens": 12,
                               "truncated": ours[0].meta["truncated"], "question": items[0].question}
 
 

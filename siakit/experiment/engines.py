@@ -56,6 +56,8 @@ def to_traces(reqs: Sequence[Request], texts: Sequence[str], model: str, chat: b
     traces = []
     for r, text, m in zip(reqs, texts, metas):
         m = dict(m)
+        if max_new_tokens is not None:  # the cap, recorded as `siakit generate` records it (resumes check it)
+            m.setdefault("max_new_tokens", max_new_tokens)
         if "truncated" not in m:
             n_new = m.get("n_new_tokens")
             m["truncated"] = bool(max_new_tokens and n_new is not None and n_new >= max_new_tokens
