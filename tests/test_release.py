@@ -60,19 +60,19 @@ def test_the_wheel_runs_outside_the_repository(built, tmp_path):
     from siakit.data.traces import Trace, write_traces
     from siakit.models.tiny import tiny_model
 
+    # no PYTHONPATH anywhere below: with the checkout on it, pip sees siakit as installed and skips the wheel
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env.update(TQDM_DISABLE="1", OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
     outside = tmp_path / "elsewhere"
     outside.mkdir()
     venv = outside / "venv"
-    _run([sys.executable, "-m", "venv", str(venv)], cwd=outside)
+    _run([sys.executable, "-m", "venv", str(venv)], cwd=outside, env=env)
     python = venv / "bin" / "python"
     site = Path(_run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                     cwd=outside).strip())
+                     cwd=outside, env=env).strip())
     (site / "borrowed_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     wheel = built / f"siakit-{siakit.__version__}-py3-none-any.whl"
-    _run([str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)], cwd=outside)
-
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    env.update(TQDM_DISABLE="1", OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
+    _run([str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)], cwd=outside, env=env)
     where = _run([str(python), "-c", "import siakit; print(siakit.__file__)"], cwd=outside, env=env).strip()
     assert Path(where).is_relative_to(venv), f"siakit imported from {where}, not from the fresh venv"
     siakit_exe = venv / "bin" / "siakit"
