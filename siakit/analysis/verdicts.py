@@ -69,7 +69,7 @@ def family_verdicts(rows, alpha: float = 0.05) -> pd.DataFrame:
     inconclusive otherwise. Adds columns p_holm, verdict, family (the number of claims).
 
     >>> family_verdicts([{"claim": "a", "estimate": 0.8, "null": 0.5, "p": 0.001},
-    ...                  {"claim": "b", "estimate": 0.4, "null": 0.5, "p": 0.04}])["verdict"].tolist()
+    ...                  {"claim": "b", "estimate": 0.4, "null": 0.5, "p": 0.2}])["verdict"].tolist()
     ['supports', 'inconclusive']
     """
     frame = pd.DataFrame(rows).copy()
