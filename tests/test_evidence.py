@@ -129,3 +129,11 @@ def test_verdict_table_without_scorable_traces_is_inconclusive():
     table = evidence.verdict_table(result, n_boot=20)
     assert (table.iloc[1:]["verdict"] == "inconclusive (too few traces)").all()
     assert evidence.cue_vs_rollouts(ev["rollouts_mid"], pd.DataFrame(), traces) == {}
+
+
+def test_mid_summary_on_uncut_traces():
+    traces = [_trace(0, "t4", True), _trace(1, "t4", False), _trace(2, "t4", False, cap=True)]
+    out = evidence.mid_summary(_mid_frame(traces, [0.1, 0.9, 0.0]), traces, n_boot=20)
+    assert (out["n_correct"], out["n_incorrect"]) == (1, 1) and out["auroc"] == 1.0
+    assert math.isclose(out["h_correct"], 0.1) and math.isclose(out["h_incorrect"], 0.9)
+    assert evidence.mid_summary(pd.DataFrame(), traces) == {}

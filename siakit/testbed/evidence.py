@@ -61,6 +61,24 @@ def rollout_table(mid: pd.DataFrame, traces) -> pd.DataFrame:
                          "n_terms": [n_terms(by_id[i]) for i in m["id"]]}).reset_index(drop=True)
 
 
+def mid_summary(mid: pd.DataFrame, traces, n_boot: int = 1000, seed: int = 0) -> dict:
+    """The mid-trace rollout numbers of one checkpoint on its uncut traces (`rollout_table`): n_correct,
+    n_incorrect, the AUROC of -h^roll (auroc, low, high), and by class the mean h^roll (nats), gold
+    share and own-answer share (`h_correct`, `gold_share_incorrect`, ...); {} without rollouts."""
+    t = rollout_table(mid, traces)
+    if t.empty:
+        return {}
+    y = t["correct"].to_numpy(bool)
+    r = auroc_ci(-t["h"].to_numpy(float), y, n_boot=n_boot, seed=seed)
+    out = {"n_correct": int(y.sum()), "n_incorrect": int((~y).sum()), "auroc": r["auroc"], "low": r["low"],
+           "high": r["high"]}
+    for col in ("h", "gold_share", "own_answer_share"):
+        for group, mask in (("correct", y), ("incorrect", ~y)):
+            v = t.loc[mask, col].to_numpy(float)
+            out[f"{col}_{group}"] = float(np.nanmean(v)) if mask.any() else math.nan
+    return out
+
+
 def rollout_separability(mid: pd.DataFrame, traces, min_per_class: int = 10, n_boot: int = 1000,
                          seed: int = 0) -> pd.DataFrame:
     """AUROCs for correctness on the same traces (columns score, scope, auroc, low, high, p, n_pos,
@@ -161,9 +179,10 @@ def cue_vs_rollouts(scores: pd.DataFrame, mid: pd.DataFrame, traces, n_boot: int
     return out
 
 
-def cue_scores(lm, traces, cues, u: float = 0.5) -> pd.DataFrame:
+def cue_scores(lm, traces, cues, u: float = 0.5, scored: pd.DataFrame | None = None) -> pd.DataFrame:
     """The readout's h at u (nats) of each uncapped trace under each cue: columns id, correct, one per
-    cue (its text stripped). Each cue is one scoring pass over the traces."""
+    cue (its text stripped). Each cue is one scoring pass over the traces, except the traces' own cue
+    when `scored` (their readout table under it, with default settings) is given."""
     from dataclasses import replace
 
     from siakit.analysis.baselines import at_u
@@ -172,7 +191,10 @@ def cue_scores(lm, traces, cues, u: float = 0.5) -> pd.DataFrame:
     kept = [t for t in traces if not t.meta.get("hit_cap", False)]
     out = pd.DataFrame({"id": [t.id for t in kept], "correct": [bool(t.correct) for t in kept]}).set_index("id", drop=False)
     for cue in cues:
-        frame = score_traces(lm, [replace(t, cue=cue) for t in kept], config=ScoreConfig(progress=False))
+        if scored is not None and all(t.cue == cue for t in kept):
+            frame = scored
+        else:
+            frame = score_traces(lm, [replace(t, cue=cue) for t in kept], config=ScoreConfig(progress=False))
         out[cue.strip()] = at_u(frame, u).reindex(out.index)
     return out.reset_index(drop=True)
 
@@ -207,8 +229,9 @@ def lineage_cue_scores(result: dict, checkpoint: str, cues, u: float = 0.5) -> p
     path = Path(result["root"]) / "cues" / f"{checkpoint}-{hashlib.sha1(blob.encode()).hexdigest()[:12]}.parquet"
     if path.exists():
         return pd.read_parquet(path)
-    lm = load_model(str(Path(result["root"]) / checkpoint), device=result["config"].get("device", "cpu"))
-    frame = cue_scores(lm, traces, cues, u)
+    own = all(t.cue == cues[0] for t in traces) and len(cues) == 1
+    lm = None if own else load_model(str(Path(result["root"]) / checkpoint), device=result["config"].get("device", "cpu"))
+    frame = cue_scores(lm, traces, cues, u, scored=entry["greedy"]["scores"])
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.to_parquet(path, index=False)
     return frame
