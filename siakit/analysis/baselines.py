@@ -88,26 +88,35 @@ def separability_baselines(scores: pd.DataFrame, traces, u: float = 0.5, min_per
     p, n_pos, n_neg. A trivial score that matches the pooled AUROC says the pooled number is difficulty.
     """
     t = trace_table(scores, traces, u)
+    trivial = {"-number of terms": "n_terms", "-K": "K"}
+    if "log_n_options_u" in t:
+        trivial[f"-log|S_k| at u = {u:g}"] = "log_n_options_u"
+    return separability_rows(t, f"-h at u = {u:g}", "h_u", trivial, min_per_class, n_boot, seed)
+
+
+def separability_rows(t: pd.DataFrame, score: str, column: str, trivial: dict, min_per_class: int = 10,
+                      n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """The rows of `separability_baselines` from a per-trace table `t` (columns correct, rung and the
+    named ones): -t[column] pooled, within each rung with >= `min_per_class` per class, rung-stratified,
+    then -t[c] pooled for each {name: c} of `trivial`."""
     y = t["correct"].to_numpy(bool)
     rows = []
 
-    def add(score, scope, values, mask=None, strata=None):
+    def add(name, scope, values, mask=None, strata=None):
         m = np.ones(len(t), bool) if mask is None else mask
         r = auroc_ci(-np.asarray(values, float)[m], y[m], strata=None if strata is None else strata[m],
                      n_boot=n_boot, seed=seed)
-        rows.append({"score": score, "scope": scope, **r})
+        rows.append({"score": name, "scope": scope, **r})
 
-    add(f"-h at u = {u:g}", "pooled", t["h_u"])
+    add(score, "pooled", t[column])
     rung = t["rung"].to_numpy()
     for r in sorted(set(rung), key=lambda x: (len(x), x)):
         m = rung == r
         if min(int(y[m].sum()), int((~y[m]).sum())) >= min_per_class:
-            add(f"-h at u = {u:g}", f"rung {r}", t["h_u"], m)
-    add(f"-h at u = {u:g}", "rung-stratified", t["h_u"], strata=rung)
-    add("-number of terms", "pooled", t["n_terms"])
-    add("-K", "pooled", t["K"])
-    if "log_n_options_u" in t:
-        add(f"-log|S_k| at u = {u:g}", "pooled", t["log_n_options_u"])
+            add(score, f"rung {r}", t[column], m)
+    add(score, "rung-stratified", t[column], strata=rung)
+    for name, col in trivial.items():
+        add(name, "pooled", t[col])
     return pd.DataFrame(rows)
 
 

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from siakit.analysis.agreement import estimator_agreement
-from siakit.analysis.baselines import last_number_share, n_terms
+from siakit.analysis.baselines import last_number_share, n_terms, separability_rows
 from siakit.analysis.stats import auroc_ci, bootstrap_p, paired_auroc_diff, paired_bootstrap_diff
 from siakit.analysis.verdicts import family_verdicts
 
@@ -84,25 +84,8 @@ def rollout_separability(mid: pd.DataFrame, traces, min_per_class: int = 10, n_b
     """AUROCs for correctness on the same traces (columns score, scope, auroc, low, high, p, n_pos,
     n_neg): -h^roll pooled, within each rung with >= `min_per_class` per class, rung-stratified; and
     the trivial scores -number of terms, -K."""
-    t = rollout_table(mid, traces)
-    y, rung = t["correct"].to_numpy(bool), t["rung"].to_numpy()
-    rows = []
-
-    def add(score, scope, values, mask=None, strata=None):
-        m = np.ones(len(t), bool) if mask is None else mask
-        r = auroc_ci(-np.asarray(values, float)[m], y[m], strata=None if strata is None else strata[m],
-                     n_boot=n_boot, seed=seed)
-        rows.append({"score": score, "scope": scope, **r})
-
-    add("-h^roll at u = 0.5", "pooled", t["h"])
-    for r in sorted(set(rung), key=lambda x: (len(x), x)):
-        m = rung == r
-        if min(int(y[m].sum()), int((~y[m]).sum())) >= min_per_class:
-            add("-h^roll at u = 0.5", f"rung {r}", t["h"], m)
-    add("-h^roll at u = 0.5", "rung-stratified", t["h"], strata=rung)
-    add("-number of terms", "pooled", t["n_terms"])
-    add("-K", "pooled", t["K"])
-    return pd.DataFrame(rows)
+    return separability_rows(rollout_table(mid, traces), "-h^roll at u = 0.5", "h",
+                             {"-number of terms": "n_terms", "-K": "K"}, min_per_class, n_boot, seed)
 
 
 def _first_wrong(traces) -> dict:
