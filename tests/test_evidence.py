@@ -137,3 +137,20 @@ def test_mid_summary_on_uncut_traces():
     assert (out["n_correct"], out["n_incorrect"]) == (1, 1) and out["auroc"] == 1.0
     assert math.isclose(out["h_correct"], 0.1) and math.isclose(out["h_incorrect"], 0.9)
     assert evidence.mid_summary(pd.DataFrame(), traces) == {}
+
+
+def test_readout_vs_enumerate_identical_tables_agree_exactly():
+    traces = [_trace(i, "t4", bool(i % 2)) for i in range(4)]
+    read = _mid_frame(traces, [0.3, 0.4, 0.5, 0.6])
+    enum = read.assign(enumerated_mass=0.9, non_numeric_mass=0.06, unexplored_mass=0.04)
+    mid = read.assign(entropy=[0.0, 0.0, 1.0, 1.0])
+    out = evidence.readout_vs_enumerate(read, enum, mid, traces, n_boot=20).set_index("pair")
+    assert out.loc["readout vs enumerate", "same leader"][0] == 1.0
+    assert out.loc["readout vs enumerate", "mean |Δh| (nats)"] == 0.0
+    assert math.isclose(out.loc["readout vs rollouts", "mean |Δh| (nats)"], 0.4)  # (.3 + .4 + .5 + .4) / 4
+    assert math.isclose(out.attrs["unexplored_mass"], 0.04) and out.attrs["last_number_enumerate"]["share"] == 1.0
+
+
+def test_readout_vs_enumerate_without_traces_is_empty():
+    out = evidence.readout_vs_enumerate(pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), [])
+    assert out.empty and math.isnan(out.attrs["enumerated_mass"]) and out.attrs["last_number_enumerate"]["n"] == 0

@@ -14,6 +14,8 @@ is about is the model's own law of the final answer from a prefix, which only it
   number written;
 - `cue_scores` / `cue_table` / `lineage_cue_scores`: the readout under several cues on one checkpoint
   (AUROC per cue, rank correlation of h across cues);
+- `lineage_enumerate` / `readout_vs_enumerate`: the exact cue distribution (`enumerate`) on a subset,
+  against the candidate-set readout and the rollouts;
 - `verdict_table`: one line per prediction, with headline, baseline, null and Holm-adjusted verdict.
 
 All entropies in nats. Input frames are the scorer's long tables (one row per (trace id, k)).
@@ -218,6 +220,67 @@ def lineage_cue_scores(result: dict, checkpoint: str, cues, u: float = 0.5) -> p
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.to_parquet(path, index=False)
     return frame
+
+
+def lineage_enumerate(result: dict, checkpoint: str, n: int = 40) -> pd.DataFrame:
+    """The `enumerate` estimator's table (every prefix) of `n` uncut traces of one checkpoint, evenly
+    spaced over its evaluated ones, cached beside its checkpoints like `lineage_cue_scores`."""
+    import hashlib
+    import json
+    from pathlib import Path
+
+    from siakit.models.loading import load_model
+    from siakit.scorer.score import SCORER_VERSION, ScoreConfig, score_traces
+    from siakit.testbed.rollouts import subset_ids
+
+    entry = next(c for c in result["checkpoints"] if c["name"] == checkpoint)
+    kept = [t for t in entry["greedy"]["traces"] if not t.meta.get("hit_cap", False)]
+    chosen = set(subset_ids(kept, n))
+    traces = [t for t in kept if t.id in chosen]
+    config = ScoreConfig(estimator="enumerate", progress=False)
+    blob = json.dumps({"ids": sorted(chosen), "v": SCORER_VERSION, "config": repr(config)}, sort_keys=True)
+    path = Path(result["root"]) / "enumerate" / f"{checkpoint}-{hashlib.sha1(blob.encode()).hexdigest()[:12]}.parquet"
+    if path.exists():
+        return pd.read_parquet(path)
+    lm = load_model(str(Path(result["root"]) / checkpoint), device=result["config"].get("device", "cpu"))
+    frame = score_traces(lm, traces, config=config)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(path, index=False)
+    return frame
+
+
+def readout_vs_enumerate(readout: pd.DataFrame, enumerated: pd.DataFrame, mid: pd.DataFrame, traces,
+                         n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """One row per comparison on the enumerated traces: the candidate-set readout against `enumerate`
+    (every prefix), and each of them against the rollouts at the mid-trace prefixes. Columns: pair,
+    prefixes, same leader, JS divergence (nats), Spearman of h, mean |Δh| (nats), each "v [low, high]"
+    where an interval exists; plus the enumerated, non-numeric and unexplored mass of `enumerate`."""
+    if enumerated is None or enumerated.empty:  # no uncut trace to enumerate
+        out = pd.DataFrame(columns=["pair", "prefixes", "same leader", "JS divergence (nats)", "Spearman of h",
+                                    "mean |Δh| (nats)"])
+        out.attrs.update({c: math.nan for c in ("enumerated_mass", "non_numeric_mass", "unexplored_mass")})
+        out.attrs["last_number_enumerate"] = {"share": math.nan, "low": math.nan, "high": math.nan, "n": 0}
+        return out
+    ids = set(enumerated["id"])
+    read = readout[readout["id"].isin(ids)]
+    m = mid_rows(mid[mid["id"].isin(ids)]).reset_index(drop=True) if mid is not None and len(mid) else mid
+    rows = []
+    for pair, a, b in (("readout vs enumerate", read, enumerated), ("readout vs rollouts", read, m),
+                       ("enumerate vs rollouts", enumerated, m)):
+        if b is None or not len(b):
+            continue
+        ag = estimator_agreement(a, b, n_boot=n_boot, seed=seed)
+        both = a[["id", "k", "entropy"]].merge(b[["id", "k", "entropy"]], on=["id", "k"])
+        rows.append({"pair": pair, "prefixes": ag["n_prefixes"],
+                     **{name: (ag[key], ag[f"{key}_low"], ag[f"{key}_high"]) for name, key in
+                        (("same leader", "leader_agreement"), ("JS divergence (nats)", "js_divergence"),
+                         ("Spearman of h", "spearman_h"))},
+                     "mean |Δh| (nats)": float((both["entropy_x"] - both["entropy_y"]).abs().mean())})
+    out = pd.DataFrame(rows)
+    for col in ("enumerated_mass", "non_numeric_mass", "unexplored_mass"):
+        out.attrs[col] = float(enumerated[col].mean())
+    out.attrs["last_number_enumerate"] = last_number_share(enumerated, traces)
+    return out
 
 
 def _uncapped_auroc(evaluation: dict) -> pd.DataFrame:
