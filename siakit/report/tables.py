@@ -62,9 +62,9 @@ def sig(value, digits: int = 3) -> str:
     return f"{x:.{digits - 1 - magnitude}f}"
 
 
-def interval(value, low, high, digits: int = 3) -> str:
+def interval(value, low=None, high=None, digits: int = 3) -> str:
     """A statistic and its interval in one cell: interval(0.1234, 0.05, 0.31) -> '0.123 [0.0500, 0.310]';
-    a missing value -> '–'; a missing bound -> the value alone."""
+    a missing value -> '–'; a missing (or no) bound -> the value alone: interval(0.1234) -> '0.123'."""
     if _missing(value):
         return MISSING
     if _missing(low) or _missing(high):

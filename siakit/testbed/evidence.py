@@ -34,14 +34,7 @@ from siakit.analysis.agreement import estimator_agreement
 from siakit.analysis.baselines import last_number_share, n_terms, separability_rows
 from siakit.analysis.stats import auroc_ci, bootstrap_p, paired_auroc_diff, paired_bootstrap_diff
 from siakit.analysis.verdicts import family_verdicts
-
-
-def mid_rows(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per trace, the row whose k is nearest round(K / 2) (the mid-trace prefix), as
-    `rollouts.rollout_metrics` picks it: a trace with K = 4 and rows k = 0..4 -> its k = 2 row."""
-    target = (frame["n_steps"] / 2 + 0.5).astype(int)
-    return (frame.assign(_off=(frame["k"] - target).abs()).sort_values(["_off", "k"])
-            .groupby("id", sort=False).head(1).drop(columns="_off").set_index("id", drop=False))
+from siakit.testbed.rollouts import mid_rows, subset_ids
 
 
 def rollout_table(mid: pd.DataFrame, traces) -> pd.DataFrame:
@@ -197,9 +190,10 @@ def cue_table(frame: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> tuple[p
     return pd.DataFrame(rows), frame[cues].rank().corr()
 
 
-def lineage_cue_scores(result: dict, checkpoint: str, cues, u: float = 0.5) -> pd.DataFrame:
-    """`cue_scores` of one checkpoint of a `run_lineage` result, cached beside its checkpoints (keyed by
-    the checkpoint, the cues, u and the traces' ids), so a rebuild reads it."""
+def _cached_frame(result: dict, kind: str, checkpoint: str, key: dict, compute) -> pd.DataFrame:
+    """`compute(lm)` for one checkpoint of a `run_lineage` result, stored as
+    <root>/<kind>/<checkpoint>-<hash of key>.parquet and read back on a rebuild; the checkpoint's
+    model is loaded only when the frame is not stored yet."""
     import hashlib
     import json
     from pathlib import Path
@@ -207,46 +201,40 @@ def lineage_cue_scores(result: dict, checkpoint: str, cues, u: float = 0.5) -> p
     from siakit.models.loading import load_model
     from siakit.scorer.score import SCORER_VERSION
 
-    entry = next(c for c in result["checkpoints"] if c["name"] == checkpoint)
-    traces = entry["greedy"]["traces"]
-    blob = json.dumps({"cues": list(cues), "u": u, "ids": [t.id for t in traces], "v": SCORER_VERSION,
-                       "eval": result["config"].get("n_eval")}, sort_keys=True)
-    path = Path(result["root"]) / "cues" / f"{checkpoint}-{hashlib.sha1(blob.encode()).hexdigest()[:12]}.parquet"
+    blob = json.dumps(key | {"v": SCORER_VERSION}, sort_keys=True)
+    path = Path(result["root"]) / kind / f"{checkpoint}-{hashlib.sha1(blob.encode()).hexdigest()[:12]}.parquet"
     if path.exists():
         return pd.read_parquet(path)
-    own = all(t.cue == cues[0] for t in traces) and len(cues) == 1
-    lm = None if own else load_model(str(Path(result["root"]) / checkpoint), device=result["config"].get("device", "cpu"))
-    frame = cue_scores(lm, traces, cues, u, scored=entry["greedy"]["scores"])
+    lm = load_model(str(Path(result["root"]) / checkpoint), device=result["config"].get("device", "cpu"))
+    frame = compute(lm)
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.to_parquet(path, index=False)
     return frame
+
+
+def _entry(result: dict, checkpoint: str) -> dict:
+    return next(c for c in result["checkpoints"] if c["name"] == checkpoint)["greedy"]
+
+
+def lineage_cue_scores(result: dict, checkpoint: str, cues, u: float = 0.5) -> pd.DataFrame:
+    """`cue_scores` of one checkpoint of a `run_lineage` result, cached beside its checkpoints (keyed by
+    the checkpoint, the cues, u and the traces' ids), so a rebuild reads it."""
+    ev = _entry(result, checkpoint)
+    key = {"cues": list(cues), "u": u, "ids": [t.id for t in ev["traces"]], "eval": result["config"].get("n_eval")}
+    return _cached_frame(result, "cues", checkpoint, key,
+                         lambda lm: cue_scores(lm, ev["traces"], cues, u, scored=ev["scores"]))
 
 
 def lineage_enumerate(result: dict, checkpoint: str, n: int = 40) -> pd.DataFrame:
     """The `enumerate` estimator's table (every prefix) of `n` uncut traces of one checkpoint, evenly
     spaced over its evaluated ones, cached beside its checkpoints like `lineage_cue_scores`."""
-    import hashlib
-    import json
-    from pathlib import Path
+    from siakit.scorer.score import ScoreConfig, score_traces
 
-    from siakit.models.loading import load_model
-    from siakit.scorer.score import SCORER_VERSION, ScoreConfig, score_traces
-    from siakit.testbed.rollouts import subset_ids
-
-    entry = next(c for c in result["checkpoints"] if c["name"] == checkpoint)
-    kept = [t for t in entry["greedy"]["traces"] if not t.meta.get("hit_cap", False)]
+    kept = [t for t in _entry(result, checkpoint)["traces"] if not t.meta.get("hit_cap", False)]
     chosen = set(subset_ids(kept, n))
-    traces = [t for t in kept if t.id in chosen]
     config = ScoreConfig(estimator="enumerate", progress=False)
-    blob = json.dumps({"ids": sorted(chosen), "v": SCORER_VERSION, "config": repr(config)}, sort_keys=True)
-    path = Path(result["root"]) / "enumerate" / f"{checkpoint}-{hashlib.sha1(blob.encode()).hexdigest()[:12]}.parquet"
-    if path.exists():
-        return pd.read_parquet(path)
-    lm = load_model(str(Path(result["root"]) / checkpoint), device=result["config"].get("device", "cpu"))
-    frame = score_traces(lm, traces, config=config)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_parquet(path, index=False)
-    return frame
+    return _cached_frame(result, "enumerate", checkpoint, {"ids": sorted(chosen), "config": repr(config)},
+                         lambda lm: score_traces(lm, [t for t in kept if t.id in chosen], config=config))
 
 
 def readout_vs_enumerate(readout: pd.DataFrame, enumerated: pd.DataFrame, mid: pd.DataFrame, traces,
@@ -283,19 +271,15 @@ def readout_vs_enumerate(readout: pd.DataFrame, enumerated: pd.DataFrame, mid: p
     return out
 
 
-def _uncapped_auroc(evaluation: dict) -> pd.DataFrame:
-    t = rollout_table(evaluation["rollouts_mid"], evaluation["traces"])
-    return t.set_index("id")
-
-
 def verdict_table(result: dict, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
     """One line per prediction of the lineage, stated on the rollouts, Holm-corrected as one family:
     claim, headline, baseline (a trivial score or the cue), null, estimate/low/high/p, verdict.
     Claim 2b compares the first fine-tuned checkpoint with >= 10 traces per class with the end."""
     ckpts = [c for c in result["checkpoints"] if c["stage"] != "rl"]
     first, end = ckpts[0]["greedy"], ckpts[-1]["greedy"]
-    mid_name, mid_ckpt = next(((c["name"], c["greedy"]) for c in ckpts[1:] if _enough(c["greedy"])),
-                              (ckpts[-1]["name"], end))
+    tables = {c["name"]: rollout_table(c["greedy"].get("rollouts_mid"), c["greedy"]["traces"]).set_index("id")
+              for c in ckpts}  # uncut traces at their mid prefix, one row each
+    mid_name = next((c["name"] for c in ckpts[1:] if _enough(tables[c["name"]])), ckpts[-1]["name"])
     rows = []
     acc_a = pd.Series({t.id: float(t.correct) for t in first["traces"]})
     acc_b = pd.Series({t.id: float(t.correct) for t in end["traces"]}).reindex(acc_a.index)
@@ -313,7 +297,7 @@ def verdict_table(result: dict, n_boot: int = 1000, seed: int = 0) -> pd.DataFra
                  "baseline": f"{trivial['score']}: {trivial['auroc']:.2f} [{trivial['low']:.2f}, {trivial['high']:.2f}]",
                  "null_text": "0.5; verdict on the rung-stratified AUROC", "estimate": strat["auroc"], "low": strat["low"],
                  "high": strat["high"], "p": strat["p"], "null": 0.5})
-    a, b = _uncapped_auroc(mid_ckpt), _uncapped_auroc(end)
+    a, b = tables[mid_name], tables[ckpts[-1]["name"]]
     both = a.add_suffix("_a").join(b.add_suffix("_b"), how="inner")
     r = paired_auroc_diff(-both["h_a"], both["correct_a"], -both["h_b"], both["correct_b"], n_boot=n_boot, seed=seed)
     rows.append({"claim": f"2b. separability rises ({mid_name} → end, same problems)",
@@ -341,6 +325,7 @@ def verdict_table(result: dict, n_boot: int = 1000, seed: int = 0) -> pd.DataFra
     return frame.rename(columns={"null": "null_value", "null_text": "null"})
 
 
-def _enough(evaluation: dict, min_per_class: int = 10) -> bool:
-    t = rollout_table(evaluation["rollouts_mid"], evaluation["traces"]) if len(evaluation.get("rollouts_mid", [])) else None
-    return t is not None and min(int(t["correct"].sum()), int((~t["correct"]).sum())) >= min_per_class
+def _enough(table: pd.DataFrame, min_per_class: int = 10) -> bool:
+    """Whether a `rollout_table` has >= `min_per_class` correct and incorrect traces."""
+    y = table["correct"].astype(bool)
+    return min(int(y.sum()), int((~y).sum())) >= min_per_class

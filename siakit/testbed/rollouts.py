@@ -71,6 +71,14 @@ def lineage_rollouts(lm, traces, cfg, progress: bool = True) -> dict:
     return out
 
 
+def mid_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per trace, the row whose k is nearest round(K / 2) (the mid-trace prefix, rounded half up as
+    `rollout_prefixes` rounds), indexed by trace id: rows k = 0..4 of a trace with K = 4 -> its k = 2 row."""
+    target = (frame["n_steps"] / 2 + 0.5).astype(int)
+    return (frame.assign(_off=(frame["k"] - target).abs()).sort_values(["_off", "k"])
+            .groupby("id", sort=False).head(1).drop(columns="_off").set_index("id", drop=False))
+
+
 def rollout_metrics(frame: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> dict:
     """Headline numbers of one rollout set (one row per trace and prefix): the AUROC of -h for
     correctness at the mid-trace prefix (per trace the row whose k is nearest round(K / 2): the only
@@ -84,8 +92,7 @@ def rollout_metrics(frame: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> d
 
     if frame is None or frame.empty:
         return {}
-    target = (frame["n_steps"] / 2 + 0.5).astype(int)  # round half up, as rollout_prefixes does
-    mid = frame.assign(_off=(frame["k"] - target).abs()).sort_values(["_off", "k"]).groupby("id", sort=False).head(1)
+    mid = mid_rows(frame)
     y = mid["correct"].fillna(False).astype(bool).to_numpy()
     h = mid["entropy"].to_numpy(float)
     out = {"n": int(len(mid)), "n_correct": int(y.sum()), "n_incorrect": int((~y).sum()),
