@@ -16,9 +16,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+from dataclasses import fields
 from pathlib import Path
 
-from siakit.experiment.config import add_run_flags, from_flags
+from siakit.experiment.config import add_flags, add_run_flags, from_flags
 from siakit.scorer.score import METHODS, ScoreConfig
 from siakit.files import atomic_write
 from siakit.progress import progress_bar
@@ -29,50 +30,82 @@ def _estimators(text: str):
     return names[0] if len(names) == 1 else names
 
 
+# `siakit score` has one flag per ScoreConfig field (add_flags, as `siakit run` has per RunConfig field),
+# with the dataclass's default. Two keep their older spelling: --samples sets rollout_m, and
+# --sample-max-new-tokens caps the candidate samples' continuations too.
+SCORE_SPELLINGS = {"rollout_m": "--samples", "max_new_tokens": "--sample-max-new-tokens"}
+SCORE_ALIASES = {"rollout_m": ["--rollout-m"]}
+# ScoreConfig fields set through another field's flag (samples is the old name of rollout_m).
+SCORE_SHARED = {"samples": "rollout_m", "candidate_max_new_tokens": "max_new_tokens"}
+# ScoreConfig fields without a flag, and why.
+SCORE_NO_FLAG = {"progress": "the command draws its own bar over traces"}
+# Always in an output's recorded parameters (as outputs have recorded them from the start); any other
+# field only when set away from its default, so an output made before its flag existed still resumes.
+SCORE_RECORDED = ("method", "cue", "candidate_samples", "candidate_mentions", "samples", "max_new_tokens",
+                  "candidate_max_new_tokens", "temperature", "miller_madow", "seed", "pack_tokens", "truncate",
+                  "enumerate_epsilon", "enumerate_max_nodes")
+SCORE_HELP = {
+    "estimator": "readout, vocab, sampling, enumerate, or several comma-separated (default %(default)s)",
+    "method": "forward method (default %(default)s)",
+    "cue": "answer cue (default: each trace's own cue)",
+    "candidate_samples": "numeric readout without options: answers of M continuations sampled from the "
+                         "question alone join every S_k",
+    "candidate_mentions": "numeric readout without options: the N most recently mentioned distinct numbers of "
+                          "the question and steps C_1..C_k join S_k (0 = off)",
+    "terminated": "readout: score options with their end of answer (--no-terminated: the old form, where "
+                  "p(' 2') holds p(' 24'))",
+    "rollout_m": "rollout (sampling) estimator: continuations M per prefix",
+    "rollout_at": "rollout estimator: only the prefixes at these fractions u of the trace, comma-separated "
+                  "(e.g. 0.5); default every prefix",
+    "rollout_bootstrap": "rollout: bootstrap draws over the M rollouts for entropy_low/high",
+    "rollout_batch": "rollout: rows per decode batch",
+    "rollout_total_tokens": "rollout: the traces' own generation budget; prefix k's rollouts get that many "
+                            "tokens less the reasoning tokens of C_1..C_k (default: max-new-tokens each)",
+    "max_new_tokens": "rollout estimator and candidate samples: length cap of a continuation",
+    "temperature": "sampling temperature",
+    "miller_madow": "sampling: Miller-Madow correction",
+    "seed": "every sample is seeded from (seed, trace id, k)",
+    "enumerate_epsilon": "enumerate: stop a prefix once its unexplored mass is below this",
+    "enumerate_max_nodes": "enumerate: trie nodes expanded per prefix at most (one token each)",
+    "enumerate_width": "enumerate: nodes per prefix in one level's pass at most",
+    "enumerate_max_digits": "enumerate: longer numbers stay unexplored",
+    "enumerate_leads": "enumerate: strings allowed between the cue and the answer, comma-separated",
+    "enumerate_prefetch": "enumerate: feed S_k's numbers and the gold with the cues in the first pass",
+    "pack_tokens": "tokens per packed pass",
+    "dense_max_tokens": "auto: a longer trace goes through kvtree (no L x L mask)",
+    "mask": "auto | dense | flex (siakit.scorer.masks)",
+    "compile": "inductor: torch.compile the model forward for the tree pass; empty = eager",
+    "pack_layout": "packed: rows (a batch row per trace) or diag (one sequence, block-diagonal mask)",
+    "truncate": "drop trailing steps of traces longer than the model's context (default: error)",
+    "chunk_prefixes": "a trace of more prefixes is scored in slices of this many (same numbers)",
+}
+
+
 def _add_score_options(parser) -> None:
-    d = ScoreConfig()
-    parser.add_argument("--estimator", default="readout",
-                        help="readout, vocab, sampling, enumerate, or several comma-separated (default readout)")
-    parser.add_argument("--method", default=d.method, choices=METHODS, help="forward method (default auto)")
-    parser.add_argument("--cue", default=None, help="answer cue (default: each trace's own cue)")
-    parser.add_argument("--candidate-samples", type=int, default=d.candidate_samples,
-                        help="numeric readout without options: answers of M continuations sampled from the question alone join every S_k")
-    parser.add_argument("--candidate-mentions", type=int, default=d.candidate_mentions,
-                        help="numeric readout without options: the N most recently mentioned distinct numbers of "
-                             "the question and steps C_1..C_k join S_k (0 = off)")
-    parser.add_argument("--samples", type=int, default=d.rollout_m,
-                        help="rollout (sampling) estimator: continuations M per prefix")
-    parser.add_argument("--rollout-at", type=_fractions, default=None,
-                        help="rollout estimator: only the prefixes at these fractions u of the trace, "
-                             "comma-separated (e.g. 0.5); default every prefix")
-    parser.add_argument("--sample-max-new-tokens", type=int, default=d.max_new_tokens,
-                        help="rollout estimator and candidate samples: length cap of a continuation")
-    parser.add_argument("--temperature", type=float, default=d.temperature, help="sampling temperature")
-    parser.add_argument("--miller-madow", action="store_true", help="sampling: Miller-Madow correction")
-    parser.add_argument("--no-terminated", action="store_true",
-                        help="readout: score options without their end of answer (the old form, where "
-                             "p(' 2') holds p(' 24'); default: terminated)")
-    parser.add_argument("--enumerate-epsilon", type=float, default=d.enumerate_epsilon,
-                        help="enumerate: stop a prefix once its unexplored mass is below this")
-    parser.add_argument("--enumerate-max-nodes", type=int, default=d.enumerate_max_nodes,
-                        help="enumerate: trie nodes expanded per prefix at most (one token each)")
-    parser.add_argument("--seed", type=int, default=d.seed)
-    parser.add_argument("--pack-tokens", type=int, default=d.pack_tokens, help="tokens per packed pass")
-    parser.add_argument("--truncate", action="store_true",
-                        help="drop trailing steps of traces longer than the model's context (default: error)")
+    add_flags(parser, ScoreConfig, spellings=SCORE_SPELLINGS, aliases=SCORE_ALIASES, helps=SCORE_HELP,
+              types={"estimator": str, "rollout_at": _fractions, "enumerate_leads": _strings},
+              choices={"method": METHODS}, skip=(*SCORE_SHARED, *SCORE_NO_FLAG))
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", default=None, help="float32 (default), bfloat16 or float16")
     parser.add_argument("--attn-implementation", default=None, help="e.g. sdpa, eager, flex_attention")
 
 
 def _score_kwargs(args) -> dict:
-    return {"method": args.method, "cue": args.cue, "candidate_samples": args.candidate_samples,
-            "candidate_mentions": args.candidate_mentions, "samples": args.samples, "max_new_tokens": args.sample_max_new_tokens,
-            "candidate_max_new_tokens": args.sample_max_new_tokens, "temperature": args.temperature,
-            "miller_madow": args.miller_madow, "seed": args.seed, "pack_tokens": args.pack_tokens,
-            "truncate": args.truncate, "enumerate_epsilon": args.enumerate_epsilon,
-            "enumerate_max_nodes": args.enumerate_max_nodes, **({"terminated": False} if args.no_terminated else {}),
-            **({"rollout_at": args.rollout_at} if args.rollout_at is not None else {})}
+    """score_traces' keyword arguments from the flags, in the form outputs record (SCORE_RECORDED, plus
+    every other field set away from its default)."""
+    defaults = ScoreConfig()
+    values = {f.name: getattr(args, f.name) for f in fields(ScoreConfig)
+              if f.name not in (*SCORE_SHARED, *SCORE_NO_FLAG, "estimator")}
+    values["samples"] = values.pop("rollout_m")
+    values["candidate_max_new_tokens"] = values["max_new_tokens"]
+    default = {"samples": defaults.rollout_m}
+    return {k: v for k, v in values.items()
+            if k in SCORE_RECORDED or v != default.get(k, getattr(defaults, k))}
+
+
+def _strings(text: str) -> tuple:
+    """--enumerate-leads ":,-" -> (":", "-"); "" -> ()."""
+    return tuple(x for x in text.split(",") if x)
 
 
 def _fractions(text: str) -> tuple:
@@ -156,9 +189,10 @@ def _score_main(args: argparse.Namespace) -> int:
         raise ValueError(f"--shard-traces must be >= 1, got {args.shard_traces}")
     estimator = _estimators(args.estimator)
     check_score_options(estimator, args.method)
-    for flag in ("samples", "pack_tokens", "sample_max_new_tokens"):
-        if getattr(args, flag) < 1:
-            raise ValueError(f"--{flag.replace('_', '-')} must be >= 1, got {getattr(args, flag)}")
+    for dest, flag in (("rollout_m", "samples"), ("pack_tokens", "pack_tokens"),
+                       ("max_new_tokens", "sample_max_new_tokens")):
+        if getattr(args, dest) < 1:
+            raise ValueError(f"--{flag.replace('_', '-')} must be >= 1, got {getattr(args, dest)}")
     for flag in ("candidate_samples", "candidate_mentions"):
         if getattr(args, flag) < 0:
             raise ValueError(f"--{flag.replace('_', '-')} must be >= 0, got {getattr(args, flag)}")

@@ -25,13 +25,15 @@ def _f(default, help: str):
 
 @dataclass
 class RunConfig:
+    # The scorer's parameters default to ScoreConfig's (one place for each default); the others are the
+    # run's own: generation, data and storage.
     model: str = _f("smollm2-135m-instruct", "embedded name, .gguf file, local model folder or Hugging Face id")
     dataset: str = _f("gsm8k", "gsm8k | svamp | arc-easy | arc-challenge | jsonl:PATH | a .csv/.tsv/.parquet/"
                                 ".arrow/.jsonl file or save_to_disk folder | hf:NAME[:CONFIG]:SPLIT")
     n: int | str = _f(16, "problems: the first n of the split in file order (raising n extends a stored "
                           "run); 'all' for the whole split; above the split's size is an error")
     split: str = _f("test", "dataset split (GSM8K also has train)")
-    estimator: str = _f("readout", "readout | vocab | sampling, or several comma-separated")
+    estimator: str = _f(ScoreConfig.estimator, "readout | vocab | sampling, or several comma-separated")
     max_new_tokens: int = _f(256, "generation length cap per trace (tokens)")
     temperature: float = _f(0.0, "generation temperature; 0 is greedy decoding")
     seed: int = _f(0, "seeds generation, scoring samples and every bootstrap")
@@ -40,19 +42,19 @@ class RunConfig:
     batch_size: int = _f(8, "generation batch size (problems per generate call)")
     score_batch: int = _f(4, "traces per stored score shard: a killed run loses at most one shard")
     results_dir: str = _f("results", "results store root: <results_dir>/<model>/<dataset>/")
-    method: str = _f("auto", "scorer forward method (all give the same numbers; auto = packed)")
-    candidate_samples: int = _f(0, "numeric readout: answers of M continuations sampled from the question "
-                                   "join the candidate set (0 = none)")
-    candidate_mentions: int = _f(8, "numeric readout: numbers written in the question and trace join the "
-                                    "candidate set, up to this many (0 = off)")
-    samples: int = _f(16, "sampling estimator: continuations M per prefix")
+    method: str = _f(ScoreConfig.method, "scorer forward method (all give the same numbers; auto = packed)")
+    candidate_samples: int = _f(ScoreConfig.candidate_samples, "numeric readout: answers of M continuations "
+                                "sampled from the question join the candidate set (0 = none)")
+    candidate_mentions: int = _f(ScoreConfig.candidate_mentions, "numeric readout: numbers written in the "
+                                 "question and trace join the candidate set, up to this many (0 = off)")
+    samples: int = _f(ScoreConfig.rollout_m, "sampling estimator: continuations M per prefix")
     # Column names of a table dataset (siakit.data.tables); None keeps the default names.
     question_field: str | None = _f(None, "table datasets: column of the question (default 'question')")
     answer_field: str | None = _f(None, "table datasets: column of the gold answer (default 'gold', else 'answer')")
     choices_field: str | None = _f(None, "table datasets: column of the options (default 'choices' when present)")
     id_field: str | None = _f(None, "table datasets: column of a unique id (default 'id', else the row number)")
-    terminated: bool = _f(True, "score each option followed by the end of the answer (False: the old "
-                                "token-prefix form, where ' 2' also counts ' 24')")
+    terminated: bool = _f(ScoreConfig.terminated, "score each option followed by the end of the answer "
+                          "(False: the old token-prefix form, where ' 2' also counts ' 24')")
 
     @classmethod
     def keys(cls) -> list[str]:
@@ -191,18 +193,38 @@ FLAG_TYPES = {"n": parse_n}
 FLAG_ALIASES = {"results_dir": ["--results"], "temperature": ["--gen-temperature"], "n": ["--n-problems"]}
 
 
-def add_run_flags(parser) -> None:
-    """One `--flag` per RunConfig field, typed and documented from the dataclass."""
-    for f in fields(RunConfig):
-        flags = ["--" + f.name.replace("_", "-")] + FLAG_ALIASES.get(f.name, [])
+def add_flags(parser, cls, *, spellings: dict | None = None, aliases: dict | None = None,
+              types: dict | None = None, helps: dict | None = None, choices: dict | None = None,
+              required: tuple = (), skip: tuple = ()) -> None:
+    """One `--flag` per field of the dataclass `cls` (but `skip`), typed and defaulted from the field, so
+    no default is written twice. `dest` is the field's name; the flag is `--field-name` unless `spellings`
+    names another; `aliases` adds older spellings; `types` parses values beyond int/float/str; `helps`
+    documents fields without a `help` in their metadata; a bool field becomes `--x` / `--no-x`.
+
+        add_flags(parser, RunConfig, required=("model",))  ->  --model (required), --dataset ..., --terminated
+    """
+    spellings, aliases, types = spellings or {}, aliases or {}, types or {}
+    helps, choices = helps or {}, choices or {}
+    for f in fields(cls):
+        if f.name in skip:
+            continue
+        flags = [spellings.get(f.name, "--" + f.name.replace("_", "-"))] + aliases.get(f.name, [])
         default = f.default if f.default is not MISSING else None
-        kind = FLAG_TYPES.get(f.name) or {"int": int, "float": float}.get(str(f.type).split(" ")[0], str)
-        extra = {"required": True} if f.name in ("model", "dataset") else {"default": default}
+        text = helps.get(f.name, f.metadata.get("help", ""))
         if str(f.type) == "bool":  # --terminated / --no-terminated
             parser.add_argument(*flags, dest=f.name, action=argparse.BooleanOptionalAction, default=default,
-                                help=f.metadata.get("help", ""))
+                                help=text)
             continue
-        parser.add_argument(*flags, dest=f.name, type=kind, help=f.metadata.get("help", ""), **extra)
+        kind = types.get(f.name) or {"int": int, "float": float}.get(str(f.type).split(" ")[0], str)
+        extra = {"required": True} if f.name in required else {"default": default}
+        if f.name in choices:
+            extra["choices"] = choices[f.name]
+        parser.add_argument(*flags, dest=f.name, type=kind, help=text, **extra)
+
+
+def add_run_flags(parser) -> None:
+    """One `--flag` per RunConfig field, typed and documented from the dataclass."""
+    add_flags(parser, RunConfig, aliases=FLAG_ALIASES, types=FLAG_TYPES, required=("model", "dataset"))
 
 
 def from_flags(args) -> RunConfig:

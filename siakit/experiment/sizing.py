@@ -62,6 +62,7 @@ class RunSize:
 def run_sizes(runs_file: str | Path, root: str | Path = ".") -> list[RunSize]:
     """One RunSize per run of a runs file (a run whose `n` is 'all' is an error naming it)."""
     from siakit.data.tables import fields_of
+    from siakit.experiment.config import RunConfig
     from siakit.report.jobs import load_runs
     from siakit.scorer.score import ScoreConfig
 
@@ -72,8 +73,10 @@ def run_sizes(runs_file: str | Path, root: str | Path = ".") -> list[RunSize]:
         p = job.parameters
         if not isinstance(p.get("n"), int):
             raise ValueError(f"{runs_file}: run {job.name} has n={p.get('n')!r}; sizing needs a number")
-        out.append(RunSize(job.name, p["model"], p["dataset"], p["n"], int(p.get("max_new_tokens", 256)),
-                           int(p.get("candidate_samples", 0)), ScoreConfig().candidate_max_new_tokens,
+        out.append(RunSize(job.name, p["model"], p["dataset"], p["n"],
+                           int(p.get("max_new_tokens", RunConfig.max_new_tokens)),
+                           int(p.get("candidate_samples", RunConfig.candidate_samples)),
+                           ScoreConfig.candidate_max_new_tokens,
                            nominal_params_b(p["model"]), fields_of(p)))
     return out
 

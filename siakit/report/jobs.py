@@ -34,7 +34,7 @@ AFTER_RUNS = {"20_figures", "30_early_exit"}  # these read the runs' results, so
 # sequential runner meets this by CHAPTERS' order). The lineage chapter's side-by-side table reads the
 # toy chapter's summary.
 NEEDS = {"04_testbed_lineage": ("02_toy_world",)}
-PAGE_KEYS = {"n_show", "n_boot"}  # parameters of the experiment page itself, not of the run
+PAGE_KEYS = {"n_show", "n_boot", "include_cut"}  # parameters of the experiment page itself, not of the run
 RUN_KEYS = set(RunConfig.keys()) | {"datasets"} | PAGE_KEYS  # a run entry: RunConfig's fields, one form
 TOP_KEYS = {"defaults", "runs", "chapters"}
 KERNEL = {"name": "python3", "display_name": "Python 3", "language": "python"}
