@@ -219,6 +219,8 @@ def add_flags(parser, cls, *, spellings: dict | None = None, aliases: dict | Non
         extra = {"required": True} if f.name in required else {"default": default}
         if f.name in choices:
             extra["choices"] = choices[f.name]
+        else:  # the flag's name, not the field's (--samples sets rollout_m)
+            extra["metavar"] = flags[0].lstrip("-").replace("-", "_").upper()
         parser.add_argument(*flags, dest=f.name, type=kind, help=text, **extra)
 
 
