@@ -5,12 +5,14 @@ with `entropy` = h_k in nats, `gold_logprob` = log p(a* | Q, C_{1:k}) (so s_k = 
 `option_probs` (the answer distribution, a list per row), `n_options` = |A|, `n_steps` = K and
 `correct` (the trace's own graded answer). Everything here is pure numpy/pandas: no model code.
 
-    scores (2 traces)              ->  trace_signatures(scores)
-    id k entropy n_options ...         id  lock_step  h_final  total_drop  n_rises ...
-    a  0 1.10   3                      a   2          0.01     1.09        0
-    a  1 0.60   3                      b   NaN        1.00     0.10        1
-    a  2 0.01   3
-    b  0 1.10 ...
+    >>> import pandas as pd
+    >>> scores = pd.DataFrame({"id": ["a"] * 3 + ["b"] * 3, "k": [0, 1, 2] * 2, "n_options": 3, "n_steps": 2,
+    ...                        "entropy": [1.1, 0.6, 0.01, 1.1, 1.0, 1.0], "correct": [True] * 3 + [False] * 3})
+    >>> sigs = trace_signatures(scores)   # one row per trace
+    >>> print(sigs[["id", "lock_step", "total_drop", "n_rises"]].round(2).to_string(index=False))
+    id  lock_step  total_drop  n_rises
+     a        2.0        1.09        0
+     b        NaN        0.10        0
 
 One module per family: `curve` (the shape of one curve: lock-in, drop, rises, saturation),
 `distribution` (the answer distribution's profile and whether the gold leads), `table` (one row per
