@@ -154,3 +154,25 @@ def test_readout_vs_enumerate_identical_tables_agree_exactly():
 def test_readout_vs_enumerate_without_traces_is_empty():
     out = evidence.readout_vs_enumerate(pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), [])
     assert out.empty and math.isnan(out.attrs["enumerated_mass"]) and out.attrs["last_number_enumerate"]["n"] == 0
+
+
+def test_lineage_step_shuffle_rescored_by_the_model_and_cached(tmp_path):
+    # A lineage result of one checkpoint (a tiny random model saved in its folder): the shuffled copies
+    # are scored by that model, compared per group, and a second call reads the stored frame.
+    from siakit.models.tiny import tiny_model
+    from siakit.scorer.score import ScoreConfig, score_traces
+
+    lm = tiny_model("llama", seed=0)
+    lm.model.save_pretrained(tmp_path / "step8")
+    lm.tokenizer.save_pretrained(tmp_path / "step8")
+    traces = [_trace(i, "t4", bool(i % 2), K=4, shift=i) for i in range(6)] + [_trace(9, "t4", True, cap=True)]
+    scores = score_traces(lm, traces, config=ScoreConfig(progress=False))
+    result = {"root": str(tmp_path), "config": {"device": "cpu"},
+              "checkpoints": [{"name": "step8", "stage": "sft", "greedy": {"traces": traces, "scores": scores}}]}
+    null = evidence.lineage_step_shuffle(result, "step8", seed=0, n_boot=100).set_index("group")
+    assert null.loc["all", "n"] == 6 and null.loc["correct", "n"] == 3 and null.loc["incorrect", "n"] == 3
+    assert math.isclose(null.loc["all", "diff"], null.loc["all", "observed"] - null.loc["all", "shuffled"], abs_tol=1e-9)
+    stored = list((tmp_path / "shuffled").glob("step8-*.parquet"))
+    assert len(stored) == 1 and set(pd.read_parquet(stored[0])["id"]) == {f"t{i}:steps-shuffled" for i in range(6)}
+    again = evidence.lineage_step_shuffle(result, "step8", seed=0, n_boot=100).set_index("group")
+    assert again.loc["all", "observed"] == null.loc["all", "observed"]

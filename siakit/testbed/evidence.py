@@ -329,3 +329,30 @@ def _enough(table: pd.DataFrame, min_per_class: int = 10) -> bool:
     """Whether a `rollout_table` has >= `min_per_class` correct and incorrect traces."""
     y = table["correct"].astype(bool)
     return min(int(y.sum()), int((~y).sum())) >= min_per_class
+
+
+def lineage_step_shuffle(result: dict, checkpoint: str, seed: int = 0, n_boot: int = 1000) -> pd.DataFrame:
+    """The shuffled-steps null on one checkpoint of a `run_lineage` result: every uncut trace with at
+    least two reasoning lines gets them in a seeded random order (`analysis.step_shuffle`), the copies
+    are re-scored by that checkpoint's model with the lineage's readout settings (cached beside its
+    checkpoints), and the gold log-probability gain per reasoning line (nats) is compared with the
+    original order, paired by trace. One row per group (all, correct, incorrect): observed, shuffled,
+    diff (observed - shuffled), low, high, p, n."""
+    from siakit.analysis.step_shuffle import compare_shuffled, shuffled_traces
+    from siakit.scorer.score import ScoreConfig, score_traces
+
+    ev = _entry(result, checkpoint)
+    kept = [t for t in ev["traces"] if not t.meta.get("hit_cap", False)]
+    shuffled = shuffled_traces(kept, seed)
+    config = ScoreConfig(progress=False)
+    frame = _cached_frame(result, "shuffled", checkpoint, {"ids": [t.id for t in shuffled], "seed": seed,
+                                                            "config": repr(config)},
+                          lambda lm: score_traces(lm, shuffled, config=config))
+    rows = []
+    for group, keep in (("all", lambda t: True), ("correct", lambda t: t.correct), ("incorrect", lambda t: not t.correct)):
+        ids = {t.id for t in kept if keep(t)}
+        r = compare_shuffled(ev["scores"][ev["scores"]["id"].isin(ids)],
+                             frame[frame["id"].str.replace(r":steps-shuffled$", "", regex=True).isin(ids)],
+                             n_boot=n_boot, seed=seed)
+        rows.append({"group": group, **r})
+    return pd.DataFrame(rows)
