@@ -11,8 +11,8 @@ Keys (all plain floats/ints/None, JSON-ready; NaN becomes None):
   `n_scored`: traces in `scores` (what every signature below is computed on);
 - `h_final_correct` / `h_final_incorrect` (mean h_K, nats), `s_final_correct` / `s_final_incorrect`;
 - `auroc_h_u05`, `auroc_h_u1`: AUROC of -h at u = 1/2 and u = 1 (u = 1 is -h_K itself), each with
-  a 95% bootstrap interval over traces (`_low`, `_high`; `n_boot` seeded resamples), and `auroc_s_u1`
-  for -s_K; 0.5 is chance, None with a single class;
+  a 95% bootstrap interval over traces (`_low`, `_high`; `n_boot` seeded resamples), and
+  `auroc_s_u05`, `auroc_s_u1` for -s (gold surprisal) with theirs; 0.5 is chance, None with a single class;
 - `lock_in_rate`, `locked_to_gold_rate`, `monotone_rate`, and lock-in by group (`locked_correct`,
   `locked_incorrect`, `lock_u_correct`, `lock_u_incorrect`);
 - `n_steps` (mean K), `n_options` (mean |A|); with `traces`: `parsed` (share with an answer) and
@@ -35,6 +35,17 @@ def _num(x):
         return None
     x = float(x)
     return None if math.isnan(x) else x
+
+
+def _surprisal_aurocs(sep: pd.DataFrame, n_points: int) -> dict:
+    """`auroc_s_u05` and the intervals of both surprisal AUROCs (None without a gold column)."""
+    if "auroc_surprisal" not in sep:
+        return {}
+    out = {}
+    for name, j in (("u05", n_points // 2), ("u1", -1)):
+        for tag in ("", "_low", "_high"):
+            out[f"auroc_s_{name}{tag}"] = _num(sep[f"auroc_surprisal{tag}"].iloc[j])
+    return out
 
 
 def _group_mean(sigs: pd.DataFrame, mask, column: str):
@@ -63,6 +74,7 @@ def summarize_run(scores: pd.DataFrame, traces=None, n_points: int = 11, n_boot:
            "auroc_h_u1_low": _num(sep["auroc_entropy_low"].iloc[-1]),
            "auroc_h_u1_high": _num(sep["auroc_entropy_high"].iloc[-1]),
            "auroc_s_u1": _num(sep["auroc_surprisal"].iloc[-1]) if "auroc_surprisal" in sep else None,
+           **_surprisal_aurocs(sep, n_points),
            "lock_in_rate": _num(sigs["locked"].mean()),
            "locked_to_gold_rate": _num(sigs["locked_to_gold"].mean()),
            "monotone_rate": _num(sigs["monotone"].mean())}

@@ -1,5 +1,10 @@
 """Per-checkpoint statistics of the lineage: accuracy, separability, lock-in, information per step.
 
+The numbers a run page also shows (accuracy, AUROCs of -h and -s at u = 0.5 and 1, h_K and lock-in
+by class) are `siakit.analysis.summary.summarize_run` on the uncut traces, kept whole under
+`summary`; what only the lineage reads (information per step, the wrong-line jump, the baselines,
+calibration) is added here.
+
 Input: the scorer's table for one checkpoint (`siakit.scorer.score_traces`, readout, nats) and that
 checkpoint's traces. Proportions get Wilson intervals, everything else a percentile bootstrap over
 traces (seeded). Signatures follow `siakit.analysis.signatures` (our operational definitions).
@@ -14,7 +19,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from siakit.analysis.signatures import separability, trace_signatures
+from siakit.analysis.signatures import trace_signatures
+from siakit.analysis.summary import summarize_run
 from siakit.analysis.stats import auroc_half_width  # noqa: F401  (re-exported: older imports)
 from siakit.analysis.stats import bootstrap_ci
 from siakit.analysis.stats import proportion_ci as wilson  # (p, low, high), Wilson; the old name
@@ -60,14 +66,16 @@ def checkpoint_metrics(scores: pd.DataFrame, traces, n_boot: int = 1000, seed: i
     if out["n_scored"] == 0:
         return out
     out.update(_rate("accuracy_scored", [t.correct for t in traces if t.id not in cut]))  # the traces signatures read
+    # the numbers every run page shows come from the one run summary, on the uncut traces (u = 0, 0.5, 1)
+    summary = summarize_run(scores, [t for t in traces if t.id not in cut], n_points=3, n_boot=n_boot, seed=seed)
+    out["summary"] = summary
+    for name in ("u05", "u1"):
+        for tag, key in (("", "h"), ("_surprisal", "s")):
+            for end in ("", "_low", "_high"):
+                value = summary.get(f"auroc_{key}_{name}{end}")
+                out[f"auroc{tag}_{name}{end}"] = math.nan if value is None else value
     sigs = trace_signatures(scores)
     ok = sigs["correct"].fillna(False).astype(bool)
-    sep = separability(scores, n_points=3, n_boot=n_boot, seed=seed)  # u = 0, 0.5, 1
-    for j, name in ((1, "u05"), (2, "u1")):
-        for col, tag in (("auroc_entropy", ""), ("auroc_surprisal", "_surprisal")):
-            out[f"auroc{tag}_{name}"] = float(sep[col].iloc[j])
-            out[f"auroc{tag}_{name}_low"] = float(sep[f"{col}_low"].iloc[j])
-            out[f"auroc{tag}_{name}_high"] = float(sep[f"{col}_high"].iloc[j])
     out["n_correct_scored"], out["n_incorrect_scored"] = int(ok.sum()), int((~ok).sum())
     out.update(_rate("locked_correct", sigs.loc[ok, "locked"]))
     out.update(_rate("locked_incorrect", sigs.loc[~ok, "locked"]))
