@@ -113,17 +113,60 @@ def run_identity(cfg: RunConfig, store: ResultsStore, everything: list, lm=None)
     return identity
 
 
+class _RunWriter:
+    """What the phases of one run share: its config, store, manifest, model and share of the work.
+
+    The manifest goes to disk (rank 0's) with the first shard, so a failed start leaves nothing; the
+    model is loaded when a phase first needs it (a finished run never loads it)."""
+
+    def __init__(self, cfg: RunConfig, store: ResultsStore, manifest: dict, lm, ranks):
+        self.cfg, self.store, self.manifest, self.lm, self.ranks = cfg, store, manifest, lm, ranks
+        self.unsaved = ranks.is_main
+
+    def saving(self, append):
+        """`append` (a store's append_traces / append_scores) writing the manifest first, once."""
+        def save(rows):
+            if self.unsaved:
+                self.store.write_manifest(self.manifest)
+                self.unsaved = False
+            append(rows)
+        return save
+
+    def model(self):
+        if self.lm is None:
+            from siakit.models.loading import load_model
+
+            self.lm = load_model(self.cfg.model, device=self.ranks.device(self.cfg.device), dtype=self.cfg.dtype)
+        return self.lm
+
+
 def _run(cfg: RunConfig, store: ResultsStore, everything: list, *, force: bool, lm, progress: bool,
          ranks) -> dict:
     """The run itself, under the run folder's lock (see run_experiment); `ranks`: this process's share."""
-    from siakit.experiment.generate import GenerateConfig, generate_traces
-    from siakit.scorer.score import score_traces
-
-    model, dataset, n, seed = cfg.model, cfg.dataset, cfg.n, cfg.seed
-    estimator = cfg.estimators()
     if force and ranks.is_main:
         store.clear()  # inside the run folder only
     ranks.barrier()
+    problems = everything[:cfg.n]  # the first n, in file order
+    run = _RunWriter(cfg, store, _manifest(cfg, store, everything, lm, ranks.world_size), lm, ranks)
+    order = {p.id: i for i, p in enumerate(problems)}
+    traces = _generate_missing(run, problems, order, progress)
+    scores = _score_missing(run, traces, order, progress)
+
+    from siakit.data.answers import grade_summary
+
+    manifest = run.manifest
+    multiple_choice = bool(problems[0].choices)
+    manifest["summary"] = grade_summary([t.answer for t in traces], [t.gold for t in traces], multiple_choice)
+    manifest["model_meta"] = getattr(run.lm, "meta", None) or manifest.get("model_meta")
+    manifest["status"] = "done"
+    if ranks.is_main:
+        store.write_manifest(manifest)
+    return {"traces": traces, "scores": scores, "store": store, "manifest": manifest, "config": cfg}
+
+
+def _manifest(cfg: RunConfig, store: ResultsStore, everything: list, lm, world_size: int) -> dict:
+    """Check what is stored against `cfg` and return the run's manifest (the stored one, brought up to
+    date, or a new one), not yet written."""
     parameters = cfg.result_parameters()
     # n may change between calls: problems are the first n in file order, so a larger n extends the
     # stored run and a smaller one reads a prefix of it. Any other change would mix incompatible rows.
@@ -133,78 +176,66 @@ def _run(cfg: RunConfig, store: ResultsStore, everything: list, *, force: bool, 
     # manifest (present, edited or deleted) says (siakit.experiment.adopt).
     from siakit.experiment.adopt import check_stored_scores, check_stored_traces, model_name
 
-    name = lm.name if lm is not None else model_name(model)
+    name = lm.name if lm is not None else model_name(cfg.model)
     check_stored_traces(store.read_traces(everything=True), cfg, name, store.path)
-    check_stored_scores(store.read_scores(everything=True), estimator, name, store.path)
-    problems = everything[:n]  # the first n, in file order
+    check_stored_scores(store.read_scores(everything=True), cfg.estimators(), name, store.path)
     manifest = store.read_manifest() or {
-        "model": model, "dataset": dataset, "estimator": estimator, "parameters": parameters,
-        "seed": seed, "versions": versions(), "created": datetime.now(timezone.utc).isoformat(),
+        "model": cfg.model, "dataset": cfg.dataset, "estimator": cfg.estimators(), "parameters": parameters,
+        "seed": cfg.seed, "versions": versions(), "created": datetime.now(timezone.utc).isoformat(),
         "timings": {}}
-    manifest["parameters"]["n"] = n
-    manifest["ids"] = [p.id for p in problems]  # what the manifest, summary and readers report
+    manifest["parameters"]["n"] = cfg.n
+    manifest["ids"] = [p.id for p in everything[:cfg.n]]  # what the manifest, summary and readers report
     manifest["identity"] = identity
     manifest["status"] = "running"
-    manifest["world_size"] = ranks.world_size
-    # the manifest goes to disk (rank 0's) with the first shard: a failed start leaves nothing
-    unsaved = [ranks.is_main]
+    manifest["world_size"] = world_size
+    return manifest
 
-    def with_manifest(append):
-        def save(rows):
-            if unsaved[0]:
-                store.write_manifest(manifest)
-                unsaved[0] = False
-            append(rows)
-        return save
 
-    def need_model():
-        nonlocal lm
-        if lm is None:
-            from siakit.models.loading import load_model
-            lm = load_model(model, device=ranks.device(cfg.device), dtype=cfg.dtype)
-        return lm
+def _generate_missing(run: _RunWriter, problems: list, order: dict, progress: bool) -> list:
+    """Generate this rank's problems not yet stored; return the reported traces (every rank's, in
+    problem order) once all are stored."""
+    from siakit.experiment.generate import GenerateConfig, generate_traces
 
+    cfg, store, ranks = run.cfg, run.store, run.ranks
     done = store.done_ids("traces")
     todo = [p for p in ranks.share(problems, cfg.batch_size) if p.id not in done]  # whole batches, round-robin
     if todo:
         started = time.perf_counter()
-        gen = GenerateConfig(max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, seed=seed,
+        gen = GenerateConfig(max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, seed=cfg.seed,
                              batch_size=cfg.batch_size)
-        generate_traces(need_model(), todo, gen, on_batch=with_manifest(store.append_traces), progress=progress)
-        manifest["timings"]["generate_s"] = round(time.perf_counter() - started, 2)
+        generate_traces(run.model(), todo, gen, on_batch=run.saving(store.append_traces), progress=progress)
+        run.manifest["timings"]["generate_s"] = round(time.perf_counter() - started, 2)
     ranks.barrier()  # every rank's traces are stored
-    order = {p.id: i for i, p in enumerate(problems)}
     stored = store.read_traces(everything=True)
     traces = sorted((t for t in stored if t.id in order), key=lambda t: order[t.id])
-    manifest["stored"] = {"traces": len(stored), "reported": len(traces)}  # a lower n keeps the rest
+    run.manifest["stored"] = {"traces": len(stored), "reported": len(traces)}  # a lower n keeps the rest
     if ranks.is_main:
         store.export_traces(traces)  # traces.jsonl holds exactly the reported traces
+    return traces
 
+
+def _score_missing(run: _RunWriter, traces: list, order: dict, progress: bool):
+    """Score this rank's traces not yet scored; return the reported scores (every rank's, in problem
+    order) once all are stored."""
+    from siakit.scorer.score import score_traces
+
+    cfg, store, ranks = run.cfg, run.store, run.ranks
     scored = store.done_ids("scores")
     pending = [t for t in ranks.share(traces, cfg.score_batch) if t.id not in scored]
     if pending:
         started = time.perf_counter()
-        bar = progress_bar(total=len(pending), desc=f"score {estimator}", unit="trace", enabled=progress)
+        bar = progress_bar(total=len(pending), desc=f"score {cfg.estimators()}", unit="trace", enabled=progress)
         score_config = replace(cfg.score_config(), progress=False)
         for i in range(0, len(pending), cfg.score_batch):
             chunk = pending[i:i + cfg.score_batch]
-            frame = score_traces(need_model(), chunk, config=score_config)
-            with_manifest(store.append_scores)(frame)
+            frame = score_traces(run.model(), chunk, config=score_config)
+            run.saving(store.append_scores)(frame)
             bar.update(len(chunk))
         bar.close()
-        manifest["timings"]["score_s"] = round(time.perf_counter() - started, 2)
+        run.manifest["timings"]["score_s"] = round(time.perf_counter() - started, 2)
     ranks.barrier()  # every rank's scores are stored
     scores = store.read_scores(everything=True)
     scores = scores[scores["id"].isin(order)] if len(scores) else scores
     if len(scores):  # problem order, whichever rank wrote which shard
         scores = scores.sort_values("id", key=lambda c: c.map(order), kind="stable").reset_index(drop=True)
-
-    from siakit.data.answers import grade_summary
-
-    multiple_choice = bool(problems[0].choices)
-    manifest["summary"] = grade_summary([t.answer for t in traces], [t.gold for t in traces], multiple_choice)
-    manifest["model_meta"] = getattr(lm, "meta", None) or manifest.get("model_meta")
-    manifest["status"] = "done"
-    if ranks.is_main:
-        store.write_manifest(manifest)
-    return {"traces": traces, "scores": scores, "store": store, "manifest": manifest, "config": cfg}
+    return scores
