@@ -17,6 +17,7 @@ import random
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 
@@ -123,14 +124,74 @@ def _stage(out: Path, name: str, params: dict, make, load, save):
     return value
 
 
-def run_sft(cfg: SFTConfig, out: str | Path, progress: bool = True) -> dict:
-    """The whole before/after comparison into `out`; returns the summary dict."""
+class SFTData(NamedTuple):
+    """The examples and problems of one SFT comparison."""
+    train: list          # [n_train] Example: the GSM8K train solutions learned
+    heldout: list        # [n_heldout] Example: other train solutions, for the held-out NLL
+    problems: list       # Problem: the first n_eval test problems of each evaluation set
+
+
+def sft_data(cfg: SFTConfig, tokenizer) -> SFTData:
+    """Train and held-out examples (GSM8K train solutions that fit `max_len`) and evaluation problems."""
+    from siakit.data.problems import load_problems
+
+    pairs = gsm8k_solutions("train", n=3 * (cfg.n_train + cfg.n_heldout), seed=cfg.seed)
+    examples = sft_examples(tokenizer, pairs, cfg.max_len)
+    if len(examples) < cfg.n_train + cfg.n_heldout:
+        raise ValueError(f"only {len(examples)} GSM8K solutions fit max_len={cfg.max_len}; lower n_train")
+    problems = [p for ds in cfg.datasets for p in load_problems(ds, "test", n=cfg.n_eval, seed=cfg.seed)]
+    return SFTData(examples[:cfg.n_train], examples[cfg.n_train:cfg.n_train + cfg.n_heldout], problems)
+
+
+def _train_or_reuse(cfg: SFTConfig, lm, train: list, pad: int, out: Path, train_params: dict, progress: bool):
+    """Fine-tune `lm` on `train` (saving the model and `train_log.json`), or reuse a finished earlier
+    run's weights and log made with the same `train_params`. Returns (model, log)."""
+    from siakit.models.loading import load_model
+
+    model_dir = out / "model"
+    stamp, key = out / ".model.params.json", json.dumps(train_params, sort_keys=True, default=str)
+    if (cfg.save_model and stamp.exists() and stamp.read_text() == key and (model_dir / "config.json").exists()
+            and (out / "train_log.json").exists()):
+        lm = load_model(str(model_dir), device=cfg.device)  # a finished earlier run: reuse its weights
+        return lm, json.loads((out / "train_log.json").read_text())
+    log = {"losses": finetune(lm.model, train, cfg, pad, progress)}
+    if cfg.save_model:
+        lm.model.save_pretrained(model_dir)
+        lm.tokenizer.save_pretrained(model_dir)
+    atomic_write_json(out / "train_log.json", log)
+    atomic_write_text(stamp, key)
+    return lm, log
+
+
+def _stage_results(scores, before: list, after: list, datasets) -> dict:
+    """summarize_run per "<stage>/<dataset>" (stage: before, after)."""
+    results = {}
+    for stage, traces in (("before", before), ("after", after)):
+        for ds in datasets:
+            part = [t for t in traces if t.dataset == ds]
+            ids = {t.id for t in part}
+            df = scores[(scores.stage == stage) & scores.id.isin(ids)]
+            results[f"{stage}/{ds}"] = summarize_run(df, part)
+    return results
+
+
+def _score_both(cfg: SFTConfig, sft_lm, before: list, after: list, progress: bool):
+    """Both sets of traces scored, each by its own model (the base reloaded): one frame with `stage`."""
     import pandas as pd
 
-    from siakit.data.problems import load_problems
-    from siakit.experiment.generate import generate_traces
     from siakit.models.loading import load_model
     from siakit.scorer.score import score_traces
+
+    frames = [score_traces(sft_lm, after, progress=progress).assign(stage="after")]
+    base = load_model(cfg.model, device=cfg.device)
+    frames.insert(0, score_traces(base, before, progress=progress).assign(stage="before"))
+    return pd.concat(frames, ignore_index=True)
+
+
+def run_sft(cfg: SFTConfig, out: str | Path, progress: bool = True) -> dict:
+    """The whole before/after comparison into `out`; returns the summary dict."""
+    from siakit.experiment.generate import generate_traces
+    from siakit.models.loading import load_model
     from siakit.experiment.store import versions
     from siakit.data.traces import read_traces, write_traces
 
@@ -142,65 +203,38 @@ def run_sft(cfg: SFTConfig, out: str | Path, progress: bool = True) -> dict:
     timings, t0 = {}, time.time()
     lm = load_model(cfg.model, device=cfg.device)
     pad = lm.tokenizer.pad_token_id
-    pairs = gsm8k_solutions("train", n=3 * (cfg.n_train + cfg.n_heldout), seed=cfg.seed)
-    examples = sft_examples(lm.tokenizer, pairs, cfg.max_len)
-    if len(examples) < cfg.n_train + cfg.n_heldout:
-        raise ValueError(f"only {len(examples)} GSM8K solutions fit max_len={cfg.max_len}; lower n_train")
-    train, heldout = examples[:cfg.n_train], examples[cfg.n_train:cfg.n_train + cfg.n_heldout]
-    problems = [p for ds in cfg.datasets for p in load_problems(ds, "test", n=cfg.n_eval, seed=cfg.seed)]
+    data = sft_data(cfg, lm.tokenizer)
 
     def generate(model_lm):
-        return generate_traces(model_lm, problems, max_new_tokens=cfg.max_new_tokens, batch_size=8,
+        return generate_traces(model_lm, data.problems, max_new_tokens=cfg.max_new_tokens, batch_size=8,
                                seed=cfg.seed, progress=progress)
 
+    def timed(name, make):
+        t = time.time()
+        value = make()
+        timings[name] = time.time() - t
+        return value
+
     gen_params = {k: params[k] for k in ("model", "datasets", "n_eval", "max_new_tokens", "seed")}
-    t = time.time()
-    before = _stage(out, "traces_before.jsonl", gen_params, lambda: generate(lm), read_traces, write_traces)
-    timings["generate_before_s"] = time.time() - t
-    nll_before = heldout_nll(lm.model, heldout, pad)
-    t = time.time()
-    model_dir = out / "model"
+    before = timed("generate_before_s", lambda: _stage(out, "traces_before.jsonl", gen_params, lambda: generate(lm),
+                                                        read_traces, write_traces))
+    nll_before = heldout_nll(lm.model, data.heldout, pad)
     train_params = {k: v for k, v in params.items() if k not in ("n_eval", "datasets", "max_new_tokens", "threads")}
     train_params["batching"] = "length-grouped"  # epoch_batches; models trained on random batches are not reused
-    stamp, key = out / ".model.params.json", json.dumps(train_params, sort_keys=True, default=str)
-    if (cfg.save_model and stamp.exists() and stamp.read_text() == key and (model_dir / "config.json").exists()
-            and (out / "train_log.json").exists()):
-        lm = load_model(str(model_dir), device=cfg.device)  # a finished earlier run: reuse its weights
-        log = json.loads((out / "train_log.json").read_text())
-    else:
-        log = {"losses": finetune(lm.model, train, cfg, pad, progress)}
-        if cfg.save_model:
-            lm.model.save_pretrained(model_dir)
-            lm.tokenizer.save_pretrained(model_dir)
-        atomic_write_json(out / "train_log.json", log)
-        atomic_write_text(stamp, key)
-    timings["train_s"] = time.time() - t
-    nll_after = heldout_nll(lm.model, heldout, pad)
-    sft_lm = lm
+    sft_lm, log = timed("train_s", lambda: _train_or_reuse(cfg, lm, data.train, pad, out, train_params, progress))
+    nll_after = heldout_nll(sft_lm.model, data.heldout, pad)
     sft_lm.name = f"{Path(cfg.model).name}-sft"
-    t = time.time()
-    after = _stage(out, "traces_after.jsonl", {**gen_params, **train_params}, lambda: generate(sft_lm),
-                   read_traces, write_traces)
-    timings["generate_after_s"] = time.time() - t
-    t = time.time()
-    frames = [score_traces(sft_lm, after, progress=progress).assign(stage="after")]
-    base = load_model(cfg.model, device=cfg.device)
-    frames.insert(0, score_traces(base, before, progress=progress).assign(stage="before"))
-    timings["score_s"] = time.time() - t
-    scores = pd.concat(frames, ignore_index=True)
+    after = timed("generate_after_s", lambda: _stage(out, "traces_after.jsonl", {**gen_params, **train_params},
+                                                      lambda: generate(sft_lm), read_traces, write_traces))
+
+    scores = timed("score_s", lambda: _score_both(cfg, sft_lm, before, after, progress))
     scores.to_parquet(out / "scores.parquet", index=False)
-    results = {}
-    for stage, traces in (("before", before), ("after", after)):
-        for ds in cfg.datasets:
-            part = [t for t in traces if t.dataset == ds]
-            ids = {t.id for t in part}
-            df = scores[(scores.stage == stage) & scores.id.isin(ids)]
-            results[f"{stage}/{ds}"] = summarize_run(df, part)
-    summary = json_safe({"model": cfg.model, "params": params, "summary_schema": SUMMARY_SCHEMA, "seed": cfg.seed, "versions": versions(),
-                         "estimator": "readout", "cue": before[0].cue if before else None, "units": "nats",
-                         "n_train_examples": len(train), "heldout_nll": {"before": nll_before, "after": nll_after},
-                         "train_loss": log["losses"], "results": results,
-                         "model_dir": str(model_dir) if cfg.save_model else None})
+    summary = json_safe({"model": cfg.model, "params": params, "summary_schema": SUMMARY_SCHEMA, "seed": cfg.seed,
+                         "versions": versions(), "estimator": "readout", "cue": before[0].cue if before else None,
+                         "units": "nats", "n_train_examples": len(data.train),
+                         "heldout_nll": {"before": nll_before, "after": nll_after}, "train_loss": log["losses"],
+                         "results": _stage_results(scores, before, after, cfg.datasets),
+                         "model_dir": str(out / "model") if cfg.save_model else None})
     atomic_write_json(out / "summary.json", summary)
     timings["total_s"] = time.time() - t0
     atomic_write_json(out / "timings.json", timings)
