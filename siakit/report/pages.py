@@ -12,6 +12,7 @@ import json
 import pkgutil
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import NamedTuple
 
 GENERATED = Path("book/generated")
 # API order: the math first, then data -> generation -> scoring -> analysis; anything else after.
@@ -128,35 +129,41 @@ def _fmt(value, spec: str = ".2f") -> str:
     return format(value, spec) if isinstance(value, (int, float)) else str(value)
 
 
-def write_runs_index(root: Path, jobs) -> Path:
-    """Write `book/generated/runs.md` from the run summaries and the timing summary; return its path."""
-    summary_file = root / GENERATED / "summary.json"
-    summary = json.loads(summary_file.read_text()) if summary_file.exists() else {"notebooks": []}
-    status = {(r["kind"], r["name"]): r for r in summary.get("notebooks", [])}
-    lines = ["# What small models do on the paper's benchmarks", "",
-             "One page per (model, dataset) run, each the experiment notebook executed by papermill with "
-             "that run's parameters (`siakit book --runs FILE`). Accuracy comes with a 95% Wilson "
-             "interval over questions; $h_K$ is the final conditional answer entropy in nats (our readout "
-             "estimator unless the column says otherwise); AUROC is that of $-h_K$ for correctness at "
-             "$u = 1$ (0.5 = chance); lock-in is the share of traces whose entropy falls and stays below "
-             "10% of $\\log|A|$ (our operational definitions, see the theory chapter). Times are in the "
-             "execution-times table at the end of this page.", "",
-             "```{note}", "With the embedded offline models and a handful of questions per run (as in "
-             "`runs/default.yml`), these are smoke-scale numbers: they show that the pipeline runs end to "
-             "end, not what the paper's models do. `runs/paper.yml` lists the paper-scale runs (GPU).", "```", "",
-             "The diagnostics say whether there is anything to measure: *cut* is the share of traces "
-             "that ran into the token cap (left out of the signatures), *leader = answer* the share "
-             "whose readout leader at $k = K$ is the answer the trace wrote. Where accuracy is near 0 "
-             "or most traces are cut, the signatures of that run carry no evidence either way; the "
-             "evidence on a real LM is in the chapters on the trained testbed and on human traces. A run marked "
-             "⚠ failed one of the four rules of its page (both classes with at least 10 scored traces, "
-             "leader = answer in at least 0.8 of traces, at most a quarter cut, the cue's format written): "
-             "its signature columns are shown but carry no evidence.", "",
-             "| run | n | accuracy [95% Wilson] | cut | leader = answer | $h_K$ correct | $h_K$ incorrect "
-             "| AUROC($-h_K$) | lock-in |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    run_timings = {}  # generation and scoring times go to the execution-times table below
-    gated = []  # runs whose signatures cannot be read, with the rules that failed
+# The runs index's opening: what the columns mean, then the table's header.
+RUNS_INTRO = ["# What small models do on the paper's benchmarks", "",
+              "One page per (model, dataset) run, each the experiment notebook executed by papermill with "
+              "that run's parameters (`siakit book --runs FILE`). Accuracy comes with a 95% Wilson "
+              "interval over questions; $h_K$ is the final conditional answer entropy in nats (our readout "
+              "estimator unless the column says otherwise); AUROC is that of $-h_K$ for correctness at "
+              "$u = 1$ (0.5 = chance); lock-in is the share of traces whose entropy falls and stays below "
+              "10% of $\\log|A|$ (our operational definitions, see the theory chapter). Times are in the "
+              "execution-times table at the end of this page.", "",
+              "```{note}", "With the embedded offline models and a handful of questions per run (as in "
+              "`runs/default.yml`), these are smoke-scale numbers: they show that the pipeline runs end to "
+              "end, not what the paper's models do. `runs/paper.yml` lists the paper-scale runs (GPU).", "```", "",
+              "The diagnostics say whether there is anything to measure: *cut* is the share of traces "
+              "that ran into the token cap (left out of the signatures), *leader = answer* the share "
+              "whose readout leader at $k = K$ is the answer the trace wrote. Where accuracy is near 0 "
+              "or most traces are cut, the signatures of that run carry no evidence either way; the "
+              "evidence on a real LM is in the chapters on the trained testbed and on human traces. A run marked "
+              "⚠ failed one of the four rules of its page (both classes with at least 10 scored traces, "
+              "leader = answer in at least 0.8 of traces, at most a quarter cut, the cue's format written): "
+              "its signature columns are shown but carry no evidence.", "",
+              "| run | n | accuracy [95% Wilson] | cut | leader = answer | $h_K$ correct | $h_K$ incorrect "
+              "| AUROC($-h_K$) | lock-in |",
+              "|---|---|---|---|---|---|---|---|---|"]
+
+
+class RunRows(NamedTuple):
+    """The runs table's rows and what the rest of the index reads from the same summaries."""
+    lines: list[str]         # one markdown table row per run
+    timings: dict            # run name -> its stored generation / scoring times (s)
+    gated: list[str]         # "title: rules" of each run whose signatures cannot be read
+
+
+def _run_rows(root: Path, jobs, status: dict) -> RunRows:
+    """One row per run job, from its summary file when its page built ("ok")."""
+    rows = RunRows([], {}, [])
     for job in (j for j in jobs if j.kind == "run"):
         record = status.get(("run", job.name), {})
         run_summary = root / job.parameters["summary_path"]
@@ -164,30 +171,28 @@ def write_runs_index(root: Path, jobs) -> Path:
         page = job.output.relative_to(GENERATED).with_suffix("").as_posix()
         link = (f"{{doc}}`{role_text(job.title)} <{page}>`" if (root / job.output).exists()
                 else markdown_escape(job.title))
-        run_timings[job.name] = s.get("timings") or {}
+        rows.timings[job.name] = s.get("timings") or {}
         acc = (f"{_fmt(s.get('accuracy'))} [{_fmt(s.get('accuracy_low'))}, {_fmt(s.get('accuracy_high'))}]"
                if s else "–")
         link += "" if record.get("status") in (None, "ok") else f" ({record['status']})"
         if s.get("signatures_readable") is False:  # siakit.analysis.gate: a rule failed on the run page
             link += " ⚠"
-            gated.append(f"{markdown_escape(job.title)}: " + markdown_escape(", ".join(s.get("gate_failed") or [])))
-        lines.append(f"| {link} | {_fmt(s.get('n_traces'), 'd')} | {acc} "
-                     f"| {_fmt(s.get('share_cut'))} | {_fmt(s.get('leader_agrees'))} "
-                     f"| {_fmt(s.get('h_final_correct'))} | {_fmt(s.get('h_final_incorrect'))} "
-                     f"| {_fmt(s.get('auroc_h_u1'))} | {_fmt(s.get('lock_in_rate'))} |")
-    if gated:
-        lines += ["", "⚠ **Signatures not readable** (rules that failed on the run page):", ""]
-        lines += [f"- {g}" for g in gated]
-    failed = [r["name"] for r in summary.get("notebooks", []) if r.get("status") == "failed"]
-    if failed:
-        lines += ["", "```{warning}", "These notebooks failed in the last build; their pages show the error: "
-                  + ", ".join(f"`{n}`" for n in failed) + ".", "```"]
-    lines += ["", "## Execution times", "",
-              "Measured by the runner for the last execution of each notebook (wall clock, seconds, on the "
-              "machine that built this book; a skipped notebook keeps the time of its last run). For a run, "
-              "the generation and scoring times are those recorded in its results store when it was "
-              "computed (the page itself is short when it reuses them).", "",
-              "| notebook | kind | status | time (s) | generate / score (s) |", "|---|---|---|---|---|"]
+            rows.gated.append(f"{markdown_escape(job.title)}: " + markdown_escape(", ".join(s.get("gate_failed") or [])))
+        rows.lines.append(f"| {link} | {_fmt(s.get('n_traces'), 'd')} | {acc} "
+                          f"| {_fmt(s.get('share_cut'))} | {_fmt(s.get('leader_agrees'))} "
+                          f"| {_fmt(s.get('h_final_correct'))} | {_fmt(s.get('h_final_incorrect'))} "
+                          f"| {_fmt(s.get('auroc_h_u1'))} | {_fmt(s.get('lock_in_rate'))} |")
+    return rows
+
+
+def _timing_lines(summary: dict, run_timings: dict) -> list[str]:
+    """The execution-times section: one row per notebook, the total, the previous book build."""
+    lines = ["", "## Execution times", "",
+             "Measured by the runner for the last execution of each notebook (wall clock, seconds, on the "
+             "machine that built this book; a skipped notebook keeps the time of its last run). For a run, "
+             "the generation and scoring times are those recorded in its results store when it was "
+             "computed (the page itself is short when it reuses them).", "",
+             "| notebook | kind | status | time (s) | generate / score (s) |", "|---|---|---|---|---|"]
     total = 0.0
     for r in summary.get("notebooks", []):
         total += r.get("seconds") or 0.0
@@ -199,6 +204,24 @@ def write_runs_index(root: Path, jobs) -> Path:
     if build:
         lines += ["", f"The previous `jupyter-book build` took {_fmt(build.get('seconds'), '.1f')} s "
                   f"(exit status {build.get('returncode')})."]
+    return lines
+
+
+def write_runs_index(root: Path, jobs) -> Path:
+    """Write `book/generated/runs.md` from the run summaries and the timing summary; return its path."""
+    summary_file = root / GENERATED / "summary.json"
+    summary = json.loads(summary_file.read_text()) if summary_file.exists() else {"notebooks": []}
+    status = {(r["kind"], r["name"]): r for r in summary.get("notebooks", [])}
+    rows = _run_rows(root, jobs, status)
+    lines = [*RUNS_INTRO, *rows.lines]
+    if rows.gated:
+        lines += ["", "⚠ **Signatures not readable** (rules that failed on the run page):", ""]
+        lines += [f"- {g}" for g in rows.gated]
+    failed = [r["name"] for r in summary.get("notebooks", []) if r.get("status") == "failed"]
+    if failed:
+        lines += ["", "```{warning}", "These notebooks failed in the last build; their pages show the error: "
+                  + ", ".join(f"`{n}`" for n in failed) + ".", "```"]
+    lines += _timing_lines(summary, rows.timings)
     path = root / GENERATED / "runs.md"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
