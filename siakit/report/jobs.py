@@ -159,6 +159,20 @@ def check_run(config: RunConfig, where: str) -> RunConfig:
 
 def load_runs(path: Path, root: Path) -> list[Job]:
     """Jobs of a runs file, in execution order; a malformed file raises naming the file and the key."""
+    spec = _read_spec(path)
+    defaults = dict(spec.get("defaults") or {})
+    runs, seen = [], set()
+    for i, entry in enumerate(spec.get("runs") or []):
+        runs += _entry_jobs(entry, defaults, f"{path}: runs[{i}]", seen)
+    if not runs:
+        raise ValueError(f"{path}: no runs listed")
+    chapters = _chapter_jobs(spec.get("chapters") or {}, path, defaults.get("results_dir", RunConfig.results_dir))
+    first = [j for n, j in chapters.items() if n not in AFTER_RUNS]
+    return first + runs + [chapters[n] for n in chapters if n in AFTER_RUNS]
+
+
+def _read_spec(path: Path) -> dict:
+    """The runs file's top-level mapping, its sections' shapes checked (values still unchecked)."""
     import yaml
 
     from siakit.reading import read_text
@@ -182,35 +196,40 @@ def load_runs(path: Path, root: Path) -> list[Job]:
     if not isinstance(spec.get("runs") or [], list):
         raise ValueError(f"{path}: 'runs' must be a list")
     check_plain(spec.get("defaults") or {}, f"{path}: defaults")
-    defaults = dict(spec.get("defaults") or {})
-    runs, seen = [], set()
-    for i, entry in enumerate(spec.get("runs") or []):
-        where = f"{path}: runs[{i}]"
-        if not isinstance(entry, dict) or "model" not in entry:
-            raise ValueError(f"{where}: each run needs a 'model'")
-        for key in ("model", "dataset"):
-            if isinstance(entry.get(key), str) and len(entry[key]) > MAX_NAME:
-                raise ValueError(f"{where}: key '{key}': {len(entry[key])} characters ({entry[key][:40]!r}...); "
-                                 f"names are at most {MAX_NAME}")
-        check_plain(entry, f"{where} (model {entry['model']!r:.60})")
-        if set(entry) - RUN_KEYS or set(defaults) - RUN_KEYS:
-            raise ValueError(f"{where}: unknown key(s) {sorted((set(entry) | set(defaults)) - RUN_KEYS)}")
-        datasets = entry.get("datasets") or [entry.get("dataset")]
-        if not all(isinstance(d, str) and d for d in datasets):
-            raise ValueError(f"{where}: give 'dataset' or a non-empty list 'datasets'")
-        for dataset in datasets:
-            params = {**defaults, **{k: v for k, v in entry.items() if k != "datasets"}, "dataset": dataset}
-            check_run(RunConfig.from_dict({k: v for k, v in params.items() if k not in PAGE_KEYS}, where=where),
-                      where)
-            name = page_name(params["model"], dataset)
-            if name in seen:
-                raise ValueError(f"{where}: run {name} appears twice")
-            seen.add(name)
-            params["summary_path"] = str(GENERATED / "status" / f"run__{name}.summary.json")
-            runs.append(Job(name, "run", EXPERIMENT, params, f"{params['model']} on {dataset}"))
-    if not runs:
-        raise ValueError(f"{path}: no runs listed")
-    chapter_params = spec.get("chapters") or {}
+    return spec
+
+
+def _entry_jobs(entry, defaults: dict, where: str, seen: set) -> list[Job]:
+    """The run jobs of one `runs` entry (one per dataset), checked; `seen` collects page names."""
+    if not isinstance(entry, dict) or "model" not in entry:
+        raise ValueError(f"{where}: each run needs a 'model'")
+    for key in ("model", "dataset"):
+        if isinstance(entry.get(key), str) and len(entry[key]) > MAX_NAME:
+            raise ValueError(f"{where}: key '{key}': {len(entry[key])} characters ({entry[key][:40]!r}...); "
+                             f"names are at most {MAX_NAME}")
+    check_plain(entry, f"{where} (model {entry['model']!r:.60})")
+    if set(entry) - RUN_KEYS or set(defaults) - RUN_KEYS:
+        raise ValueError(f"{where}: unknown key(s) {sorted((set(entry) | set(defaults)) - RUN_KEYS)}")
+    datasets = entry.get("datasets") or [entry.get("dataset")]
+    if not all(isinstance(d, str) and d for d in datasets):
+        raise ValueError(f"{where}: give 'dataset' or a non-empty list 'datasets'")
+    jobs = []
+    for dataset in datasets:
+        params = {**defaults, **{k: v for k, v in entry.items() if k != "datasets"}, "dataset": dataset}
+        check_run(RunConfig.from_dict({k: v for k, v in params.items() if k not in PAGE_KEYS}, where=where),
+                  where)
+        name = page_name(params["model"], dataset)
+        if name in seen:
+            raise ValueError(f"{where}: run {name} appears twice")
+        seen.add(name)
+        params["summary_path"] = str(GENERATED / "status" / f"run__{name}.summary.json")
+        jobs.append(Job(name, "run", EXPERIMENT, params, f"{params['model']} on {dataset}"))
+    return jobs
+
+
+def _chapter_jobs(chapter_params: dict, path: Path, results_dir: str) -> dict[str, Job]:
+    """One job per chapter, in CHAPTERS' order, with the runs file's `chapters` parameters; the chapters
+    that read the runs' results get the runs' `results_dir`."""
     unknown = set(chapter_params) - {c[0] for c in CHAPTERS}
     if unknown:
         raise ValueError(f"{path}: chapters: unknown chapter(s) {sorted(unknown)}")
@@ -218,12 +237,10 @@ def load_runs(path: Path, root: Path) -> list[Job]:
         if not isinstance(params or {}, dict):
             raise ValueError(f"{path}: chapters: {name} must be a mapping of parameters")
         check_plain(params or {}, f"{path}: chapters: {name}")
-    results_dir = defaults.get("results_dir", "results")
     chapters = {}
     for name, source, title in CHAPTERS:
         params = dict(chapter_params.get(name) or {})
         if name in AFTER_RUNS:
             params.setdefault("results_dir", results_dir)
         chapters[name] = Job(name, "chapter", Path(source), params, title)
-    first = [j for n, j in chapters.items() if n not in AFTER_RUNS]
-    return first + runs + [chapters[n] for n in chapters if n in AFTER_RUNS]
+    return chapters
