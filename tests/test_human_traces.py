@@ -215,6 +215,9 @@ def test_chapter_executes_from_a_cached_run(tmp_path, data_root, monkeypatch, on
     html = "".join("".join(o.get("data", {}).get("text/html", "")) for c in cells for o in c.get("outputs", []))
     assert "Verdict on stepwise reading: " in html and "n = 10 problems" in html
     assert "copy-last-number AUROC" in html and "Holm p" in html  # the baseline beside the headline
+    # h_0 is one number per problem: the same prompt and candidate set for all four variants
+    md = "".join("".join(o.get("data", {}).get("text/markdown", "")) for c in cells for o in c.get("outputs", []))
+    assert "on the 10 problems scored in all four" in md and "within 0.0e+00 nats" in md
     assert sum("image/png" in o.get("data", {}) for c in cells for o in c.get("outputs", [])) >= 3
 
 
