@@ -11,6 +11,7 @@ import json
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -76,6 +77,48 @@ def _stage_rows(df: pd.DataFrame, stage: str, step: int) -> pd.DataFrame:
     return df
 
 
+class ToyData(NamedTuple):
+    """The traces and problems of one toy experiment, each drawn from its own seed."""
+    corpus: list          # [train.n_train] human traces the model learns
+    heldout: list         # [train.n_heldout] human traces for the held-out NLL
+    complete: list        # [n_bayes] human traces run to the end, for the Bayes curve of human traces
+    eval_problems: list   # [n_eval] problems the model answers at each checkpoint
+
+
+def toy_data(cfg: ToyConfig) -> ToyData:
+    """The experiment's data from `cfg.seed` .. `cfg.seed + 3`."""
+    world = cfg.world
+    rng = np.random.default_rng(cfg.seed + 3)
+    return ToyData(corpus=human_traces(world, cfg.train.n_train, cfg.seed),
+                   heldout=human_traces(world, cfg.train.n_heldout, cfg.seed + 1),
+                   complete=human_traces(world, cfg.n_bayes, cfg.seed + 2, allow_stop=False),
+                   eval_problems=[sample_problem(world, rng) for _ in range(cfg.n_eval)])
+
+
+def _summary(cfg: ToyConfig, n_params: int, records: list, losses: list, rl_after: dict, history,
+             complete: list) -> dict:
+    """summary.json's content: the curves per checkpoint (`records`), the Bayes curves, RL before/after."""
+    return json_safe({
+        "preset": cfg.name, "seed": cfg.seed, "params": asdict(cfg), "versions": versions(),
+        "n_params": n_params, "readout": "exact-loop" if cfg.backend == "exact" else "siakit.scorer",
+        "cue": " answer", "estimator": "readout", "units": "nats",
+        "checkpoints": [r["step"] for r in records],
+        "bayes_curve": bayes_curve(cfg.world).tolist(),
+        "bayes_human": human_bayes_curves(complete, cfg.world),
+        "model_curves": [{"step": r["step"], "correct": r["h_correct"], "incorrect": r["h_incorrect"],
+                          "all": r["h_all"], "bayes_own": r["bayes_own_all"], "n_correct": r["n_correct"],
+                          "n_incorrect": r["n_incorrect"]} for r in records],
+        "heldout_nll": [r["nll"] for r in records], "heldout_nll_data": records[0]["nll_data"],
+        "heldout_kl": [r["kl"] for r in records],
+        "accuracy": [r["accuracy"] for r in records],
+        "separability": [r["auroc"] for r in records],
+        "checkpoint_metrics": records,
+        "train_loss": losses[:: max(1, len(losses) // 100)],
+        "rl": {"config": asdict(cfg.rl), "before": records[-1], "after": {"step": cfg.rl.steps, **rl_after},
+               "history": history},
+    })
+
+
 def run_toy(cfg: ToyConfig, out: str | Path, progress: bool = True) -> dict:
     """Run the whole toy experiment into `out`; returns the summary dict."""
     out = Path(out)
@@ -85,11 +128,7 @@ def run_toy(cfg: ToyConfig, out: str | Path, progress: bool = True) -> dict:
     world, codec = cfg.world, Codec(cfg.world)
     tokenizer = build_tokenizer(world)
     tokenizer.save_pretrained(out / "tokenizer")
-    corpus = human_traces(world, cfg.train.n_train, cfg.seed)
-    heldout = human_traces(world, cfg.train.n_heldout, cfg.seed + 1)
-    complete = human_traces(world, cfg.n_bayes, cfg.seed + 2, allow_stop=False)
-    rng = np.random.default_rng(cfg.seed + 3)
-    eval_problems = [sample_problem(world, rng) for _ in range(cfg.n_eval)]
+    data = toy_data(cfg)
     timings["data_s"] = time.time() - t0
 
     torch.manual_seed(cfg.seed)
@@ -102,43 +141,24 @@ def run_toy(cfg: ToyConfig, out: str | Path, progress: bool = True) -> dict:
     def on_checkpoint(step, m):
         t = time.time()
         save_gpt(m, out / "checkpoints" / f"step_{step:06d}.pt", world=asdict(world), step=step)
-        metrics, df = evaluate(lm, codec, eval_problems, heldout, cfg.seed + 4, cfg.backend)
+        metrics, df = evaluate(lm, codec, data.eval_problems, data.heldout, cfg.seed + 4, cfg.backend)
         records.append({"step": step, **metrics})
         frames.append(_stage_rows(df, "mle", step))
         timings[f"eval_step_{step}_s"] = time.time() - t
 
     t = time.time()
-    losses = train_mle(model, codec, corpus, cfg.train, cfg.seed, on_checkpoint, progress)
+    losses = train_mle(model, codec, data.corpus, cfg.train, cfg.seed, on_checkpoint, progress)
     timings["mle_s"] = time.time() - t
 
     t = time.time()
     history = reinforce(model, codec, cfg.rl, cfg.seed + 5, progress)
     timings["rl_s"] = time.time() - t
     save_gpt(model, out / "checkpoints" / "rl_final.pt", world=asdict(world), step=cfg.train.steps)
-    after, df_rl = evaluate(lm, codec, eval_problems, heldout, cfg.seed + 4, cfg.backend)
+    after, df_rl = evaluate(lm, codec, data.eval_problems, data.heldout, cfg.seed + 4, cfg.backend)
     frames.append(_stage_rows(df_rl, "rl", cfg.rl.steps))
     pd.concat(frames, ignore_index=True).to_parquet(out / "scores.parquet", index=False)
 
-    summary = {
-        "preset": cfg.name, "seed": cfg.seed, "params": asdict(cfg), "versions": versions(),
-        "n_params": model.n_params(), "readout": "exact-loop" if cfg.backend == "exact" else "siakit.scorer",
-        "cue": " answer", "estimator": "readout", "units": "nats",
-        "checkpoints": [r["step"] for r in records],
-        "bayes_curve": bayes_curve(world).tolist(),
-        "bayes_human": human_bayes_curves(complete, world),
-        "model_curves": [{"step": r["step"], "correct": r["h_correct"], "incorrect": r["h_incorrect"],
-                          "all": r["h_all"], "bayes_own": r["bayes_own_all"], "n_correct": r["n_correct"],
-                          "n_incorrect": r["n_incorrect"]} for r in records],
-        "heldout_nll": [r["nll"] for r in records], "heldout_nll_data": records[0]["nll_data"],
-        "heldout_kl": [r["kl"] for r in records],
-        "accuracy": [r["accuracy"] for r in records],
-        "separability": [r["auroc"] for r in records],
-        "checkpoint_metrics": records,
-        "train_loss": losses[:: max(1, len(losses) // 100)],
-        "rl": {"config": asdict(cfg.rl), "before": records[-1], "after": {"step": cfg.rl.steps, **after},
-               "history": history},
-    }
-    summary = json_safe(summary)
+    summary = _summary(cfg, model.n_params(), records, losses, after, history, data.complete)
     atomic_write_json(out / "summary.json", summary)
     timings["total_s"] = time.time() - t0
     atomic_write_json(out / "timings.json", timings)
