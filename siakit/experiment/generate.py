@@ -103,10 +103,25 @@ def generate_traces(lm, problems: Sequence[Problem], config: GenerateConfig | No
     base-model text cut at the next few-shot question). `on_batch` receives each finished batch (the
     results store uses it to save as it goes).
     """
-    import torch
-    from transformers import LogitsProcessorList
+    config = _checked_config(config or GenerateConfig(), overrides, problems)
+    if config.samples > 1:
+        return _shared_prompt_traces(lm, problems, config, on_batch, progress)
+    lm.tokenizer.padding_side = "left"  # decoder-only generation needs the prompts flush right
+    traces: list[Trace] = []
+    bar = progress_bar(total=len(problems), desc=f"generate {lm.name}", unit="trace", enabled=progress)
+    for i in range(0, len(problems), config.batch_size):
+        batch = problems[i:i + config.batch_size]
+        batch_traces = _generate_batch(lm, batch, config)
+        traces += batch_traces
+        if on_batch:
+            on_batch(batch_traces)
+        bar.update(len(batch))
+    bar.close()
+    return traces
 
-    config = config or GenerateConfig()
+
+def _checked_config(config: GenerateConfig, overrides: dict, problems: Sequence[Problem]) -> GenerateConfig:
+    """`config` with `overrides` set on it, checked with the problem ids (unique) before any work."""
     for key, value in overrides.items():
         if not hasattr(config, key):
             raise ValueError(f"unknown generation parameter '{key}'")
@@ -121,45 +136,40 @@ def generate_traces(lm, problems: Sequence[Problem], config: GenerateConfig | No
     if len(set(ids)) != len(ids):
         duplicate = next(i for i in ids if ids.count(i) > 1)
         raise ValueError(f"generate_traces: problem id '{duplicate}' appears twice; ids must be unique")
-    if config.samples > 1:
-        return _shared_prompt_traces(lm, problems, config, on_batch, progress)
-    tokenizer, model = lm.tokenizer, lm.model
-    tokenizer.padding_side = "left"  # decoder-only generation needs the prompts flush right
-    traces: list[Trace] = []
-    batches = [problems[i:i + config.batch_size] for i in range(0, len(problems), config.batch_size)]
-    bar = progress_bar(total=len(problems), desc=f"generate {lm.name}", unit="trace", enabled=progress)
-    for b, batch in enumerate(batches):
-        prompts = [build_prompt(p, tokenizer, chat=lm.chat) for p in batch]
-        inputs = encode(tokenizer, prompts, return_tensors="pt", padding=True).to(lm.device)
-        seeds = [problem_seed(config.seed, p.id) for p in batch]
-        sampling = config.temperature > 0
-        # Sampling happens in RowSampler with one generator per trace; generate() itself stays greedy.
-        processors = [RowSampler(seeds, config.temperature, config.top_p, lm.device)] if sampling else []
-        started = time.perf_counter()
-        with torch.no_grad():
-            output = model.generate(
-                **inputs, max_new_tokens=config.max_new_tokens, do_sample=False, temperature=None, top_p=None,
-                top_k=None, pad_token_id=tokenizer.pad_token_id, logits_processor=LogitsProcessorList(processors),
-                stop_strings=None if lm.chat else STOP_STRINGS, tokenizer=tokenizer)
-        seconds = time.perf_counter() - started
-        new_tokens = output[:, inputs["input_ids"].shape[1]:]
-        batch_traces = []
-        for problem, prompt, tokens, row_seed in zip(batch, prompts, new_tokens, seeds):
-            raw = tokenizer.decode(tokens, skip_special_tokens=True)
-            n_new = int((tokens != tokenizer.pad_token_id).sum())
-            # stopped by the length cap (no EOS, no few-shot stop): the last number may be cut short
-            truncated = (n_new >= config.max_new_tokens and tokenizer.eos_token_id not in tokens.tolist()
-                         and (lm.chat or cut_at_stop(raw) == raw))
-            batch_traces.append(trace_from_text(
-                problem, prompt, raw, model=lm.name, chat=lm.chat, cue=config.cue, truncated=truncated,
-                meta={"n_new_tokens": n_new, "max_new_tokens": config.max_new_tokens, "truncated": truncated,
-                      "batch_seconds": round(seconds, 3),
-                      "temperature": config.temperature, "seed": row_seed}))
-        traces += batch_traces
-        if on_batch:
-            on_batch(batch_traces)
-        bar.update(len(batch))
-    bar.close()
+    return config
+
+
+def _generate_batch(lm, batch: Sequence[Problem], config: GenerateConfig) -> list[Trace]:
+    """One `model.generate` call over a batch of problems (left-padded prompts) -> one trace each."""
+    import torch
+    from transformers import LogitsProcessorList
+
+    tokenizer = lm.tokenizer
+    prompts = [build_prompt(p, tokenizer, chat=lm.chat) for p in batch]
+    inputs = encode(tokenizer, prompts, return_tensors="pt", padding=True).to(lm.device)
+    seeds = [problem_seed(config.seed, p.id) for p in batch]
+    # Sampling happens in RowSampler with one generator per trace; generate() itself stays greedy.
+    processors = [RowSampler(seeds, config.temperature, config.top_p, lm.device)] if config.temperature > 0 else []
+    started = time.perf_counter()
+    with torch.no_grad():
+        output = lm.model.generate(
+            **inputs, max_new_tokens=config.max_new_tokens, do_sample=False, temperature=None, top_p=None,
+            top_k=None, pad_token_id=tokenizer.pad_token_id, logits_processor=LogitsProcessorList(processors),
+            stop_strings=None if lm.chat else STOP_STRINGS, tokenizer=tokenizer)
+    seconds = time.perf_counter() - started
+    new_tokens = output[:, inputs["input_ids"].shape[1]:]
+    traces = []
+    for problem, prompt, tokens, row_seed in zip(batch, prompts, new_tokens, seeds):
+        raw = tokenizer.decode(tokens, skip_special_tokens=True)
+        n_new = int((tokens != tokenizer.pad_token_id).sum())
+        # stopped by the length cap (no EOS, no few-shot stop): the last number may be cut short
+        truncated = (n_new >= config.max_new_tokens and tokenizer.eos_token_id not in tokens.tolist()
+                     and (lm.chat or cut_at_stop(raw) == raw))
+        traces.append(trace_from_text(
+            problem, prompt, raw, model=lm.name, chat=lm.chat, cue=config.cue, truncated=truncated,
+            meta={"n_new_tokens": n_new, "max_new_tokens": config.max_new_tokens, "truncated": truncated,
+                  "batch_seconds": round(seconds, 3),
+                  "temperature": config.temperature, "seed": row_seed}))
     return traces
 
 
