@@ -25,6 +25,7 @@ import random
 import re
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import NamedTuple
 
 from siakit.data.answers import gsm8k_gold
 
@@ -226,6 +227,32 @@ def _propagate(lines, calcs, j, new_value, seen_before, all_values) -> Corruptio
                       {fmt(k): fmt(v) for k, v in mapping.items()})
 
 
+class Sites(NamedTuple):
+    """Where a solution can be corrupted cleanly, and what its rewrites must avoid."""
+    candidates: list[int]     # indices of intermediate annotations that may be changed
+    seen_before: list[bool]   # per annotation: its result appears before it ends (rewriting it is ambiguous)
+    all_values: set           # every number of the question and the solution (a new value must be none)
+
+
+def corruption_sites(lines: list[str], calcs: list, question: str) -> Sites:
+    """The annotations whose result may change: used by a later annotation, unambiguous, and before
+    any slip of the human's own (nothing after a slip can be changed)."""
+    all_values = set(_values(question)) | {v for line in lines for v in _values(line)}
+    # seen_before[i]: annotation i's result already appears before its own annotation ends (in the
+    # question, earlier text or operands) or is another annotation's result: rewriting it is ambiguous.
+    results = [c.result for c in calcs]
+    seen_before = []
+    for i, c in enumerate(calcs):
+        earlier = "\n".join(lines[: c.line] + [lines[c.line][: c.start], c.expr])  # up to its "="
+        seen_before.append(c.result in set(_values(question)) | set(_values(earlier))
+                           or results.count(c.result) > 1)
+    used_later = [any(c.result in _values(d.expr) for d in calcs[i + 1:]) for i, c in enumerate(calcs)]
+    wrong = check_calcs(lines)  # the human's own slips and roundings: nothing after them can be changed
+    candidates = [i for i in range(len(calcs) - 1) if used_later[i] and not seen_before[i]
+                  and not any(w >= i for w in wrong)]
+    return Sites(candidates, seen_before, all_values)
+
+
 def corrupt_solution(answer_field: str, question: str = "", seed: int | str = 0, max_tries: int = 40) -> Corruption:
     """One clean corruption of a GSM8K `answer` field (seeded), or NoCleanCorruption with a reason.
 
@@ -240,24 +267,18 @@ def corrupt_solution(answer_field: str, question: str = "", seed: int | str = 0,
         raise NoCleanCorruption("too_few_calcs", f"{len(calcs)} annotation(s)")
     if any(c.value is None or c.result is None for c in calcs):
         raise NoCleanCorruption("unparsable", "an annotation is not plain arithmetic")
-    all_values = set(_values(question)) | {v for line in lines for v in _values(line)}
-    # seen_before[i]: annotation i's result already appears before its own annotation ends (in the
-    # question, earlier text or operands) or is another annotation's result: rewriting it is ambiguous.
-    results = [c.result for c in calcs]
-    seen_before = []
-    for i, c in enumerate(calcs):
-        earlier = "\n".join(lines[: c.line] + [lines[c.line][: c.start], c.expr])  # up to its "="
-        seen_before.append(c.result in set(_values(question)) | set(_values(earlier))
-                           or results.count(c.result) > 1)
-    used_later = [any(c.result in _values(d.expr) for d in calcs[i + 1:]) for i, c in enumerate(calcs)]
-    wrong = check_calcs(lines)  # the human's own slips and roundings: nothing after them can be changed
-    candidates = [i for i in range(len(calcs) - 1) if used_later[i] and not seen_before[i]
-                  and not any(w >= i for w in wrong)]
-    if not candidates:
+    sites = corruption_sites(lines, calcs, question)
+    if not sites.candidates:
         raise NoCleanCorruption("no_intermediate", "no unambiguous intermediate result used later")
     if gold is None or gold != calcs[-1].result:
         raise NoCleanCorruption("final_not_last_calc", "the final answer is not the last annotation's result")
-    rng = random.Random(seed)
+    return _first_clean(lines, calcs, sites, gold, random.Random(seed), max_tries)
+
+
+def _first_clean(lines: list[str], calcs: list, sites: Sites, gold, rng: random.Random, max_tries: int) -> Corruption:
+    """Try slip-sized changes at the candidate sites in a seeded order; the first whose propagation
+    changes the final answer and leaves exactly one wrong annotation, else NoCleanCorruption."""
+    candidates = list(sites.candidates)
     rng.shuffle(candidates)
     reasons, tries = [], 0
     for j in candidates:
@@ -269,10 +290,10 @@ def corrupt_solution(answer_field: str, question: str = "", seed: int | str = 0,
             if tries > max_tries:
                 break
             new = old + delta
-            if new in all_values or not _nice(new, old):
+            if new in sites.all_values or not _nice(new, old):
                 continue
             try:
-                corruption = _propagate(lines, calcs, j, new, seen_before, all_values)
+                corruption = _propagate(lines, calcs, j, new, sites.seen_before, sites.all_values)
             except NoCleanCorruption as e:
                 reasons.append(e.reason)
                 continue
