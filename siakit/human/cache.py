@@ -114,9 +114,6 @@ def load_or_score(cfg: HumanRunConfig, root: str | Path | None = None, prefer_la
     """
     import pandas as pd
 
-    from siakit.experiment.store import versions
-    from siakit.files import atomic_write_bytes
-
     if cfg.n < 1 or cfg.shard < 1 or cfg.controls_n < 0:
         raise ValueError(f"HumanRunConfig: n and shard must be >= 1 and controls_n >= 0, got n={cfg.n}, "
                          f"shard={cfg.shard}, controls_n={cfg.controls_n}")
@@ -139,32 +136,42 @@ def load_or_score(cfg: HumanRunConfig, root: str | Path | None = None, prefer_la
         source = "scored"
         lm = lm or _load(cfg)
         from siakit.progress import progress_bar
-        from siakit.scorer.score import score_traces
 
         starts = list(range(done, n_goal, cfg.shard))
         bar = progress_bar(starts, enabled=progress, desc=f"human traces ({cfg.shard} problems/shard)", unit="shard")
         for start in bar:
-            part = type(selection)(selection.problems[start:start + cfg.shard],
-                                   selection.partners[start:start + cfg.shard], 0)
-            variants = cfg.variants if start < cfg.controls_n else tuple(v for v in cfg.variants if v not in CONTROLS)
-            traces = human_traces(part, lm.tokenizer, chat=lm.chat, seed=cfg.seed, variants=variants)
-            began = time.perf_counter()
-            scores = score_traces(lm, traces, estimator=cfg.estimator, method=cfg.method, progress=False)
-            name = f"part-{start:05d}"
-            seconds[name] = round(time.perf_counter() - began, 2)
-            write_traces(path / f"{name}.jsonl", traces)  # traces first: a shard counts once both exist
-            atomic_write_bytes(path / f"{name}.parquet", scores.to_parquet(index=False))
-            manifest = {"key": cache_key(cfg), "scorer_digest": _scorer_digest(), "config": {**asdict(cfg), "n": start + cfg.shard},
-                        "score_config": _score_defaults(), "format": FORMAT, "shard": cfg.shard,
-                        "model": lm.name, "versions": versions(), "seconds": seconds,
-                        "updated": datetime.now(timezone.utc).isoformat()}
-            atomic_write_bytes(manifest_path, json.dumps(manifest, indent=2, default=list).encode())
+            manifest = _score_shard(cfg, lm, selection, start, path, seconds)
     names = [f"part-{s:05d}" for s in range(0, n_used, cfg.shard)]
     traces = [t for name in names for t in read_traces(path / f"{name}.jsonl")]
     scores = pd.concat([pd.read_parquet(path / f"{name}.parquet") for name in names], ignore_index=True)
     manifest = {**manifest, "examined": selection.examined, "skipped": dict(selection.skipped), "n_used": n_used}
     return HumanRun(cfg, traces, _with_labels(scores, traces), manifest, source, n_used,
                     {k: v for k, v in seconds.items() if k in names})
+
+
+def _score_shard(cfg: HumanRunConfig, lm, selection, start: int, path: Path, seconds: dict) -> dict:
+    """Build and score the traces of problems start .. start + shard, write the shard (traces, then
+    scores) and the manifest; record its scoring time in `seconds`. Returns the manifest written."""
+    from siakit.experiment.store import versions
+    from siakit.files import atomic_write_bytes
+    from siakit.scorer.score import score_traces
+
+    part = type(selection)(selection.problems[start:start + cfg.shard],
+                           selection.partners[start:start + cfg.shard], 0)
+    variants = cfg.variants if start < cfg.controls_n else tuple(v for v in cfg.variants if v not in CONTROLS)
+    traces = human_traces(part, lm.tokenizer, chat=lm.chat, seed=cfg.seed, variants=variants)
+    began = time.perf_counter()
+    scores = score_traces(lm, traces, estimator=cfg.estimator, method=cfg.method, progress=False)
+    name = f"part-{start:05d}"
+    seconds[name] = round(time.perf_counter() - began, 2)
+    write_traces(path / f"{name}.jsonl", traces)  # traces first: a shard counts once both exist
+    atomic_write_bytes(path / f"{name}.parquet", scores.to_parquet(index=False))
+    manifest = {"key": cache_key(cfg), "scorer_digest": _scorer_digest(), "config": {**asdict(cfg), "n": start + cfg.shard},
+                "score_config": _score_defaults(), "format": FORMAT, "shard": cfg.shard,
+                "model": lm.name, "versions": versions(), "seconds": seconds,
+                "updated": datetime.now(timezone.utc).isoformat()}
+    atomic_write_bytes(path / "manifest.json", json.dumps(manifest, indent=2, default=list).encode())
+    return manifest
 
 
 def _load(cfg: HumanRunConfig):
