@@ -13,7 +13,14 @@
 
 Input: the scorer's long table (one row per (trace id, k), nats) and the traces (`siakit.data.traces`).
 
-    >>> trace_table(scores, traces)[["id", "correct", "K", "n_terms", "rung", "h_u"]]   # one row per trace
+    >>> trace_table(scores, traces)[["id", "correct", "K", "n_terms", "rung", "h_u"]].round(3)   # one row per trace
+       id  correct  K  n_terms rung    h_u
+    0  t0     True  2      2.0   t2  0.031
+    1  t1     True  2      3.0   t3  0.560
+    2  t2    False  2      2.0   t2  0.385
+    3  t3    False  2      3.0   t3  0.663
+
+(`scores`, `traces`: the four tiny traces of the doctest namespace, scored by a random-weight model.)
 """
 from __future__ import annotations
 

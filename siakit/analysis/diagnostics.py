@@ -1,7 +1,8 @@
 """Diagnostics of a run before any signature is read: is there anything to measure at all?
 
-    >>> d = run_diagnostics(traces, scores, max_new_tokens=160)
-    >>> d["share_cut"], d["leader_agrees"], d["share_short"]      # (0.75, 0.4, 0.1)
+    >>> d = run_diagnostics(traces, scores, max_new_tokens=160)   # four traces, t3 cut at 160 tokens
+    >>> d["share_cut"], d["cut_ids"], d["leader_agrees"], d["share_short"], d["answer_counts"]
+    (0.25, ['t3'], 0.5, 1.0, {'8': 3, '6': 1})
 
 - `cut`: traces that used every one of `max_new_tokens` (cut off by the cap: their answer is graded
   from unfinished text); signatures exclude them by default (`usable_ids`), with the count shown;

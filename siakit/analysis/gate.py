@@ -5,9 +5,10 @@ groups have enough traces, the readout reads the answer the model wrote, few tra
 the model writes its answer in the cue's format. `signature_gate` checks the four rules of
 `GateRules` and says, for each, its value, whether it passed, and what a failure means:
 
-    >>> gate = signature_gate(traces, kept_ids, diagnostics)
-    >>> gate["readable"], gate["failed"]
-    (False, ['both classes'])
+    >>> from siakit.analysis.diagnostics import run_diagnostics
+    >>> gate = signature_gate(traces, ["t0", "t1", "t2"], run_diagnostics(traces, scores, max_new_tokens=160))
+    >>> gate["readable"], gate["failed"]          # 2 correct and 1 incorrect kept; leaders agree on half
+    (False, ['both classes', 'leader = written answer'])
 
 Run pages state the verdict first and fold the signature panels under a warning when it is False;
 the runs index marks the run.

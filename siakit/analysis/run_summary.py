@@ -7,8 +7,9 @@ computes its summary with `summarize_kept`; "Across runs" calls
 and `max_new_tokens` from the results store and calls the same function, so the two agree by
 construction (tests/test_run_summary.py checks it on stored runs).
 
-    >>> s = summarize_kept(scores, traces, max_new_tokens=160)
-    >>> s["accuracy"], s["n_cut_left_out"], s["lock_in_rate"]
+    >>> s = summarize_kept(scores, traces, max_new_tokens=160)   # t3 was cut at 160 tokens
+    >>> s["accuracy"], s["n_cut_left_out"], s["n_scored"], s["lock_in_rate"]   # accuracy over all four
+    (0.5, 1, 3, 0.0)
 """
 from __future__ import annotations
 

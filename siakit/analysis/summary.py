@@ -2,8 +2,10 @@
 cross-run figures, the SFT and toy chapters) computes its numbers here, under one vocabulary.
 
     >>> s = summarize_run(scores)                 # scores: one row per (trace id, k) of one estimator
-    >>> s["accuracy"], s["auroc_h_u1"], s["lock_in_rate"]
-    (0.25, 0.61, 0.12)
+    >>> s["accuracy"], s["auroc_h_u1"], s["auroc_h_u05"], s["lock_in_rate"]   # 2 of 4 traces correct
+    (0.5, 1.0, 0.75, 0.0)
+    >>> round(s["accuracy_low"], 3), round(s["accuracy_high"], 3)            # Wilson 95% interval
+    (0.15, 0.85)
 
 Keys (all plain floats/ints/None, JSON-ready; NaN becomes None):
 - `n_traces`, `n_correct`, `n_incorrect`; `accuracy` with its 95% Wilson interval
