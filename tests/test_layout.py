@@ -83,3 +83,68 @@ def test_no_import_cycle_between_modules():
     assert graph["siakit.testbed.tasks"] >= {"siakit.data.problems"}  # the scan sees imports
     assert "siakit.scorer.bench" in graph["siakit.experiment.bench_command"]
     assert metrics.cycles(graph) == []
+
+
+def _module_name(path: Path, package: Path = PACKAGE) -> str:
+    """siakit/data/problems.py -> 'siakit.data.problems'; siakit/data/__init__.py -> 'siakit.data'."""
+    parts = path.relative_to(package.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _private(name: str) -> bool:
+    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+
+
+def private_imports(path: Path, package: Path = PACKAGE) -> list[str]:
+    """Private names that `path` takes from another siakit module, by import or by attribute:
+    `from siakit.scorer.causal import _cont` -> ['...:12 siakit.scorer.causal._cont'], and likewise
+    `causal._cont` after `from siakit.scorer import causal`. Dunder names (`__all__`) are public."""
+    here, where = _module_name(path, package), path.relative_to(package.parent)
+    tree = ast.parse(path.read_text())
+    found, bound = [], {}  # bound: local name -> the siakit module or object it was imported as
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:  # relative: resolve against this module's package
+                parts = here.split(".")
+                keep = len(parts) - node.level + (path.name == "__init__.py")
+                base = ".".join(parts[:keep] + ([node.module] if node.module else []))
+            else:
+                base = node.module or ""
+            if base.split(".")[0] != "siakit":
+                continue
+            for alias in node.names:
+                if _private(alias.name):
+                    found.append(f"{where}:{node.lineno} {base}.{alias.name}")
+                bound[alias.asname or alias.name] = f"{base}.{alias.name}"
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] == "siakit":
+                    bound[alias.asname or "siakit"] = alias.name if alias.asname else "siakit"
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and _private(node.attr):
+            value, chain = node.value, []
+            while isinstance(value, ast.Attribute):
+                chain.append(value.attr)
+                value = value.value
+            if isinstance(value, ast.Name) and value.id in bound:
+                name = ".".join([bound[value.id], *reversed(chain), node.attr])
+                found.append(f"{where}:{node.lineno} {name}")
+    return found
+
+
+def test_private_imports_are_seen(tmp_path):
+    mod = tmp_path / "siakit" / "scorer" / "m.py"
+    mod.parent.mkdir(parents=True)
+    mod.write_text("from siakit.scorer.causal import _cont, run_naive\nfrom siakit.scorer import score\n"
+                   "from . import causal\nimport numpy as np\n"
+                   "def f():\n    return score._prepare, causal._shapes, np._x, score.__all__\n")
+    found = private_imports(mod, tmp_path / "siakit")
+    assert found == ["siakit/scorer/m.py:1 siakit.scorer.causal._cont",
+                     "siakit/scorer/m.py:6 siakit.scorer.score._prepare",
+                     "siakit/scorer/m.py:6 siakit.scorer.causal._shapes"]
+
+
+def test_no_private_name_crosses_a_module():
+    """A name a module keeps to itself (a leading underscore) is never imported or read by another."""
+    found = [hit for path in sorted(PACKAGE.rglob("*.py")) for hit in private_imports(path)]
+    assert found == [], "private names used across modules (make them public or move them):\n" + "\n".join(found)

@@ -6,7 +6,7 @@
 - row (b) `sampled`: 8 traces sampled per GSM8K question from Gemma-3-270M (base) under its few-shot
   prompt (`siakit.data.prompts.build_prompt`, chat=False), scored with `auto` (packed rows).
 
-Each row scores the same layouts (`siakit.scorer.score._prepare`: readout, numeric candidate sets)
+Each row scores the same layouts (`siakit.scorer.score.prepare`: readout, numeric candidate sets)
 three ways in one run: `naive` (the oracle), the method with each trace its own trunk (`separate`)
 and with traces of one prompt under one trunk (`shared`). For each: tokens fed to the model (every
 forward call's input length, pads included), forward seconds, seconds of mask building inside them
@@ -51,23 +51,23 @@ def _counting(adapter):
 
 def _entropies(prepared, results, adapter) -> dict:
     """(trace id, k) -> readout entropy h_k (nats) from a forward result."""
-    from siakit.scorer.score import _readout_row
+    from siakit.scorer.score import readout_row
 
     out = {}
     for trace, _cue, cands, lay in prepared:
         opt, ent, _ = results[lay.id]
         for k in range(len(lay.bounds)):
-            out[(trace.id, k)] = _readout_row(opt[k], ent[k], cands, k, "readout", adapter, True)["entropy"]
+            out[(trace.id, k)] = readout_row(opt[k], ent[k], cands, k, "readout", adapter, True)["entropy"]
     return out
 
 
 def measure(lm, traces, method: str, row: str) -> dict:
     """One row: naive, separate and shared forward passes over the same prepared layouts."""
     from siakit.scorer.mask_cost import BLOCK_MASKS, MASK_CLOCK
-    from siakit.scorer.score import ScoreConfig, _forward_all, _prepare
+    from siakit.scorer.score import ScoreConfig, forward_all, prepare
 
     cfg = ScoreConfig(progress=False)
-    prepared = _prepare(lm, traces, ("readout",), cfg)
+    prepared = prepare(lm, traces, ("readout",), cfg)
     layouts = [p[3] for p in prepared]
     adapter = lm.adapter
     fed = _counting(adapter)
@@ -80,7 +80,7 @@ def measure(lm, traces, method: str, row: str) -> dict:
             MASK_CLOCK.reset()
             BLOCK_MASKS.clear()
             began = time.perf_counter()
-            results = _forward_all(adapter, layouts, how, cfg, share=share)
+            results = forward_all(adapter, layouts, how, cfg, share=share)
             out[f"seconds_{name}"] = round(time.perf_counter() - began, 3)
             out[f"mask_seconds_{name}"] = round(MASK_CLOCK.seconds, 4)
             out[f"tokens_{name}"] = fed[0]

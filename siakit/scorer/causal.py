@@ -14,11 +14,12 @@ from siakit.scorer.reads import FlatRead, reduce_reads
 from siakit.scorer.termination import END
 
 
-def _shapes(layouts):
+def read_shapes(layouts):
+    """(prefixes, options) of each layout: [(len(bounds), len(options))], e.g. [(3, 2), (5, 2)]."""
     return [(len(lay.bounds), len(lay.options)) for lay in layouts]
 
 
-def _cont(layouts):
+def shared_cont(layouts):
     """The CONT ids shared by `layouts` (one tokenizer per call), or None when none is terminated."""
     conts = {lay.cont for lay in layouts if lay.cont is not None}
     if len(conts) > 1:
@@ -71,8 +72,8 @@ def run_naive(adapter, layouts: list[TraceLayout], opts=None):
             base = sum(x.shape[0] for x in logits)
             logits.append(out)
             reads += [FlatRead(base + keep.index(row.start + i), tgt, d, row.k, o) for i, tgt, o in row.reads]
-    return reduce_reads(torch.cat(logits), reads, len(layouts), _shapes(layouts), [lay.id for lay in layouts],
-                        _cont(layouts))
+    return reduce_reads(torch.cat(logits), reads, len(layouts), read_shapes(layouts), [lay.id for lay in layouts],
+                        shared_cont(layouts))
 
 
 def run_batched(adapter, layouts: list[TraceLayout], opts=None):
@@ -108,8 +109,8 @@ def run_batched(adapter, layouts: list[TraceLayout], opts=None):
             for i, r in enumerate(chunk_rows):
                 reads += [FlatRead(base + i * len(keep) + keep.index(r.start + j), tgt, d, r.k, o)
                           for j, tgt, o in r.reads]
-    return reduce_reads(torch.cat(logits), reads, len(layouts), _shapes(layouts), [lay.id for lay in layouts],
-                        _cont(layouts))
+    return reduce_reads(torch.cat(logits), reads, len(layouts), read_shapes(layouts), [lay.id for lay in layouts],
+                        shared_cont(layouts))
 
 
 def run_kv(adapter, layouts: list[TraceLayout], opts=None):
@@ -133,8 +134,8 @@ def run_kv(adapter, layouts: list[TraceLayout], opts=None):
                 base = sum(x.shape[0] for x in logits)
                 logits.append(out)
                 reads += [FlatRead(base + keep.index(i), tgt, d, row.k, o) for i, tgt, o in row.reads]
-    return reduce_reads(torch.cat(logits), reads, len(layouts), _shapes(layouts), [lay.id for lay in layouts],
-                        _cont(layouts))
+    return reduce_reads(torch.cat(logits), reads, len(layouts), read_shapes(layouts), [lay.id for lay in layouts],
+                        shared_cont(layouts))
 
 
 def run_kv_grow(adapter, layouts: list[TraceLayout], opts=None):
@@ -179,5 +180,5 @@ def run_kv_grow(adapter, layouts: list[TraceLayout], opts=None):
                             reads.append(FlatRead(first + len(opt) - 1, END, d, k, o))
                         adapter.crop(cache, head)
                 adapter.crop(cache, b)
-    return reduce_reads(torch.cat(logits), reads, len(layouts), _shapes(layouts), [lay.id for lay in layouts],
-                        _cont(layouts))
+    return reduce_reads(torch.cat(logits), reads, len(layouts), read_shapes(layouts), [lay.id for lay in layouts],
+                        shared_cont(layouts))

@@ -41,7 +41,7 @@ from siakit.scorer.buckets import bucket_length, pad_columns, static_shapes
 from siakit.scorer.compiling import compiled
 from siakit.scorer.masks import resolve_mask, tree_mask
 from siakit.scorer.packing import PackTensors, build_pack, pack_reads, pack_tensors, prompt_groups
-from siakit.scorer.causal import _cont, _shapes, run_batched, run_kv, run_kv_grow, run_naive  # noqa: F401
+from siakit.scorer.causal import read_shapes, shared_cont, run_batched, run_kv, run_kv_grow, run_naive  # noqa: F401
 from siakit.scorer.causal import Row, probe_rows  # noqa: F401  (re-exported)
 from siakit.scorer.reads import FlatRead, reduce_reads
 
@@ -90,8 +90,8 @@ def _gather(logits_parts, reads, layouts):
     if (row < 0).any():  # a read whose row no pass kept: a bug in the method, never silently zero
         raise RuntimeError(f"{int((row < 0).sum())} reads fall on rows no forward pass kept")
     rows = [FlatRead(int(i), r.target, r.doc, r.k, r.option) for i, r in zip(row, reads)]
-    return reduce_reads(torch.cat(flat), rows, len(layouts), _shapes(layouts), [lay.id for lay in layouts],
-                        _cont(layouts))
+    return reduce_reads(torch.cat(flat), rows, len(layouts), read_shapes(layouts), [lay.id for lay in layouts],
+                        shared_cont(layouts))
 
 
 def run_tree(adapter, layouts: list[TraceLayout], opts: MethodOptions = MethodOptions()):

@@ -201,14 +201,14 @@ def score_traces(lm, traces, estimator: str | tuple | None = None, method: str |
         raise ValueError("score_traces: duplicate trace ids")
     adapter = lm.adapter
     run_method, fallback = _resolve_method(adapter, cfg.method)
-    prepared = _prepare(lm, traces, estimators, cfg)
+    prepared = prepare(lm, traces, estimators, cfg)
     forward = bool({"readout", "vocab"} & set(estimators))
     # enumerate on a multiple-choice trace is the readout over its choices (already exact)
     choice = [p[3] for p in prepared if "enumerate" in estimators and p[2] is not None and p[2].kind == "given"]
     bar = progress_bar(total=len(prepared) * forward, desc=f"score {lm.name}", unit="trace", enabled=cfg.progress)
     results: dict[str, tuple] = {}  # id -> (option_logprob [K+1, n], vocab_entropy [K+1], method name)
     if forward or choice:
-        results = _forward_all(adapter, [p[3] for p in prepared] if forward else choice, run_method, cfg,
+        results = forward_all(adapter, [p[3] for p in prepared] if forward else choice, run_method, cfg,
                                f"{run_method}-fallback" if fallback else None, bar if forward else None)
     bar.close()
     enumerated: dict = {}  # id -> per-k enumerate row fields (numeric traces)
@@ -240,12 +240,12 @@ def score_traces(lm, traces, estimator: str | tuple | None = None, method: str |
                 else:
                     opt_lp, vocab_h, used = results[lay.id]
                     row["method"] = used
-                    row.update(_readout_row(opt_lp[k], vocab_h[k], cands, k, name, adapter, cfg.terminated))
+                    row.update(readout_row(opt_lp[k], vocab_h[k], cands, k, name, adapter, cfg.terminated))
                 rows.append(row)
     return pd.DataFrame(rows, columns=_COLUMNS + [c for c in _EXTRA if any(c in r for r in rows)])
 
 
-def _prepare(lm, traces, estimators, cfg: ScoreConfig) -> list[tuple]:
+def prepare(lm, traces, estimators, cfg: ScoreConfig) -> list[tuple]:
     """(trace, cue, Candidates or None, TraceLayout) per trace, in input order: what the forward
     methods score (`siakit.scorer.bench_sharing` times the same layouts shared and separate)."""
     limit = lm.adapter.context
@@ -316,14 +316,14 @@ def _choices_row(result, cands: Candidates, k: int, adapter, terminated: bool) -
     exact distribution over the allowed answers (nothing is unexplored; what the choices do not
     hold is non-numeric mass)."""
     opt_lp, vocab_h, used = result
-    row = _readout_row(opt_lp[k], vocab_h[k], cands, k, "readout", adapter, terminated)
+    row = readout_row(opt_lp[k], vocab_h[k], cands, k, "readout", adapter, terminated)
     raw = float(opt_lp[k][cands.gold]) if cands.gold is not None else math.nan
     return {**row, "method": used, "entropy_low": row["entropy"], "entropy_high": row["entropy"],
             "gold_logprob_raw": raw, "enumerated_mass": row["coverage"],
             "non_numeric_mass": 1.0 - row["coverage"], "unexplored_mass": 0.0, "n_nodes": 0}
 
 
-def _readout_row(opt_lp, vocab_h, cands: Candidates | None, k: int, name, adapter, terminated: bool) -> dict:
+def readout_row(opt_lp, vocab_h, cands: Candidates | None, k: int, name, adapter, terminated: bool) -> dict:
     if name == "vocab":
         return {"entropy": float(vocab_h), "gold_logprob": math.nan, "option_probs": None,
                 "option_logprobs": None, "n_options": adapter.vocab_size, "options": None,
@@ -339,7 +339,7 @@ def _readout_row(opt_lp, vocab_h, cands: Candidates | None, k: int, name, adapte
             "candidates": cands.kind, "terminated": terminated}
 
 
-def _forward_all(adapter: ModelAdapter, layouts, method, cfg, label=None, bar=None, share: bool = True) -> dict:
+def forward_all(adapter: ModelAdapter, layouts, method, cfg, label=None, bar=None, share: bool = True) -> dict:
     """Run `method` over all layouts, splitting packs on out-of-memory. The tree methods take a
     prompt group per call (`share`: traces with the same prompt tokens share one trunk; `tree`: one
     group per pass; `packed`: groups packed up to `cfg.pack_tokens`); the others take one trace."""
