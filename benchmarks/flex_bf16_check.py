@@ -37,16 +37,16 @@ def run(model, label, method, **options):
 
 
 truth = entropies(m32, "naive")
-bench._set_attn(m32, "flex_attention")
+adapt(m32).set_attention_implementation("flex_attention")
 run(m32, "fp32 tree-flex", "tree", rows=False, mask="flex")
-bench._set_attn(m32, "sdpa")
+adapt(m32).set_attention_implementation("sdpa")
 mb = m32.to(torch.bfloat16)  # the same weights, rounded
 for label, method, options in [("bf16 naive", "naive", {}), ("bf16 kv", "kv", {}), ("bf16 kvtree", "kvtree", {}),
                                ("bf16 tree-dense", "tree", {"rows": False})]:
     run(mb, label, method, **options)
-bench._set_attn(mb, "flex_attention")
+adapt(mb).set_attention_implementation("flex_attention")
 run(mb, "bf16 tree-flex", "tree", rows=False, mask="flex")
-bench._set_attn(mb, "eager")
+adapt(mb).set_attention_implementation("eager")
 run(mb, "bf16 tree-eager", "tree", rows=False)
 print(f"T={T} K={K}: max |dH| readout / vocab (nats)")
 for a in out:

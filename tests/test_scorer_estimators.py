@@ -1,4 +1,5 @@
 """Estimators (candidate sets, sampling against an enumerated truth) and the scorer's bad-input errors."""
+from dataclasses import replace
 from types import SimpleNamespace
 
 import numpy as np
@@ -147,8 +148,7 @@ def test_out_of_memory_splits_the_pack_and_loses_nothing(lm, monkeypatch):
             raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
         return real(model, layouts, *args, **kwargs)
 
-    monkeypatch.setitem(methods.METHODS, "packed", methods.METHODS["packed"].__class__(
-        flaky, tree=True, needs_cache=False, packs=True))
+    monkeypatch.setitem(methods.METHODS, "packed", replace(methods.METHODS["packed"], run=flaky))
     got = score_traces(lm, traces, pack_tokens=100_000, progress=False)
     assert sizes[0] == 4 and sizes.count(1) == 4
     assert got.id.tolist() == expected.id.tolist()
@@ -156,8 +156,6 @@ def test_out_of_memory_splits_the_pack_and_loses_nothing(lm, monkeypatch):
 
 
 def test_models_without_custom_masks_fall_back_and_say_so(lm, monkeypatch):
-    from dataclasses import replace
-
     # a flash-attention model: its adapter reports no custom-mask support
     monkeypatch.setitem(lm.__dict__, "_adapter", replace(lm.adapter, mask_form="none"))
     frame = score_traces(lm, [_trace()], progress=False)

@@ -67,7 +67,7 @@ def test_prompt_sharing_equals_each_trace_alone_and_naive(name):
                 assert diff <= SHARE_TOL, f"{name}/{method}/{layout}: {diff:.2e} shared vs alone"
     lays = [layout_trace(lm.tokenizer, t, t.cue, t.options) for t in traces]
     ref = methods.run_naive(lm.adapter, lays)
-    for cascade in (False, "always") if lm.adapter.is_hf else (False,):  # both cuts, whatever cascade_pays says
+    for cascade in (False, "always") if lm.adapter.supports_kv_cache else (False,):  # both cuts, whatever cascade_pays says
         for rows in (True, False):
             got = methods.run_tree(lm.adapter, lays, methods.MethodOptions(rows=rows, cascade=cascade))
             for a, b in zip(got[0] + got[1], ref[0] + ref[1]):

@@ -20,7 +20,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from siakit.experiment.config import add_flags, add_run_flags, from_flags
-from siakit.scorer.score import METHODS, ScoreConfig
+from siakit.scorer.score import METHOD_CHOICES, ScoreConfig
 from siakit.files import atomic_write
 from siakit.progress import progress_bar
 
@@ -84,7 +84,7 @@ SCORE_HELP = {
 def _add_score_options(parser) -> None:
     add_flags(parser, ScoreConfig, spellings=SCORE_SPELLINGS, aliases=SCORE_ALIASES, helps=SCORE_HELP,
               types={"estimator": str, "rollout_at": _fractions, "enumerate_leads": _strings},
-              choices={"method": METHODS}, skip=(*SCORE_SHARED, *SCORE_NO_FLAG))
+              choices={"method": METHOD_CHOICES}, skip=(*SCORE_SHARED, *SCORE_NO_FLAG))
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", default=None, help="float32 (default), bfloat16 or float16")
     parser.add_argument("--attn-implementation", default=None, help="e.g. sdpa, eager, flex_attention")

@@ -139,7 +139,7 @@ def check_score_options(estimator, method: str) -> None:
         check_score_options(["readout", "foo"], "auto")  # ValueError: unknown estimator 'foo'; use ...
     """
     from siakit.scorer.estimators import ESTIMATORS
-    from siakit.scorer.score import METHODS
+    from siakit.scorer.score import METHOD_CHOICES
 
     names = [estimator] if isinstance(estimator, str) else list(estimator)
     if not names:
@@ -149,8 +149,8 @@ def check_score_options(estimator, method: str) -> None:
             raise ValueError(f"unknown estimator '{name}'; use one of {', '.join(ESTIMATORS)} (comma-separated)")
     if len(set(names)) != len(names):
         raise ValueError(f"estimator: {names} names one estimator twice")
-    if method not in METHODS:
-        raise ValueError(f"unknown method '{method}'; use one of {', '.join(METHODS)}")
+    if method not in METHOD_CHOICES:
+        raise ValueError(f"unknown method '{method}'; use one of {', '.join(METHOD_CHOICES)}")
 
 
 def check_device_dtype(device: str, dtype) -> None:

@@ -9,10 +9,14 @@
     >>> adapter.call(ids, keep=torch.tensor([5])).shape     # [batch, 1, vocab]: the logits of position 5 only
     torch.Size([1, 1, 384])
 
-Nothing else in siakit asks whether a model is a transformers model. The adapter knows:
+Nothing else in siakit asks whether a model is a transformers model: the rest of siakit asks the
+adapter what the model can do. The adapter knows:
 
 - `is_hf`: a transformers `PreTrainedModel` (config, `generate`, KV cache, 2-D padding masks); any
-  other torch module follows the protocol in `siakit.scorer.score` (4-D bool masks, `logits_to_keep`);
+  other torch module follows the protocol in `siakit.scorer.score` (4-D bool masks, `logits_to_keep`).
+  Only this package reads it; the others ask the capabilities it implies: `supports_kv_cache`
+  (`new_cache`, `call(cache=...)`), `padding_mask` (the mask of a right-padded causal batch),
+  `attention_implementation` and `set_attention_implementation`;
 - `mask_form`: the form a custom 4-D attention mask must take: `bool` (sdpa, protocol modules; True =
   may attend), `additive` (eager, e.g. Gemma-2's default because of soft-capping: 0 / -inf floats),
   `flex` (a FlexAttention `BlockMask`), or `none` (flash-attention kernels, protocol modules without
@@ -54,6 +58,43 @@ class ModelAdapter:
         return self.mask_form != "none"
 
     @property
+    def supports_kv_cache(self) -> bool:
+        """Whether `new_cache` and `call(..., cache=)` work (transformers models; protocol modules do not)."""
+        return self.is_hf
+
+    @property
+    def attention_implementation(self) -> str | None:
+        """The attention kernel a transformers model runs ("sdpa", "eager", "flex_attention", ...);
+        None for a protocol module."""
+        return self.model.config._attn_implementation if self.is_hf else None
+
+    def set_attention_implementation(self, name: str) -> "ModelAdapter":
+        """Switch the model's attention kernel to `name` in place; returns the adapter resolved anew
+        (its `mask_form` follows the kernel). Transformers models only."""
+        if not self.is_hf:
+            raise ValueError(f"set_attention_implementation({name!r}): only a transformers model has one")
+        if hasattr(self.model, "set_attn_implementation"):
+            self.model.set_attn_implementation(name)
+        else:  # older transformers
+            self.model.config._attn_implementation = name
+        return adapt(self.model)
+
+    def padding_mask(self, valid):
+        """The attention mask of a right-padded batch under plain causal attention; `valid` [batch, q]
+        bool (True = a real token). A transformers model takes the 2-D padding mask [batch, q] (long)
+        and builds causal & padding itself; a protocol module takes a 4-D bool mask [batch, 1, q, q].
+
+            valid [[True, True, False]] -> transformers: [[1, 1, 0]]; protocol: causal & key valid
+        """
+        import torch
+
+        if self.is_hf:
+            return valid.long()
+        width = valid.shape[1]
+        causal = torch.ones(width, width, dtype=torch.bool, device=valid.device).tril()
+        return (causal[None] & valid[:, None, :])[:, None]
+
+    @property
     def device(self):
         return next(self.model.parameters()).device
 
@@ -73,7 +114,7 @@ class ModelAdapter:
         if cache is not None:
             kwargs[self.cache_arg] = cache
             kwargs["use_cache"] = True
-        elif self.is_hf:
+        elif self.supports_kv_cache:
             kwargs["use_cache"] = False
         if self.fp32_head:
             return self._fp32_head_logits(kwargs, keep)
@@ -99,7 +140,7 @@ class ModelAdapter:
     def new_cache(self):
         """An empty KV cache (transformers models only). Config-less: every layer keeps all keys, and
         the masks apply any window."""
-        if not self.is_hf:
+        if not self.supports_kv_cache:
             raise ValueError("a KV cache needs a transformers model; use method tree or naive")
         from transformers import DynamicCache
 
@@ -148,7 +189,8 @@ def adapt(model) -> ModelAdapter:
     """Resolve everything the scorer needs to know about `model`, once."""
     import torch
 
-    params = set(inspect.signature(model.forward).parameters)
+    forward = getattr(model, "forward", None)  # None: a generate-only stand-in (it cannot be scored)
+    params = set(inspect.signature(forward).parameters) if forward is not None else set()
     hf = _is_hf(model)
     if hf:
         cfg = model.config

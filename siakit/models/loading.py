@@ -41,11 +41,15 @@ class LoadedModel:
     def device(self):
         return next(self.model.parameters()).device
 
+    def __post_init__(self):
+        self.__dict__["_adapter"] = adapt(self.model)  # resolved when the model is loaded
+
     @property
     def adapter(self) -> ModelAdapter:
-        """The model's adapter, resolved on first use and kept (see `siakit.models.adapter`)."""
+        """The model's adapter (see `siakit.models.adapter`), resolved when the model was loaded, and
+        again if the model was swapped since."""
         cached = self.__dict__.get("_adapter")
-        if cached is None or cached.model is not self.model:  # the model was swapped: resolve again
+        if cached is None or cached.model is not self.model:
             cached = self.__dict__["_adapter"] = adapt(self.model)
         return cached
 

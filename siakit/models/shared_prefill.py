@@ -146,7 +146,7 @@ def sample_continuations(lm, contexts: list[list[int]], counts: list[int], seeds
     pad = tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0)
     out: list[list[Continuation | None]] = [[None] * n for n in counts]
     started = time.perf_counter()
-    if not lm.adapter.is_hf:
+    if not lm.adapter.supports_kv_cache:
         return _protocol_fallback(lm, contexts, counts, seeds, caps, temperature, eos, out, stats, bar)
     for rows in _units(counts, batch_rows):
         results = _decode_batch(lm.adapter, contexts, rows, seeds, caps, temperature, eos, pad, shared, stats)

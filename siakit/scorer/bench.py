@@ -27,7 +27,7 @@ from dataclasses import asdict
 
 import numpy as np
 
-from siakit.scorer.bench_cases import METHODS, PRESETS, SHAPES, VARIANTS, Case, Variant, targets  # noqa: F401
+from siakit.scorer.bench_cases import LABELS, PRESETS, SHAPES, VARIANTS, Case, Variant, targets  # noqa: F401
 
 
 def build_model(shape: str, dtype: str, device: str, attn: str = "sdpa"):
@@ -62,17 +62,15 @@ def synthetic_layouts(case: Case, n: int, vocab: int, seed: int = 0):
     return [TraceLayout(id=f"s{i}", ids=tok(case.T), bounds=bounds, cue=cue, options=options) for i in range(n)]
 
 
-def _runner(model, label: str):
+def _runner(adapter, label: str):
     """`fn(layouts)` for a bench label, resolved through the scorer's one method registry (`causal`:
     the ceiling pass, which scores nothing and returns None)."""
-    from siakit.models.adapter import adapt
-    from siakit.scorer.methods import METHODS as REGISTRY, MethodOptions
+    from siakit.scorer.methods import METHODS, MethodOptions
 
     variant = VARIANTS[label]
-    adapter = adapt(model)
     if variant.method == "causal":
         return lambda layouts: causal_pass(adapter, layouts)
-    method = REGISTRY[variant.method]
+    method = METHODS[variant.method]
     return lambda layouts: method.run(adapter, layouts, MethodOptions(**variant.options))
 
 
@@ -92,16 +90,15 @@ def causal_pass(adapter, layouts) -> None:
     return None
 
 
-def mask_choice(model, device: str) -> dict:
-    """What `mask="auto"` picks for this model on `device`, and for the same model under flex_attention."""
-    from types import SimpleNamespace
+def mask_choice(adapter, device: str) -> dict:
+    """What `mask="auto"` picks for the model behind `adapter` on `device`, and for the same model
+    under flex_attention."""
+    from dataclasses import replace
 
-    from siakit.models.adapter import adapt
     from siakit.scorer.masks import resolve_mask
 
-    adapter = adapt(model)
-    as_flex = SimpleNamespace(mask_form="flex", device=adapter.device)  # the same model under flex_attention
-    return {"kind": "mask", "device": device, "attn": model.config._attn_implementation,
+    as_flex = replace(adapter, mask_form="flex")  # the same model under flex_attention
+    return {"kind": "mask", "device": device, "attn": adapter.attention_implementation,
             "auto": resolve_mask(adapter, "auto") if adapter.accepts_custom_mask else "none",
             "auto_under_flex_attention": resolve_mask(as_flex, "auto")}
 
@@ -149,91 +146,92 @@ def matmul_peak_tflops(device: str, dtype: str = "bfloat16", n: int = 8192, iter
 
 
 def run_case(case: Case, device: str, repeats: int = 3, warmup: int = 1, peak: float | None = None):
-    """Yield one result dict per method of `case`."""
+    """Yield one result dict per method of `case`: first the `mask` line, then each method's row with
+    its ratios to `naive` and to the `causal` ceiling."""
     import torch
 
     from siakit.models.adapter import adapt
-    from siakit.scorer.compiling import uncompile
-    from siakit.scorer.flops import causal_flops, param_counts, useful_flops
-    from siakit.scorer.masks import resolve_mask
 
     model, n_params = build_model(case.shape, case.dtype, device, case.attn)
-    vocab = model.config.vocab_size
-    counts = param_counts(model)
-    yield {**mask_choice(model, device), "shape": case.shape, "T": case.T, "K": case.K}
-    timed = _timer(device)
-    reference = None
-    results = {}
-    order = [case.reference] + [m for m in case.methods if m != case.reference]
-    for name in order:
-        if name not in case.methods and name != case.reference:
-            continue
-        n_traces = case.pack if VARIANTS[name].packs else 1
-        layouts = synthetic_layouts(case, n_traces, vocab)
-        row = {"kind": "method", "shape": case.shape, "device": device, "dtype": case.dtype, "T": case.T,
-               "K": case.K, "pack": n_traces, "method": name, "n_params": n_params,
-               "n_params_body": counts["body"], "n_tokens": sum(lay.n_tokens for lay in layouts)}
-        variant = VARIANTS[name]
-        work = causal_flops(model, [lay.n_tokens for lay in layouts]) if variant.method == "causal" \
-            else useful_flops(model, layouts)
-        try:
-            attn = VARIANTS[name].attn
-            if attn:
-                _set_attn(model, attn)
-            fn = _runner(model, name)
-            if variant.method in ("tree", "packed", "kvtree"):  # the mask form the tree pass really used
-                row["mask"] = resolve_mask(adapt(model), variant.options.get("mask", "dense"))
-            for _ in range(warmup):
-                fn(layouts)
-            if device.startswith("cuda"):
-                torch.cuda.synchronize()
-                torch.cuda.reset_peak_memory_stats()
-            times = []
-            for _ in range(repeats):
-                seconds, out = timed(lambda: fn(layouts))
-                times.append(seconds)
-            median = statistics.median(times)
-            ent = None if out is None else _entropies(out)
-            if name == case.reference:
-                reference = ent
-            row.update(median_s=median, per_trace_s=median / n_traces, tokens_per_s=row["n_tokens"] / median,
-                       flops=work, tflops=work / median / 1e12,
-                       tflops_all_params=2 * n_params * row["n_tokens"] / median / 1e12)  # 2026-11-26's convention
-            row["frac_peak"] = row["tflops"] / peak if peak else None
-            row["peak_mem_gb"] = torch.cuda.max_memory_allocated() / 2 ** 30 if device.startswith("cuda") else None
-            if reference is not None and ent is not None:  # readout (over the options) and vocab entropies
-                row["max_abs_dentropy"] = float(np.abs(ent[0] - reference[0]).max())
-                row["max_abs_dentropy_vocab"] = float(np.abs(ent[1] - reference[1]).max())
-        except Exception as e:  # one failing method must not lose the rest of the suite
-            row["error"] = f"{type(e).__name__}: {str(e)[:300]}"
-            if device.startswith("cuda"):
-                torch.cuda.empty_cache()
-        finally:
-            uncompile(adapt(model))
-            if VARIANTS[name].attn:
-                _set_attn(model, case.attn)
+    adapter = adapt(model)
+    yield {**mask_choice(adapter, device), "shape": case.shape, "T": case.T, "K": case.K}
+    reference, results = None, {}
+    for name in [case.reference] + [m for m in case.methods if m != case.reference]:
+        row, ent = _time_method(adapter, case, name, device, repeats, warmup, peak, n_params)
+        if name == case.reference:
+            reference = ent
+        if reference is not None and ent is not None:  # readout (over the options) and vocab entropies
+            row["max_abs_dentropy"] = float(np.abs(ent[0] - reference[0]).max())
+            row["max_abs_dentropy_vocab"] = float(np.abs(ent[1] - reference[1]).max())
         results[name] = row
-    ref_time = results.get("naive", {}).get("per_trace_s")
-    causal = results.get("causal", {})
-    for name in case.methods:
-        row = results[name]
-        if ref_time and row.get("per_trace_s"):
-            row["speedup_vs_naive"] = ref_time / row["per_trace_s"]
-        if causal.get("per_trace_s") and row.get("per_trace_s"):  # > 1: slower than the no-tree ceiling
-            row["time_vs_causal"] = row["per_trace_s"] / causal["per_trace_s"]
-        if causal.get("peak_mem_gb") and row.get("peak_mem_gb"):
-            row["mem_vs_causal"] = row["peak_mem_gb"] / causal["peak_mem_gb"]
-        yield row
-    del model
+    yield from (_with_ratios(results[name], results) for name in case.methods)
+    del model, adapter
     if device.startswith("cuda"):
         torch.cuda.empty_cache()
 
 
-def _set_attn(model, implementation: str) -> None:
-    if hasattr(model, "set_attn_implementation"):
-        model.set_attn_implementation(implementation)
-    else:
-        model.config._attn_implementation = implementation
+def _time_method(adapter, case: Case, name: str, device: str, repeats: int, warmup: int, peak, n_params):
+    """(row, entropies or None) of bench label `name` on `case`: the median time over `repeats` after
+    `warmup` runs, FLOP rates, peak memory; a failing method yields a row with its `error`."""
+    import torch
+
+    from siakit.scorer.compiling import uncompile
+    from siakit.scorer.flops import causal_flops, param_counts, useful_flops
+    from siakit.scorer.masks import resolve_mask
+    from siakit.scorer.methods import METHODS
+
+    model, variant = adapter.model, VARIANTS[name]
+    n_traces = case.pack if variant.packs else 1
+    layouts = synthetic_layouts(case, n_traces, adapter.vocab_size)
+    row = {"kind": "method", "shape": case.shape, "device": device, "dtype": case.dtype, "T": case.T,
+           "K": case.K, "pack": n_traces, "method": name, "n_params": n_params,
+           "n_params_body": param_counts(model)["body"], "n_tokens": sum(lay.n_tokens for lay in layouts)}
+    work = causal_flops(model, [lay.n_tokens for lay in layouts]) if variant.method == "causal" \
+        else useful_flops(model, layouts)
+    ent, timed = None, _timer(device)
+    try:
+        run_adapter = adapter.set_attention_implementation(variant.attn) if variant.attn else adapter
+        fn = _runner(run_adapter, name)
+        if variant.method in METHODS and METHODS[variant.method].tree:  # the mask form the tree pass used
+            row["mask"] = resolve_mask(run_adapter, variant.options.get("mask", "dense"))
+        for _ in range(warmup):
+            fn(layouts)
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+        times = []
+        for _ in range(repeats):
+            seconds, out = timed(lambda: fn(layouts))
+            times.append(seconds)
+        median = statistics.median(times)
+        ent = None if out is None else _entropies(out)
+        row.update(median_s=median, per_trace_s=median / n_traces, tokens_per_s=row["n_tokens"] / median,
+                   flops=work, tflops=work / median / 1e12,
+                   tflops_all_params=2 * n_params * row["n_tokens"] / median / 1e12)  # 2026-11-26's convention
+        row["frac_peak"] = row["tflops"] / peak if peak else None
+        row["peak_mem_gb"] = torch.cuda.max_memory_allocated() / 2 ** 30 if device.startswith("cuda") else None
+    except Exception as e:  # one failing method must not lose the rest of the suite
+        row["error"] = f"{type(e).__name__}: {str(e)[:300]}"
+        if device.startswith("cuda"):
+            torch.cuda.empty_cache()
+    finally:
+        uncompile(adapter)
+        if variant.attn:
+            adapter.set_attention_implementation(case.attn)
+    return row, ent
+
+
+def _with_ratios(row: dict, results: dict) -> dict:
+    """`row` with its speedup over `naive` and its time and memory relative to the `causal` ceiling."""
+    ref_time = results.get("naive", {}).get("per_trace_s")
+    causal = results.get("causal", {})
+    if ref_time and row.get("per_trace_s"):
+        row["speedup_vs_naive"] = ref_time / row["per_trace_s"]
+    if causal.get("per_trace_s") and row.get("per_trace_s"):  # > 1: slower than the no-tree ceiling
+        row["time_vs_causal"] = row["per_trace_s"] / causal["per_trace_s"]
+    if causal.get("peak_mem_gb") and row.get("peak_mem_gb"):
+        row["mem_vs_causal"] = row["peak_mem_gb"] / causal["peak_mem_gb"]
+    return row
 
 
 def environment(device: str) -> dict:

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from siakit.scorer.methods import METHODS
+
 # name -> (config class, kwargs): public shapes of the real models (weights random).
 SHAPES = {
     "tiny": ("LlamaConfig", dict(vocab_size=4096, hidden_size=256, intermediate_size=704, num_hidden_layers=4,
@@ -54,7 +56,7 @@ VARIANTS = {
     "kv-grow": Variant("kv-grow", {}),                               # the peers' (EAT-style) incremental cache
     "causal": Variant("causal", {}, packs=True),  # ceiling: plain causal pass over the same token count
 }
-METHODS = tuple(VARIANTS)
+LABELS = tuple(VARIANTS)  # every bench label
 
 
 @dataclass
@@ -67,7 +69,7 @@ class Case:
     option_len: int = 1        # tokens per option
     pack: int = 8              # traces per pass for packed / packed-rows
     dtype: str = "float32"     # model dtype
-    methods: tuple = METHODS   # methods to time
+    methods: tuple = LABELS    # bench labels (methods) to time
     reference: str = "naive"   # agreement is measured against this method
     attn: str = "sdpa"         # attention implementation (tree-flex switches to flex_attention)
 
@@ -102,7 +104,8 @@ PRESETS = {
 }
 
 
-TREE_LABELS = {label for label, v in VARIANTS.items() if v.method in ("tree", "packed", "kvtree")}
+# the labels of the registry's tree methods (the causal ceiling is no registered method)
+TREE_LABELS = {label for label, v in VARIANTS.items() if v.method in METHODS and METHODS[v.method].tree}
 
 
 def targets(rows: list[dict]) -> list[dict]:

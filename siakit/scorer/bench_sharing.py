@@ -6,7 +6,7 @@
 - row (b) `sampled`: 8 traces sampled per GSM8K question from Gemma-3-270M (base) under its few-shot
   prompt (`siakit.data.prompts.build_prompt`, chat=False), scored with `auto` (packed rows).
 
-Each row scores the same layouts (`siakit.scorer.score.prepare`: readout, numeric candidate sets)
+Each row scores the same layouts (`siakit.scorer.prepare.prepare`: readout, numeric candidate sets)
 three ways in one run: `naive` (the oracle), the method with each trace its own trunk (`separate`)
 and with traces of one prompt under one trunk (`shared`). For each: tokens fed to the model (every
 forward call's input length, pads included), forward seconds, seconds of mask building inside them
@@ -64,11 +64,13 @@ def _entropies(prepared, results, adapter) -> dict:
 def measure(lm, traces, method: str, row: str) -> dict:
     """One row: naive, separate and shared forward passes over the same prepared layouts."""
     from siakit.scorer.mask_cost import BLOCK_MASKS, MASK_CLOCK
-    from siakit.scorer.score import ScoreConfig, forward_all, prepare
+    from siakit.scorer.prepare import prepare
+    from siakit.scorer.schedule import forward_all
+    from siakit.scorer.score import ScoreConfig
 
     cfg = ScoreConfig(progress=False)
     prepared = prepare(lm, traces, ("readout",), cfg)
-    layouts = [p[3] for p in prepared]
+    layouts = [p.layout for p in prepared]
     adapter = lm.adapter
     fed = _counting(adapter)
     out = {"kind": "sharing", "row": row, "model": lm.name, "method": method, "traces": len(traces),

@@ -97,13 +97,8 @@ def run_batched(adapter, layouts: list[TraceLayout], opts=None):
                 ids[i, : len(s)] = torch.tensor(s, device=dev)
                 valid[i, : len(s)] = True
             keep = sorted({r.start + i for r in chunk_rows for i, _, _ in r.reads})
-            if adapter.is_hf:
-                mask = valid.long()  # 2-D padding mask: transformers builds causal & padding itself
-            else:  # the protocol's 4-D bool mask: causal, padded keys hidden
-                causal = torch.ones(width, width, dtype=torch.bool, device=dev).tril()
-                mask = (causal[None] & valid[:, None, :])[:, None]
-            with torch.no_grad():
-                out = adapter.call(ids, mask=mask, keep=torch.tensor(keep, device=dev))  # [b, n_keep, vocab]
+            with torch.no_grad():  # causal, padded keys hidden: in the form the model takes
+                out = adapter.call(ids, mask=adapter.padding_mask(valid), keep=torch.tensor(keep, device=dev))  # [b, n_keep, vocab]
             base = sum(x.shape[0] for x in logits)
             logits.append(out.reshape(-1, out.shape[-1]))
             for i, r in enumerate(chunk_rows):

@@ -145,7 +145,7 @@ def enumerate_layout(adapter, grammar, lay, gold: str | None, opts: EnumerateOpt
 
     from siakit.data.answers import normalize_answer
 
-    if not adapter.is_hf:
+    if not adapter.supports_kv_cache:
         raise ValueError("estimator 'enumerate' needs a transformers model (a KV cache)")
     dev = adapter.device
     vocab = adapter.vocab_size or len(grammar.texts)

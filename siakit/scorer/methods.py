@@ -102,7 +102,7 @@ def run_tree(adapter, layouts: list[TraceLayout], opts: MethodOptions = MethodOp
     import torch
 
     mask = resolve_mask(adapter, opts.mask)
-    if opts.cascade and opts.share and adapter.is_hf and mask == "dense" and not opts.compile:
+    if opts.cascade and opts.share and adapter.supports_kv_cache and mask == "dense" and not opts.compile:
         groups = prompt_groups(layouts)
         if any(len(g) > 1 for g in groups):
             cuts = [cascade_cut([layouts[i] for i in g], g) for g in groups]
@@ -162,18 +162,38 @@ def _first_columns(meta: PackTensors, n: int) -> PackTensors:
 @dataclass(frozen=True)
 class Method:
     run: Callable        # (adapter, layouts, MethodOptions) -> (option_logprob, vocab_entropy)
-    tree: bool           # needs a custom 4-D mask (adapter.mask_form != "none")
-    needs_cache: bool    # needs a transformers KV cache
+    tree: bool           # needs a custom 4-D mask (adapter.accepts_custom_mask)
+    needs_cache: bool    # needs a KV cache (adapter.supports_kv_cache)
     packs: bool          # scores several traces per call
+    on_oom: str | None = None  # out of memory on one trace: retried with this method (where it runs)
+    without_mask: tuple = ()   # a model that takes no custom mask: the first of these that runs instead
+                               # (score_traces labels its rows "<method>-fallback")
+    long_traces: tuple = ()    # a trace over ScoreConfig.dense_max_tokens: the first of these that runs
+                               # (() = this method scores it)
 
+    def runs_on(self, adapter) -> bool:
+        """Whether the model behind `adapter` can run this method (a KV cache, a custom mask)."""
+        return (adapter.supports_kv_cache or not self.needs_cache) and (adapter.accepts_custom_mask or not self.tree)
+
+
+_PLAIN = ("kv", "naive")  # what a tree method becomes on a model without custom masks
 
 # name -> Method. `packed` is `tree` over several traces at once (the default behind `auto`).
 METHODS: dict[str, Method] = {
     "naive": Method(run_naive, tree=False, needs_cache=False, packs=False),
     "batched": Method(run_batched, tree=False, needs_cache=False, packs=False),
     "kv": Method(run_kv, tree=False, needs_cache=True, packs=False),
-    "tree": Method(run_tree, tree=True, needs_cache=False, packs=False),
-    "packed": Method(run_tree, tree=True, needs_cache=False, packs=True),
-    "kvtree": Method(run_kvtree, tree=True, needs_cache=True, packs=False),
+    "tree": Method(run_tree, tree=True, needs_cache=False, packs=False, on_oom="kvtree", without_mask=_PLAIN),
+    "packed": Method(run_tree, tree=True, needs_cache=False, packs=True, on_oom="kvtree", without_mask=_PLAIN,
+                     long_traces=("kvtree", "tree")),
+    "kvtree": Method(run_kvtree, tree=True, needs_cache=True, packs=False, on_oom="kv", without_mask=_PLAIN),
     "kv-grow": Method(run_kv_grow, tree=False, needs_cache=True, packs=False),
 }
+
+
+def first_runnable(names, adapter) -> str | None:
+    """The first method of `names` the model behind `adapter` can run (None: none of them).
+
+        first_runnable(("kvtree", "tree"), <transformers model>) -> "kvtree";  <protocol module> -> "tree"
+    """
+    return next((name for name in names if METHODS[name].runs_on(adapter)), None)

@@ -29,30 +29,25 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields, replace
 
-from siakit.scorer.candidates import prefix_sets, union_with_gold
-from siakit.scorer.estimators import (ESTIMATORS, ROLLOUT, extract, gold_index, prefix_readout, sample_texts,
-                                      trace_seed)
+from siakit.scorer.candidates import prefix_sets
+from siakit.scorer.estimators import ESTIMATORS, ROLLOUT, prefix_readout
 from siakit.scorer.rollout import rollout_prefixes, rollout_rows
-from siakit.models.adapter import ModelAdapter
-from siakit.scorer.masks import resolve_mask
-from siakit.scorer.methods import METHODS as REGISTRY, MethodOptions
-from siakit.scorer.chunked import CHUNK_PREFIXES, run_chunked
-from siakit.scorer.layout import TraceLayout, layout_trace
-from siakit.scorer.packing import pack_layouts, prompt_groups
+from siakit.scorer.chunked import CHUNK_PREFIXES
+from siakit.scorer.prepare import Candidates, Prepared, prepare
+from siakit.scorer.schedule import METHOD_CHOICES, Forward, forward_all, resolve_method
 from siakit.data.traces import Trace, read_traces  # noqa: F401  (read_traces: for the docstring example)
 from siakit.progress import progress_bar
 
 # Bumped whenever the numbers score_traces returns change meaning (2: options scored with the end of
 # the answer, numeric candidate sets built from the prefix only). Caches of scored results key on it.
 SCORER_VERSION = 2
-METHODS = ("auto", *REGISTRY)  # the CLI's choices: auto, then every registered method
 
 
 @dataclass
 class ScoreConfig:
     estimator: str | tuple = "readout"  # readout | vocab | rollout (old name: sampling) | enumerate, or several
                                    # (rows for each)
-    method: str = "auto"           # auto = packed (kvtree for traces over dense_max_tokens); see METHODS
+    method: str = "auto"           # auto = packed (kvtree for traces over dense_max_tokens); see METHOD_CHOICES
     cue: str | None = None         # None: each trace's own cue (Trace.cue, default "\nThe answer is")
     candidate_samples: int = 0     # numeric readout without options: answers of M continuations
                                    # sampled from the question alone join every S_k (0 = none)
@@ -99,77 +94,6 @@ class ScoreConfig:
     progress: bool = True          # tqdm bar over traces
 
 
-def _oom_error():
-    import torch
-
-    return getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)
-
-
-def _resolve_method(adapter: ModelAdapter, method: str) -> tuple[str, bool]:
-    """(method actually run, whether it is a fallback)."""
-    if method not in METHODS:
-        raise ValueError(f"unknown method '{method}'; use one of {METHODS}")
-    name = "packed" if method == "auto" else method
-    if REGISTRY[name].needs_cache and not adapter.is_hf:
-        raise ValueError(f"method '{method}' needs a transformers model (KV cache); use tree or naive")
-    if REGISTRY[name].tree and not adapter.accepts_custom_mask:
-        return ("kv" if adapter.is_hf else "naive"), True
-    return name, False
-
-
-def _fit(lay: TraceLayout, limit: int | None, truncate: bool) -> TraceLayout:
-    """Check the trace fits the model's context; with `truncate`, drop trailing prefixes until it does."""
-    if limit is None or lay.max_position < limit:
-        return lay
-    if not truncate:
-        raise ValueError(f"trace {lay.id}: {len(lay.ids)} tokens (+ cue and options: position "
-                         f"{lay.max_position}) exceed the model's context of {limit} tokens; "
-                         "pass truncate=True (--truncate) to score only the prefixes that fit")
-    bounds = list(lay.bounds)
-
-    def cut(bounds):  # the layout with only these prefixes (and their active options)
-        active = None if lay.active is None else lay.active[: len(bounds)]
-        return replace(lay, ids=lay.ids[: bounds[-1]], bounds=bounds, active=active)
-
-    while bounds and cut(bounds).max_position >= limit:
-        bounds.pop()
-    if not bounds:
-        raise ValueError(f"trace {lay.id}: even the prompt alone exceeds the model's context of {limit}")
-    return cut(bounds)
-
-
-@dataclass
-class Candidates:
-    options: list[str]          # U: every option scored at every prefix (strings as they follow the cue)
-    members: list[list[int]]    # per k, the indices of S_k in U
-    gold: int | None            # the gold's index in U (None: no gold)
-    kind: str                   # "given" (the trace's own options, every k) | "prefix" (S_k from the prefix)
-
-
-def _candidates(lm, trace: Trace, cue: str, estimators, cfg: ScoreConfig) -> Candidates | None:
-    """The answer options of `trace` (None: none needed). Given options are S_k at every k; else
-    S_k is built from the question, C_{1:k} and answers sampled from the question alone
-    (`siakit.scorer.candidates`)."""
-    n_prefixes = len(trace.steps) + 1
-    if trace.options is not None:
-        options = list(trace.options)
-        return Candidates(options, [list(range(len(options)))] * n_prefixes,
-                          gold_index(options, trace.gold) if options else None, "given")
-    if "readout" not in estimators:
-        return None
-    sampled = []
-    if cfg.candidate_samples > 0:
-        base = layout_trace(lm.tokenizer, replace(trace, steps=[]), cue, None)
-        seed = trace_seed(cfg.seed, trace.prompt, -1)  # by the question, not the trace: same Q, same samples
-        texts = sample_texts(lm, base.ids, cfg.candidate_samples, cfg.candidate_max_new_tokens,
-                             cfg.temperature, seed)
-        sampled = [extract(t, None) for t in texts]
-    question = str(trace.meta.get("question") or trace.prompt)
-    sets = prefix_sets(question, trace.steps, sampled, cfg.candidate_mentions)
-    options, members, gold = union_with_gold(sets, trace.gold)
-    return Candidates(options, members, gold, "prefix")
-
-
 def score_traces(lm, traces, estimator: str | tuple | None = None, method: str | None = None,
                  config: ScoreConfig | None = None, **overrides):
     """Score every prefix k = 0..K of every trace; returns a pandas DataFrame with one row per
@@ -187,11 +111,7 @@ def score_traces(lm, traces, estimator: str | tuple | None = None, method: str |
     """
     import pandas as pd
 
-    given = {"estimator": estimator, "method": method, **overrides}
-    unknown = sorted(set(given) - {f.name for f in fields(ScoreConfig)})
-    if unknown:
-        raise TypeError(f"score_traces: unknown parameter(s) {unknown}; see ScoreConfig")
-    cfg = replace(config or ScoreConfig(), **{k: v for k, v in given.items() if v is not None})
+    cfg = _config(config, {"estimator": estimator, "method": method, **overrides})
     estimators = (cfg.estimator,) if isinstance(cfg.estimator, str) else tuple(cfg.estimator)
     for name in estimators:
         if name not in ESTIMATORS:
@@ -199,18 +119,9 @@ def score_traces(lm, traces, estimator: str | tuple | None = None, method: str |
     traces = list(traces)
     if len({t.id for t in traces}) != len(traces):
         raise ValueError("score_traces: duplicate trace ids")
-    adapter = lm.adapter
-    run_method, fallback = _resolve_method(adapter, cfg.method)
+    resolved = resolve_method(lm.adapter, cfg.method)
     prepared = prepare(lm, traces, estimators, cfg)
-    forward = bool({"readout", "vocab"} & set(estimators))
-    # enumerate on a multiple-choice trace is the readout over its choices (already exact)
-    choice = [p[3] for p in prepared if "enumerate" in estimators and p[2] is not None and p[2].kind == "given"]
-    bar = progress_bar(total=len(prepared) * forward, desc=f"score {lm.name}", unit="trace", enabled=cfg.progress)
-    results: dict[str, tuple] = {}  # id -> (option_logprob [K+1, n], vocab_entropy [K+1], method name)
-    if forward or choice:
-        results = forward_all(adapter, [p[3] for p in prepared] if forward else choice, run_method, cfg,
-                               f"{run_method}-fallback" if fallback else None, bar if forward else None)
-    bar.close()
+    results = _forward_results(lm, prepared, estimators, cfg, resolved)
     enumerated: dict = {}  # id -> per-k enumerate row fields (numeric traces)
     if "enumerate" in estimators:
         bar = progress_bar(total=len(prepared), desc=f"enumerate {lm.name}", unit="trace", enabled=cfg.progress)
@@ -219,54 +130,61 @@ def score_traces(lm, traces, estimator: str | tuple | None = None, method: str |
     rolled: dict = {}  # (id, k) -> rollout row fields
     if set(ROLLOUT) & set(estimators):
         m = cfg.samples if cfg.samples is not None else cfg.rollout_m
-        total = sum(len(rollout_prefixes(len(p[3].bounds) - 1, cfg.rollout_at)) for p in prepared) * m
+        total = sum(len(rollout_prefixes(len(p.layout.bounds) - 1, cfg.rollout_at)) for p in prepared) * m
         bar = progress_bar(total=total, desc=f"rollouts {lm.name}", unit="rollout", enabled=cfg.progress)
         rolled = rollout_rows(lm, prepared, cfg, bar)
         bar.close()
-    rows = []
-    for trace, cue, cands, lay in prepared:
-        common = {"model": lm.name, "cue": cue, "dataset": trace.dataset, "n_steps": len(trace.steps),
-                  "correct": trace.correct, "gold": trace.gold, "answer": trace.answer}
-        for name in estimators:
-            for k, n_prefix in enumerate(lay.bounds):
-                row = {"id": trace.id, "k": k, "n_prefix_tokens": n_prefix, "estimator": name, **common}
-                if name in ROLLOUT:
-                    if (trace.id, k) not in rolled:
-                        continue
-                    row.update(rolled[(trace.id, k)])
-                elif name == "enumerate":
-                    row.update(enumerated[lay.id][k] if lay.id in enumerated else
-                               _choices_row(results[lay.id], cands, k, adapter, cfg.terminated))
-                else:
-                    opt_lp, vocab_h, used = results[lay.id]
-                    row["method"] = used
-                    row.update(readout_row(opt_lp[k], vocab_h[k], cands, k, name, adapter, cfg.terminated))
-                rows.append(row)
+    rows = [row for p in prepared for name in estimators
+            for row in _trace_rows(lm, p, name, results, enumerated, rolled, cfg.terminated)]
     return pd.DataFrame(rows, columns=_COLUMNS + [c for c in _EXTRA if any(c in r for r in rows)])
 
 
-def prepare(lm, traces, estimators, cfg: ScoreConfig) -> list[tuple]:
-    """(trace, cue, Candidates or None, TraceLayout) per trace, in input order: what the forward
-    methods score (`siakit.scorer.bench_sharing` times the same layouts shared and separate)."""
-    limit = lm.adapter.context
-    prepared = []  # (trace, cue, Candidates or None, layout)
-    for trace in traces:
-        cue = trace.cue if cfg.cue is None else cfg.cue
-        cands = _candidates(lm, trace, cue, estimators, cfg)
-        if "readout" in estimators:
-            if cands is None or not cands.options:
-                raise ValueError(f"trace {trace.id}: readout needs options (none given, and no number in "
-                                 "the question or steps, no sampled answer and no gold to score)")
-            if cands.kind == "given" and trace.gold is not None and cands.gold is None:
-                raise ValueError(f"trace {trace.id}: gold {trace.gold!r} is not among its options {cands.options}")
-        options = cands.options if cands else None
-        active = None  # prefix-only sets: probe S_k + {gold} after context_k, not the whole union
-        if cands is not None and cands.kind == "prefix":
-            active = [m + ([cands.gold] if cands.gold is not None else []) for m in cands.members]
-        lay = _fit(layout_trace(lm.tokenizer, trace, cue, options, cfg.terminated, active), limit, cfg.truncate)
-        prepared.append((trace, cue, cands, lay))
+def _config(config, given: dict) -> ScoreConfig:
+    """`config` (or the defaults) with the fields in `given` that are not None replaced."""
+    unknown = sorted(set(given) - {f.name for f in fields(ScoreConfig)})
+    if unknown:
+        raise TypeError(f"score_traces: unknown parameter(s) {unknown}; see ScoreConfig")
+    return replace(config or ScoreConfig(), **{k: v for k, v in given.items() if v is not None})
 
-    return prepared
+
+def _forward_results(lm, prepared: list[Prepared], estimators, cfg: ScoreConfig, resolved) -> dict:
+    """{layout id: Forward} of the forward methods: every trace for readout / vocab, else the
+    multiple-choice traces of `enumerate` (whose readout over the choices is already exact)."""
+    forward = bool({"readout", "vocab"} & set(estimators))
+    choice = [p.layout for p in prepared if "enumerate" in estimators and p.candidates is not None
+              and p.candidates.kind == "given"]
+    bar = progress_bar(total=len(prepared) * forward, desc=f"score {lm.name}", unit="trace", enabled=cfg.progress)
+    results: dict = {}
+    if forward or choice:
+        results = forward_all(lm.adapter, [p.layout for p in prepared] if forward else choice, resolved.method,
+                              cfg, f"{resolved.method}-fallback" if resolved.fallback else None,
+                              bar if forward else None)
+    bar.close()
+    return results
+
+
+def _trace_rows(lm, p: Prepared, name: str, results, enumerated, rolled, terminated: bool) -> list[dict]:
+    """The rows of estimator `name` for one prepared trace, k = 0..K (rollout: its selected k only)."""
+    trace, lay, adapter = p.trace, p.layout, lm.adapter
+    common = {"model": lm.name, "cue": p.cue, "dataset": trace.dataset, "n_steps": len(trace.steps),
+              "correct": trace.correct, "gold": trace.gold, "answer": trace.answer}
+    rows = []
+    for k, n_prefix in enumerate(lay.bounds):
+        row = {"id": trace.id, "k": k, "n_prefix_tokens": n_prefix, "estimator": name, **common}
+        if name in ROLLOUT:
+            if (trace.id, k) not in rolled:
+                continue
+            row.update(rolled[(trace.id, k)])
+        elif name == "enumerate":
+            row.update(enumerated[lay.id][k] if lay.id in enumerated else
+                       _choices_row(results[lay.id], p.candidates, k, adapter, terminated))
+        else:
+            result = results[lay.id]
+            row["method"] = result.method
+            row.update(readout_row(result.option_logprob[k], result.vocab_entropy[k], p.candidates, k, name,
+                                   adapter, terminated))
+        rows.append(row)
+    return rows
 
 
 _COLUMNS = ["id", "k", "n_prefix_tokens", "entropy", "gold_logprob", "option_probs", "option_logprobs",
@@ -311,7 +229,7 @@ def _prefetch_paths(tokenizer, trace: Trace, leads, cfg) -> list[list[list[int]]
     return [[encode(text) for text in dict.fromkeys(options + gold)] for options in sets]
 
 
-def _choices_row(result, cands: Candidates, k: int, adapter, terminated: bool) -> dict:
+def _choices_row(result: Forward, cands: Candidates, k: int, adapter, terminated: bool) -> dict:
     """`enumerate` on a multiple-choice trace: the readout over its choices, which is already the
     exact distribution over the allowed answers (nothing is unexplored; what the choices do not
     hold is non-numeric mass)."""
@@ -324,6 +242,9 @@ def _choices_row(result, cands: Candidates, k: int, adapter, terminated: bool) -
 
 
 def readout_row(opt_lp, vocab_h, cands: Candidates | None, k: int, name, adapter, terminated: bool) -> dict:
+    """The row fields of estimator `name` (readout | vocab) at prefix k from one trace's forward result:
+    `opt_lp` [n_options] its option log-probabilities after context_k + cue, `vocab_h` its next-token
+    entropy there (nats)."""
     if name == "vocab":
         return {"entropy": float(vocab_h), "gold_logprob": math.nan, "option_probs": None,
                 "option_logprobs": None, "n_options": adapter.vocab_size, "options": None,
@@ -337,62 +258,3 @@ def readout_row(opt_lp, vocab_h, cands: Candidates | None, k: int, name, adapter
             "leading_option": None if summary["leading"] is None else cands.options[summary["leading"]].strip(),
             "coverage": summary["coverage"], "gold_in_set": cands.gold in members if cands.gold is not None else None,
             "candidates": cands.kind, "terminated": terminated}
-
-
-def forward_all(adapter: ModelAdapter, layouts, method, cfg, label=None, bar=None, share: bool = True) -> dict:
-    """Run `method` over all layouts, splitting packs on out-of-memory. The tree methods take a
-    prompt group per call (`share`: traces with the same prompt tokens share one trunk; `tree`: one
-    group per pass; `packed`: groups packed up to `cfg.pack_tokens`); the others take one trace."""
-    mask = resolve_mask(adapter, cfg.mask)
-    if cfg.pack_layout not in ("diag", "rows"):
-        raise ValueError(f"pack_layout must be 'diag' or 'rows', got {cfg.pack_layout!r}")
-    rows = cfg.pack_layout == "rows"
-    packed_opts = MethodOptions(mask=mask, rows=rows, max_tokens=cfg.pack_tokens, compile=cfg.compile, share=share)
-    single_opts = MethodOptions(mask=mask, rows=False, max_tokens=cfg.pack_tokens, compile=cfg.compile, share=share)
-    groups = prompt_groups(layouts) if share else [[i] for i in range(len(layouts))]
-    todo = []  # (list of layout indices, method)
-    if method == "packed":
-        def size(g):  # the group's forest: its traces' tokens, the shared prompt once
-            return sum(layouts[i].n_tokens for i in g) - (len(g) - 1) * layouts[g[0]].bounds[0]
-        short = [g for g in groups if size(g) <= cfg.dense_max_tokens or mask == "flex"]
-        long_ = [i for g in groups if g not in short for i in g]
-        if rows:  # similar lengths share a batch (less padding); results are keyed by id anyway
-            short.sort(key=size)
-        todo += [([i for j in batch for i in short[j]], "packed")
-                 for batch in pack_layouts([], cfg.pack_tokens, padded=rows, sizes=[size(g) for g in short])]
-        todo += [([i], "kvtree" if adapter.is_hf else "tree") for i in long_]
-    elif method == "tree":
-        todo += [(g, method) for g in groups]
-    else:
-        todo += [([i], method) for i in range(len(layouts))]
-    out: dict = {}
-    while todo:
-        group, how = todo.pop(0)
-        try:
-            opts = packed_opts if how == "packed" else single_opts
-            opt, ent = run_chunked(REGISTRY[how].run, adapter, [layouts[i] for i in group], opts,
-                                   cfg.chunk_prefixes)
-        except _oom_error():
-            _free_cuda()
-            if len(group) > 1:  # split the pack and retry both halves; nothing is lost
-                half = len(group) // 2
-                todo[:0] = [(group[:half], how), (group[half:], how)]
-                continue
-            chain = {"packed": "kvtree", "tree": "kvtree", "kvtree": "kv"}
-            if how in chain and adapter.is_hf:
-                todo.insert(0, (group, chain[how]))
-                continue
-            raise MemoryError(f"out of memory scoring trace {layouts[group[0]].id} "
-                              f"({layouts[group[0]].n_tokens} tokens) even with method '{how}'") from None
-        for j, i in enumerate(group):
-            out[layouts[i].id] = (opt[j], ent[j], label or how)
-        if bar is not None:
-            bar.update(len(group))
-    return out
-
-
-def _free_cuda():
-    import torch
-
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
