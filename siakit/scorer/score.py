@@ -34,7 +34,7 @@ from siakit.scorer.estimators import ESTIMATORS, ROLLOUT, prefix_readout
 from siakit.scorer.rollout import rollout_prefixes, rollout_rows
 from siakit.scorer.chunked import CHUNK_PREFIXES
 from siakit.scorer.prepare import Candidates, Prepared, prepare
-from siakit.scorer.schedule import METHOD_CHOICES, Forward, forward_all, resolve_method
+from siakit.scorer.schedule import METHOD_CHOICES, Forward, forward_all, resolve_method  # noqa: F401 (choices)
 from siakit.data.traces import Trace, read_traces  # noqa: F401  (read_traces: for the docstring example)
 from siakit.progress import progress_bar
 
