@@ -28,7 +28,8 @@ import random
 from collections import Counter
 from dataclasses import dataclass, field
 
-from siakit.human.corruption import CALC, Corruption, NoCleanCorruption, body_lines, corrupt_solution
+from siakit.human.calcs import CALC, body_lines
+from siakit.human.corruption import Corruption, NoCleanCorruption, corrupt_solution
 from siakit.data.problems import Problem, load_records
 from siakit.data.prompts import CUE, build_prompt
 from siakit.data.traces import Trace
