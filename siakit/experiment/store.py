@@ -19,7 +19,6 @@ holder's pid. The manifest's `identity` (model files, problems, device, ...) is 
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import os
 import shutil
@@ -27,11 +26,10 @@ import subprocess
 from pathlib import Path
 from typing import Iterable
 
-from siakit.files import DiskFull, atomic_write, atomic_write_bytes, inside, remove_stale_temporaries
+from siakit.experiment.runlock import RunLockedError, hold_run_lock  # noqa: F401  (RunLockedError: re-exported)
+from siakit.files import atomic_write, atomic_write_bytes, inside
 from siakit.data.traces import Trace, parse_record, write_traces
 from siakit.reading import read_lines
-
-
 
 
 def versions() -> dict:
@@ -89,10 +87,6 @@ def difference(stored, now, where: str = "") -> str:
     return f"{where.rstrip('/') or 'value'}: stored {stored!r:.80} != now {now!r:.80}"
 
 
-class RunLockedError(ValueError):
-    """Another process holds the run folder's lock; the message names its pid."""
-
-
 class ResultsStore:
     """Sharded, resumable storage of one run's traces and scores."""
 
@@ -120,66 +114,15 @@ class ResultsStore:
     # -- one writer -------------------------------------------------------------------------------
     @contextlib.contextmanager
     def locked(self, name: str = ".lock"):
-        """Hold an exclusive advisory lock on `<run>/<name>` while the block runs; another holder makes
-        this raise RunLockedError at once, naming its pid. A folder this call created and left holding
-        nothing but the lock (a start that failed before its first shard) is removed again.
+        """Hold an exclusive advisory lock on `<run>/<name>` while the block runs (siakit.experiment.runlock):
+        another holder makes this raise RunLockedError at once, naming its pid; a folder this call
+        created and left holding no shard is removed again. Yields the store.
 
             with ResultsStore("results/m/d").locked():   # RunLockedError: ... in use by pid 4242
                 ...
         """
-        import fcntl
-
-        created = [p for p in (self.path, *self.path.parents) if not p.exists()]  # innermost first
-        self.path.mkdir(parents=True, exist_ok=True)
-        lock_path = self.path / name
-        try:
-            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as e:
-            self._drop_if_empty(created, name)
-            if e.errno == errno.ENOSPC:
-                raise DiskFull(lock_path, "nothing was written") from e
-            raise
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
-                raise RunLockedError(f"{self.path} is in use by another siakit process (pid {holder}); wait for "
-                                     "it to finish or stop it, or use another results folder") from None
-            try:  # from here on, a failure (a full disk too) leaves no folder holding only the lock
-                os.ftruncate(fd, 0)
-                try:
-                    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-                except OSError as e:
-                    if e.errno == errno.ENOSPC:
-                        raise DiskFull(lock_path, "nothing was written") from e
-                    raise
-                remove_stale_temporaries(self.path)  # half-written files of a killed writer
-                yield self
-            finally:
-                self._drop_if_empty(created, name)
-        finally:
-            os.close(fd)  # releases the lock (so does the kernel if the process is killed)
-
-    def _drop_if_empty(self, created: list[Path], name: str) -> None:
-        """Leave no trace of a start that stored no shard: a folder holding nothing but the lock goes;
-        one this call created goes too when it holds no shard (only the lock, the manifest written with
-        a first shard that then failed, e.g. on a full disk, and empty shard folders)."""
-        if not self.path.is_dir():
-            return
-        entries = list(self.path.iterdir())
-        only_lock = [p.name for p in entries] == [name]
-        if not only_lock and (self.path not in created or any(self.path.glob("*/part-*"))):
-            return
-        for entry in entries:
-            with contextlib.suppress(OSError):  # anything else (a file we did not write) keeps the folder
-                if entry.name in (name, "manifest.json"):
-                    entry.unlink()
-                elif entry.is_dir() and not entry.is_symlink():
-                    entry.rmdir()
-        for folder in [self.path] + [c for c in created if c != self.path]:
-            with contextlib.suppress(OSError):  # not empty (another run's): kept
-                folder.rmdir()
+        with hold_run_lock(self.path, name):
+            yield self
 
     def clear(self, keep: tuple[str, ...] = (".lock",)) -> None:
         """Delete everything in this run folder but `keep` (`--force`); nothing outside it. A folder that
