@@ -7,8 +7,16 @@ math-verify gives (`verify(parse(gold), parse(text))`). Where math-verify was ri
 design: math-verify grades the last number of any text, also one written in passing or cut by the
 length cap, which our rules call "no answer".
 
-    >>> table = compare_grading(read_traces("results/m/gsm8k/traces.jsonl"), max_new_tokens=256)
-    >>> table[["id", "stored_correct", "correct", "mv_correct"]]
+    >>> from siakit.data.traces import Trace      # or read_traces("results/m/gsm8k/traces.jsonl")
+    >>> traces = [Trace(id="a", prompt="Q", steps=[" 3 + 5 = 8.", " The answer is 8."], gold="8", correct=True),
+    ...           Trace(id="b", prompt="Q", steps=[" 1.2 / 2 = 0.6, so 60%.", " The answer is 60%."], gold="0.6",
+    ...                 correct=False),   # stored before the percentage rule
+    ...           Trace(id="c", prompt="Q", steps=[" 7 + 5 = 12, then 12 - "], gold="12", meta={"n_new_tokens": 8})]
+    >>> compare_grading(traces, max_new_tokens=8)[["id", "stored_correct", "correct", "truncated", "mv_correct"]]
+      id stored_correct  correct  truncated  mv_correct
+    0  a           True     True      False        True
+    1  b          False     True      False        True
+    2  c           None    False       True        True
 """
 from __future__ import annotations
 

@@ -10,12 +10,13 @@ A dataset spec is a table when it is
 
 Columns are named by `Fields` (`--question-field`, `--answer-field`, `--choices-field`, `--id-field`):
 
-    >>> # q,a          (my.csv)
-    >>> # 1 + 1?,2
+    >>> getfixture("monkeypatch").chdir(getfixture("tmp_path"))     # (the example writes into a fresh folder)
+    >>> _ = open("my.csv", "w").write("q,a\\n1 + 1?,2\\n")
     >>> load_table("my.csv", fields=Fields(question="q", answer="a"))
     [Problem(id='my-0', dataset='my.csv', question='1 + 1?', gold='2', choices=None)]
     >>> load_table("my.csv", fields=Fields(question="text"))
-    ProblemFormatError: my.csv: no column 'text' (--question-field); its columns: q, a
+    Traceback (most recent call last):
+    siakit.data.records.ProblemFormatError: my.csv: no column 'text' (--question-field); its columns: q, a
 
 A choices cell is {"label": [...], "text": [...]} (ARC's form), [[label, text], ...], a list of option
 texts (labelled A, B, ... by position; the gold may be a label or an option's text), or a JSON string of

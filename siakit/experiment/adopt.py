@@ -6,9 +6,14 @@ generated `n_new_tokens` and whether the cap cut them, the `temperature`, the tr
 manifest (which would otherwise let the old traces be adopted under the new label) or an edited one
 cannot make traces of another length cap, temperature, seed or model count as this run's.
 
-    >>> check_stored_traces(store.read_traces(everything=True), cfg, "tiny-llama", store.path)
-    ValueError: results/m/d: the stored traces were made with other parameters (max_new_tokens: 6 of 6
-    traces were cut at 24 tokens, not 30); ... --force to start again
+    >>> from siakit.experiment.config import RunConfig
+    >>> from siakit.experiment.store import ResultsStore
+    >>> getfixture("monkeypatch").chdir(getfixture("tmp_path"))     # (the example writes into a fresh folder)
+    >>> store = ResultsStore("results/m/d")
+    >>> store.append_traces(traces)               # four traces; t3 generated 160 tokens
+    >>> check_stored_traces(store.read_traces(everything=True), RunConfig(max_new_tokens=100), "tiny-llama", store.path)
+    Traceback (most recent call last):
+    ValueError: results/m/d: the stored traces were made with other parameters (max_new_tokens: 1 of 4 stored traces have cut at 160 tokens, requested 100); ... --force to start again
 
 Traces written before the cap was recorded (no `meta.max_new_tokens`) are checked on what they do
 record: a trace cut by the cap has exactly `max_new_tokens` new tokens, none has more.

@@ -8,9 +8,14 @@ template for instruct models), its token ids (`generate.encode`: no second BOS a
 template's), and the text -> trace step (`generate.trace_from_text`: stop-cutting, step splitting,
 answer extraction and grading). `scripts/vllm_generate.py` is the vLLM caller.
 
-    >>> reqs = requests(problems, tokenizer, chat=True)      # [Request(problem, prompt, token_ids)]
-    >>> texts = engine(reqs)                                   # any engine: token ids -> completion text
-    >>> traces = to_traces(reqs, texts, model="org/name", chat=True, meta={"engine": "vllm"})
+    >>> from siakit.data.problems import Problem
+    >>> reqs = requests([Problem("p1", "gsm8k", "2 + 2?", "4")], tokenizer, chat=False)   # [Request(problem, prompt, token_ids)]
+    >>> reqs[0].prompt[-30:], len(reqs[0].token_ids)           # the few-shot prompt, ending in the question
+    ('68.\\n\\nQuestion: 2 + 2?\\nAnswer:\\n', 357)
+    >>> texts = [" 2 + 2 = 4.\\nThe answer is 4."]             # any engine: token ids -> completion text
+    >>> trace = to_traces(reqs, texts, model="org/name", chat=False, meta={"engine": "vllm"})[0]
+    >>> trace.steps, trace.answer, trace.correct, trace.model
+    ([' 2 + 2 = 4.\\n', 'The answer is 4.'], '4', True, 'org__name')
 """
 from __future__ import annotations
 

@@ -1,7 +1,12 @@
 """The run page's summary of a stored run (`results/<model>/<dataset>/`), for the pages that compare runs.
 
-    >>> stored_run_summary("results/smollm2-135m-instruct/gsm8k")["n_cut_left_out"]
-    12
+    >>> getfixture("monkeypatch").chdir(getfixture("tmp_path"))     # (the example writes into a fresh folder)
+    >>> store = ResultsStore("results/m/gsm8k")  # a stored run: its manifest, traces and scores
+    >>> store.write_manifest({"parameters": {"max_new_tokens": 160}})
+    >>> store.append_traces(traces); store.append_scores(scores)      # four traces; t3 cut at 160 tokens
+    >>> s = stored_run_summary("results/m/gsm8k")
+    >>> s["n_cut_left_out"], s["n_scored"], s["accuracy"]
+    (1, 3, 0.5)
 """
 from __future__ import annotations
 
