@@ -3,7 +3,7 @@
 A docstring example that needs a model or traces reads them from here instead of loading SmolLM2:
 `lm` is the tiny random-weight Llama of `siakit.models.tiny` (seeded, so its numbers are the same on
 every machine), `traces` four short numeric traces with two options each (t0, t1 correct; t2, t3 not; rungs t2, t3; t3 cut at 160 tokens), and
-`scores` the scorer's long table of them. Built once, on the first example that runs; tests in tests/
+`scores` the scorer's long table of them, `gsm8k_records` four GSM8K-like problems with their solutions. Built once, on the first example that runs; tests in tests/
 never pay for it. Every example runs from the repository root (examples read runs/default.yml).
 """
 from __future__ import annotations
@@ -32,7 +32,23 @@ def _namespace() -> dict:
                     meta={"rung": f"t{2 + i % 2}", "n_new_tokens": 160 if i == 3 else 12})
               for i, (a, b, w) in enumerate([(3, 5, 0), (2, 4, 0), (3, 4, 1), (5, 2, 1)])]
     scores = score_traces(lm, traces, progress=False)
-    return {"lm": lm, "adapter": lm.adapter, "tokenizer": lm.tokenizer, "traces": traces, "scores": scores}
+    return {"lm": lm, "adapter": lm.adapter, "tokenizer": lm.tokenizer, "traces": traces, "scores": scores,
+            "gsm8k_records": _gsm8k_records()}
+
+
+def _gsm8k_records() -> list:
+    """Four GSM8K-like (Problem, record) pairs, each with a three-line solution and a clean corruption."""
+    from siakit.data.problems import Problem
+
+    records = []
+    for i, (a, b, c) in enumerate([(3, 7, 11), (4, 9, 13), (5, 6, 17), (6, 8, 19)]):
+        x, y = a * b, a * b + c
+        answer = (f"Each bag has {a}*{b}=<<{a}*{b}={x}>>{x} apples.\n"
+                  f"With the extra ones there are {x}+{c}=<<{x}+{c}={y}>>{y} apples.\n"
+                  f"Two bags hold {y}*2=<<{y}*2={2 * y}>>{2 * y} apples in all.\n#### {2 * y}")
+        question = f"A bag has {a} rows of {b} apples and {c} more apples. How many apples are in 2 bags?"
+        records.append((Problem(f"g{i}", "gsm8k", question, str(2 * y)), {"question": question, "answer": answer}))
+    return records
 
 
 @pytest.fixture(autouse=True)

@@ -7,8 +7,18 @@ pairs (`siakit.analysis.baselines.copy_reader_auroc`); for gains of the gold's r
 the same lines' gain in the *foreign* control (another problem's solution), so that the verdict is on
 intact minus foreign, paired over problems.
 
-    >>> table = verdict_table(finals, star, gains, traces)      # one row per claim
-    >>> table[["claim", "headline", "baseline", "null", "verdict"]]
+    >>> from siakit.human.cache import HumanRunConfig, load_or_score
+    >>> from siakit.human.stats import at_corruption, final_rows, step_gains
+    >>> run = load_or_score(HumanRunConfig(model=lm.name, n=4, shard=4), root=getfixture("tmp_path"), lm=lm,
+    ...                     progress=False, records=gsm8k_records)   # 4 problems x 4 variants, a tiny model
+    >>> s, traces = run.scores, run.traces
+    >>> table = verdict_table(final_rows(s), at_corruption(s, traces), step_gains(s, traces), traces, n_boot=200)
+    >>> len(table), table.loc[0, "claim"]                  # one row per claim; Holm across the seven
+    (7, 'the final readout follows the written solution (-s_K, intact vs corrupted)')
+    >>> table.loc[0, ["estimate", "p", "p_holm"]].astype(float).round(3).tolist(), table.loc[0, "verdict"]
+    ([0.625, 0.005, 0.035], 'supports')
+    >>> table["verdict"].value_counts().to_dict()
+    {'inconclusive': 6, 'supports': 1}
 """
 from __future__ import annotations
 
