@@ -24,12 +24,15 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable, NamedTuple
 
 from siakit.experiment.runlock import RunLockedError, hold_run_lock  # noqa: F401  (RunLockedError: re-exported)
 from siakit.files import atomic_write, atomic_write_bytes, inside
 from siakit.data.traces import Trace, parse_record, write_traces
 from siakit.reading import read_lines
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def versions() -> dict:
@@ -245,7 +248,13 @@ class ResultsStore:
         return target
 
 
-def collect_runs(results_dir: str | Path = "results", estimator: str = "readout") -> tuple[pd.DataFrame, list[dict]]:
+class CollectedRuns(NamedTuple):
+    """Every finished run's scores in one table, and the runs' manifests."""
+    scores: pd.DataFrame     # one estimator's rows of every run, with `model` and `dataset` columns
+    manifests: list[dict]    # one per run, in folder order
+
+
+def collect_runs(results_dir: str | Path = "results", estimator: str = "readout") -> CollectedRuns:
     """All finished runs under `results_dir/<model>/<dataset>/`: their scores (one estimator) in one
     table with `model`/`dataset` from each manifest, and the manifests (the cross-run chapters' input). Unreadable runs are skipped
     with a message naming the folder."""
@@ -269,4 +278,4 @@ def collect_runs(results_dir: str | Path = "results", estimator: str = "readout"
         scores = scores.assign(model=manifest["model"], dataset=manifest["dataset"])
         frames.append(scores)
         manifests.append(manifest)
-    return (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()), manifests
+    return CollectedRuns(pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(), manifests)

@@ -10,6 +10,7 @@ siakit.testbed.evidence re-exports them beside the rollout evidence. All entropi
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import pandas as pd
 
@@ -39,9 +40,15 @@ def cue_scores(lm, traces, cues, u: float = 0.5, scored: pd.DataFrame | None = N
     return out.reset_index(drop=True)
 
 
-def cue_table(frame: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """From `cue_scores`: (per cue: AUROC of -h with its interval, mean h in nats, n; the Spearman
-    matrix of h across cues)."""
+class CueTable(NamedTuple):
+    """`cue_table`'s two tables."""
+    auroc: pd.DataFrame     # per cue: AUROC of -h with its interval, mean h (nats), n
+    spearman: pd.DataFrame  # [cues, cues] Spearman correlation of h across cues
+
+
+def cue_table(frame: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> CueTable:
+    """From `cue_scores`: CueTable(per cue: AUROC of -h with its interval, mean h in nats, n; the
+    Spearman matrix of h across cues)."""
     cues = [c for c in frame.columns if c not in ("id", "correct")]
     y = frame["correct"].to_numpy(bool)
     rows = []
@@ -49,7 +56,7 @@ def cue_table(frame: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> tuple[p
         r = auroc_ci(-frame[cue].to_numpy(float), y, n_boot=n_boot, seed=seed)
         rows.append({"cue": cue, "AUROC of -h at u = 0.5": r["auroc"], "low": r["low"], "high": r["high"],
                      "mean h (nats)": float(frame[cue].mean()), "n": int(len(frame))})
-    return pd.DataFrame(rows), frame[cues].rank().corr()
+    return CueTable(pd.DataFrame(rows), frame[cues].rank().corr())
 
 
 def _cached_frame(result: dict, kind: str, checkpoint: str, key: dict, compute) -> pd.DataFrame:

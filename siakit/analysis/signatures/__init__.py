@@ -21,11 +21,11 @@ trace), `grid` (curves over normalised time: means and separability) and `summar
 from siakit.analysis.signatures.curve import (LOCK_FRACTION, REQUIRED, RISE_EPS, check_scores,
                                               curve_signatures, lock_in)
 from siakit.analysis.signatures.distribution import distribution_profile, gold_leads, union_probs
-from siakit.analysis.signatures.grid import curves_on_grid, mean_curves, separability
+from siakit.analysis.signatures.grid import GridCurves, curves_on_grid, mean_curves, separability
 from siakit.analysis.signatures.summary import SUMMARY_COLUMNS, signature_summary
 from siakit.analysis.signatures.table import trace_signatures
 from siakit.analysis.stats import auroc, bootstrap_ci  # noqa: F401  (re-exported: older imports)
 
-__all__ = ["LOCK_FRACTION", "REQUIRED", "RISE_EPS", "SUMMARY_COLUMNS", "auroc", "bootstrap_ci", "check_scores",
+__all__ = ["GridCurves", "LOCK_FRACTION", "REQUIRED", "RISE_EPS", "SUMMARY_COLUMNS", "auroc", "bootstrap_ci", "check_scores",
            "curve_signatures", "curves_on_grid", "distribution_profile", "gold_leads", "lock_in", "mean_curves",
            "separability", "signature_summary", "trace_signatures", "union_probs"]

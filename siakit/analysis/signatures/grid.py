@@ -5,17 +5,26 @@ bootstrap bands, and separability (AUROC of -h and -s for correctness at each u)
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import pandas as pd
 
 from siakit.analysis.signatures.curve import check_scores
 from siakit.analysis.stats import auroc, bootstrap_ci
 
-def curves_on_grid(scores: pd.DataFrame, column: str = "entropy", n_points: int = 11):
+class GridCurves(NamedTuple):
+    """Every trace's curve on one grid of normalised time."""
+    u: np.ndarray          # [n_points] grid u = k/K in [0, 1]
+    values: np.ndarray     # [n_traces, n_points] the column on the grid (nats for entropy, surprisal)
+    labels: pd.DataFrame   # [n_traces] id, correct
+
+
+def curves_on_grid(scores: pd.DataFrame, column: str = "entropy", n_points: int = 11) -> GridCurves:
     """Each trace's curve on a common normalised-time grid u = k/K in [0, 1] (linear interpolation).
 
     `column` is `entropy` (h_k), `surprisal` (s_k = -gold_logprob) or any numeric column (e.g.
-    `coverage`); NaN prefixes are skipped. Returns `(u, values, labels)`:
+    `coverage`); NaN prefixes are skipped. Returns GridCurves `(u, values, labels)`:
     u has shape [n_points], values [n_traces, n_points] (nats), labels a DataFrame (id, correct).
     A trace with K = 0 is constant in u.
     >>> u, v, _ = curves_on_grid(pd.DataFrame({"id": "a", "k": [0, 1, 2], "entropy": [1.0, 0.5, 0.0],
@@ -34,7 +43,8 @@ def curves_on_grid(scores: pd.DataFrame, column: str = "entropy", n_points: int 
         ok = np.isfinite(y)  # undefined prefixes (fewer than two candidates) are interpolated over
         values.append(np.interp(u, x[ok], y[ok]) if ok.any() else np.full(n_points, np.nan))
         labels.append({"id": tid, "correct": g["correct"].iloc[0]})
-    return u, np.array(values).reshape(len(values), n_points), pd.DataFrame(labels, columns=["id", "correct"])
+    return GridCurves(u, np.array(values).reshape(len(values), n_points),
+                      pd.DataFrame(labels, columns=["id", "correct"]))
 
 
 def mean_curves(scores: pd.DataFrame, column: str = "entropy", n_points: int = 11, n_boot: int = 1000,
@@ -67,7 +77,7 @@ def separability(scores: pd.DataFrame, n_points: int = 11, n_boot: int = 200, se
     out = pd.DataFrame({"u": u, "n_correct": int(y.sum()), "n_incorrect": int((~y).sum())})
     curves = {"entropy": h}
     if "gold_logprob" in scores.columns:
-        curves["surprisal"] = curves_on_grid(scores, "surprisal", n_points)[1]
+        curves["surprisal"] = curves_on_grid(scores, "surprisal", n_points).values
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, len(y), size=(n_boot, len(y))) if len(y) else np.zeros((0, 0), int)
     for name, v in curves.items():
