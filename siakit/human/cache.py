@@ -190,10 +190,10 @@ def main(argv=None) -> int:
     p.add_argument("--n", type=int, default=HumanRunConfig.n, help="problems (2 or 4 traces each)")
     p.add_argument("--controls-n", type=int, default=HumanRunConfig.controls_n,
                    help="problems that also get the shuffled and foreign controls")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=HumanRunConfig.seed)
     p.add_argument("--model", default=HumanRunConfig.model)
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--device", default=HumanRunConfig.device)
+    p.add_argument("--threads", type=int, default=HumanRunConfig.threads)
     p.add_argument("--root", default=None, help="cache root (default: $SIAKIT_CACHE or ~/.cache/siakit)")
     args = p.parse_args(argv)
     cfg = HumanRunConfig(model=args.model, n=args.n, seed=args.seed, device=args.device, threads=args.threads,

@@ -12,14 +12,14 @@ import json
 def register(subparsers) -> None:
     p = subparsers.add_parser("toy", help="toy world: MLE checkpoints and RL of a tiny GPT, exact Bayes curves",
                               description=__doc__.splitlines()[0])
-    p.add_argument("--preset", default="small", help="tiny | small | paper (default: small)")
+    p.add_argument("--preset", default="small", help="tiny | small | paper (default: %(default)s)")
     p.add_argument("--out", required=True, help="output folder (summary.json, checkpoints/, scores.parquet)")
     p.add_argument("--seed", type=int, default=None, help="override the preset's seed")
     p.add_argument("--steps", type=int, default=None, help="override the number of MLE steps")
     p.add_argument("--rl-steps", type=int, default=None, help="override the number of RL updates")
     p.add_argument("--n-eval", type=int, default=None, help="override the number of evaluation problems")
     p.add_argument("--device", default=None, help="torch device (cpu, cuda)")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default 1)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: the preset's)")
     p.add_argument("--backend", default=None, choices=["auto", "scorer", "exact"],
                    help="readout backend: the project's scorer, our exact loop, or auto")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
