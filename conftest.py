@@ -2,9 +2,12 @@
 
 A docstring example that needs a model or traces reads them from here instead of loading SmolLM2:
 `lm` is the tiny random-weight Llama of `siakit.models.tiny` (seeded, so its numbers are the same on
-every machine), `traces` four short numeric traces with two options each (t0, t1 correct; t2, t3 not; rungs t2, t3; t3 cut at 160 tokens), and
-`scores` the scorer's long table of them, `gsm8k_records` four GSM8K-like problems with their solutions. Built once, on the first example that runs; tests in tests/
-never pay for it. Every example runs from the repository root (examples read runs/default.yml).
+every machine; `adapter` and `tokenizer` are its own), `traces` four short numeric traces with two
+options each (t0, t1 correct, t2, t3 not; rungs t2, t3; t3 cut at 160 tokens), `scores` the scorer's
+long table of them, `layouts` their `TraceLayout`s (cue and options as the scorer lays them out) and
+`gsm8k_records` four GSM8K-like problems with their solutions. Built once, on the first example that
+runs; tests in tests/ never pay for it. Every example runs from the repository root (examples read
+runs/default.yml); one that writes files moves to `getfixture("tmp_path")` first.
 """
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ def _namespace() -> dict:
     from siakit.data.traces import Trace
     from siakit.models.tiny import tiny_model
     from siakit.scorer import score_traces
+    from siakit.scorer.layout import layout_trace
 
     torch.manual_seed(0)
     lm = tiny_model("llama")
@@ -32,7 +36,9 @@ def _namespace() -> dict:
                     meta={"rung": f"t{2 + i % 2}", "n_new_tokens": 160 if i == 3 else 12})
               for i, (a, b, w) in enumerate([(3, 5, 0), (2, 4, 0), (3, 4, 1), (5, 2, 1)])]
     scores = score_traces(lm, traces, progress=False)
+    layouts = [layout_trace(lm.tokenizer, t, t.cue, t.options) for t in traces]
     return {"lm": lm, "adapter": lm.adapter, "tokenizer": lm.tokenizer, "traces": traces, "scores": scores,
+            "layouts": layouts,
             "gsm8k_records": _gsm8k_records()}
 
 

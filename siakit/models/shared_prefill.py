@@ -12,9 +12,12 @@ Every row draws from its own generator, seeded by (job seed, row index): the sam
 on batching, on `batch_rows`, or on `shared` (the separate prefill gives the same tokens, which the
 tests check). Sampling is ancestral at `temperature` with no top-k/top-p cut (the model's own law).
 
-    >>> out = sample_continuations(lm, [[5, 9, 11], [5, 9]], counts=[3, 2], seeds=[0, 1], max_new_tokens=8)
-    >>> len(out), len(out[0]), out[0][0].tokens, out[0][0].ended    # 2 jobs; job 0 has 3 rows
-    (2, 3, [17, 42, 1], True)    # tokens include the EOS when one was emitted; ended = EOS seen
+    >>> out = sample_continuations(lm, [[5, 9, 11], [5, 9]], counts=[3, 2], seeds=[0, 1], max_new_tokens=4)
+    >>> len(out), len(out[0]), out[0][0]          # 2 jobs; job 0 has 3 rows; ended = EOS seen (then the last token)
+    (2, 3, Continuation(tokens=[177, 284, 37, 73], ended=False))
+    >>> out == sample_continuations(lm, [[5, 9, 11], [5, 9]], counts=[3, 2], seeds=[0, 1], max_new_tokens=4,
+    ...                             batch_rows=1, shared=False)   # one row at a time, each prefilled alone
+    True
 
 Shapes: contexts are lists of token ids; the decode batch is [rows <= batch_rows, 1] per step.
 Non-transformers modules (the model protocol) fall back to a cache-free loop, one job at a time.

@@ -7,10 +7,12 @@ extracted and graded as in `siakit.experiment.generate.trace_from_text`: a base 
 at its next few-shot question, and a continuation stopped by the length cap is `truncated` (a number
 touching the end of the text counts for nothing).
 
-    >>> jobs = [RolloutJob(trace_id="t1", k=1, context=[0, 17, 42], prefix_text="3 + 5 = 8.\\n", m=4, seed=7)]
-    >>> graded = sample_rollouts(lm, jobs, max_new_tokens=32)
-    >>> graded[0].answers, graded[0].truncated, graded[0].n_tokens
-    (['8', '8', None, '9'], [False, False, True, False], 37)     # one answer per rollout (None: unparsed)
+    >>> prefix = "3 + 5 = 8.\\nThe answer is 8.\\n"         # C_{1:k}, k = 2
+    >>> context = tokenizer("Question: Tom has 3 apples and buys 5 more.\\n" + prefix)["input_ids"]
+    >>> jobs = [RolloutJob(trace_id="t0", k=2, context=context, prefix_text=prefix, m=4, seed=7)]
+    >>> graded = sample_rollouts(lm, jobs, max_new_tokens=6)   # lm: random weights, so never an EOS
+    >>> graded[0].answers, graded[0].truncated, graded[0].n_tokens   # one answer per rollout (None: unparsed)
+    (['8', '8', '8', '8'], [True, True, True, True], 24)
 """
 from __future__ import annotations
 

@@ -10,8 +10,10 @@ but a digit ends the answer 42. A character automaton (states below) runs over e
 multi-character tokens (" 4", "00", ".5", " -") are handled the same way as single digits.
 
     >>> g = numeric_grammar(tokenizer)                    # cached per (tokenizer, leads)
-    >>> g.children[START]                                 # [(token id, next state, digits added), ...]
-    >>> answer_key(": $1,000")                            # "1000": the normalised value of a node's text
+    >>> [(g.texts[t], STATES[s], d) for t, s, d in g.children[START][:4]]   # (token, next state, digits added)
+    [(':', 'LEAD', 0), (' ', 'SPACE', 0), (' 1', 'NUM', 1), (' 2', 'NUM', 1)]
+    >>> answer_key(": $1,000")                            # the normalised value of a node's text
+    '1000'
 
 States: START (nothing yet), LEAD (after a lead), SPACE (after the space), CUR / SIGN / CURSIGN (after
 "$", "-", both), NUM (the text ends in a digit: a complete number), SEP (after a separator).

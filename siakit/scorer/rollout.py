@@ -15,10 +15,11 @@ prefix (all in nats):
 - `n_samples` (M), `n_unparsed`, `n_truncated` (hit the length cap; graded as `siakit generate`
   does), `n_rollout_tokens` (tokens sampled), `rollout_answers` (the M answers, in row order).
 
-    >>> rollout_summary(["8", "8", "12", None], gold="8", own="12", seed=0)["gold_share"]
-    0.428...            # (2 + 1) / (4 + 3)
-    >>> rollout_summary(["8", "8", "12", None], gold="8", own="12", seed=0)["own_answer_share"]
-    0.25
+    >>> s = rollout_summary(["8", "8", "12", None], gold="8", own="12", seed=0)
+    >>> s["gold_share"]                 # (2 + 1) / (4 + 3)
+    0.428...
+    >>> s["own_answer_share"], s["options"], s["option_probs"], round(s["entropy"], 4)
+    (0.25, ['8', '12', '<none>'], [0.5, 0.25, 0.25], 1.0397)
 
 The prefixes: every k (`rollout_at=None`) or the k = round(u * K) nearest to each fraction u in
 `rollout_at` (u = 0.5 of a 4-step trace is k = 2; ties round half up). Every prefix's cache is

@@ -18,6 +18,8 @@ token such as `<0x37>` counts by the character it stands for, and a lone UTF-8 f
 to U+FFFD does not). Special tokens (EOS, ...) never continue. Computed once per tokenizer, cached.
 
     >>> ids = continuation_ids(tokenizer)          # sorted token ids, e.g. "4", "ly", "0" but not " 4"
+    >>> len(ids), tokenizer.convert_ids_to_tokens(list(ids[:3])), tokenizer.convert_tokens_to_ids("Ġ4") in ids
+    (131, ['0', '1', '2'], False)
 """
 from __future__ import annotations
 
