@@ -3,7 +3,14 @@
 Each `run_*(adapter, layouts, opts)` returns `(option_logprob, vocab_entropy)` like every method of
 `siakit.scorer.methods` (the registry); `probe_rows` writes the tree's probes as plain sequences.
 
-    >>> probe_rows(<layout: ids [a b], bounds [1, 2], cue [q], options [[x]]>)[0].tokens   # [a, q]
+    >>> lay = TraceLayout("t", ids=[5, 6], bounds=[1, 2], cue=[9], options=[[7, 8]], cont=(3,))   # terminated
+    >>> [row.tokens for row in probe_rows(lay)]  # per k: the anchor row (last context token + cue), then the option
+    [[5, 9], [5, 9, 7, 8], [6, 9], [6, 9, 7, 8]]
+    >>> opt, ent = run_naive(adapter, layouts[:1])   # the oracle: one forward per row
+    >>> opt[0].round(3)                              # [K+1, n_options], the same as every method's
+    array([[-7.194, -8.226],
+           [-4.681, -9.998],
+           [-5.804, -8.996]])
 """
 from __future__ import annotations
 

@@ -10,10 +10,15 @@ independent (each probe block sees only its own context), so the numbers are tho
 Memory is then bounded by `chunk` whatever K is; the cost is re-reading the trunk once per slice
 (plain causal attention, cheap beside the probes).
 
-    >>> slices = split_prefixes(lay, chunk=256)    # lay.bounds of 2001 prefixes -> 8 TraceLayouts
-    >>> [len(s.bounds) for s in slices]            # [256, 256, 256, 256, 256, 256, 256, 209]
-    >>> opt, ent = run_chunked(METHODS["kvtree"].run, adapter, [lay], opts, chunk=256)
-    >>> opt[0].shape, ent[0].shape                 # ((2001, n_options), (2001,)), as the whole pass
+    >>> import numpy as np
+    >>> from siakit.scorer.methods import METHODS, MethodOptions
+    >>> lay = layouts[0]                           # K = 2: three prefixes (2001 -> 8 slices at chunk 256)
+    >>> [s.bounds for s in split_prefixes(lay, chunk=2)]   # each slice's prefix ends
+    [[16, 23], [29]]
+    >>> opt, ent = run_chunked(METHODS["kvtree"].run, adapter, [lay], MethodOptions(), chunk=2)
+    >>> whole_opt, whole_ent = METHODS["kvtree"].run(adapter, [lay], MethodOptions())
+    >>> opt[0].shape, np.allclose(opt[0], whole_opt[0], atol=1e-5), np.allclose(ent[0], whole_ent[0], atol=1e-5)
+    ((3, 2), True, True)
 """
 from __future__ import annotations
 

@@ -6,7 +6,15 @@ and op; compiling the forward fuses the elementwise work (norms, rotary, activat
 CUDA graphs are left out: a new graph per bucket shape and per mask would cost more memory than the
 launches it saves. On CPU the default mode is used (there is nothing to autotune).
 
-    >>> adapter = compiled(adapter, "inductor")   # the same adapter; its model's forward now compiled
+    >>> import torch
+    >>> from siakit.models.tiny import tiny_model
+    >>> adapter = tiny_model("gpt2").adapter
+    >>> compiled(adapter, "eager") is adapter, adapter.model._siakit_compiled   # compiled in place, on first call
+    (True, 'eager')
+    >>> uncompile(adapter); hasattr(adapter.model, "_siakit_compiled")
+    False
+    >>> compile_mode(torch.device("cpu")), compile_mode(torch.device("cuda"))
+    (None, 'max-autotune-no-cudagraphs')
 """
 from __future__ import annotations
 

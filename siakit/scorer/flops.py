@@ -10,9 +10,12 @@ The same useful work is divided by every method's time (so a method that recompu
 `naive`, gets a low rate), and the plain causal pass of the same token count gets its own, larger
 pair count (n(n+1)/2 per row).
 
-    >>> counts = param_counts(model)                 # {'total': .., 'embedding': .., 'head': .., 'body': ..}
-    >>> tree_attention_pairs(layout)                  # allowed (query, key) pairs of one trace's tree
-    >>> useful_flops(model, layouts)                  # FLOPs of scoring `layouts` once
+    >>> param_counts(lm.model)                        # the tiny Llama: 2 layers, hidden 64, vocab 384
+    {'total': 123200, 'embedding': 24576, 'head': 24576, 'body': 74048, 'tied': False}
+    >>> tree_attention_pairs(layouts[0])              # allowed (query, key) pairs of one trace's tree
+    737
+    >>> useful_flops(lm.model, layouts)               # FLOPs of scoring the four `layouts` once
+    29941248.0
 """
 from __future__ import annotations
 

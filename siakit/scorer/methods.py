@@ -1,7 +1,12 @@
 """The one registry of ways to compute every prefix's readout of a trace; all give the same numbers.
 
-    >>> METHODS["packed"].run(adapter, layouts, MethodOptions(rows=True))   # (option_logprob, vocab_entropy)
-    >>> sorted(METHODS)                     # ['batched', 'kv', 'kv-grow', 'kvtree', 'naive', 'packed', 'tree']
+    >>> opt, ent = METHODS["packed"].run(adapter, layouts, MethodOptions(rows=True))   # four traces, K = 2, two options
+    >>> opt[0].round(3), ent[0].round(3)    # (option_logprob [K+1, n_options], vocab_entropy [K+1]), nats
+    (array([[-7.194, -8.226],
+           [-4.681, -9.998],
+           [-5.804, -8.996]]), array([4.844, 4.951, 4.404]))
+    >>> sorted(METHODS)
+    ['batched', 'kv', 'kv-grow', 'kvtree', 'naive', 'packed', 'tree']
 
 Each `run_*(adapter, layouts, opts)` returns `(option_logprob, vocab_entropy)`: per trace, a
 [K+1, n_options] float64 array of summed option-token log-probabilities after `context_k + cue` and a

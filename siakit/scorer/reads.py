@@ -1,9 +1,17 @@
 """From kept logits to per-trace numbers: option log-probabilities and the anchor's vocab entropy.
 
-    >>> opt, ent = reduce_reads(logits, reads, n_docs=1, shapes=[(K + 1, n_options)], ids_of_docs=["t1"])
-    >>> opt[0][k, o]     # sum of option o's token log-probs after context_k + cue, plus its end read
-                         # log(1 - p(CONT)) when terminated (nats)
-    >>> ent[0][k]        # entropy of the next-token distribution at the anchor (nats)
+    >>> import torch
+    >>> logits = torch.tensor([[0.5, 0.25, 0.25, 1e-9], [0.1, 0.2, 0.3, 0.4]]).log()   # [n_rows, vocab]
+    >>> reads = [FlatRead(row=0, target=-1, doc=0, k=0, option=-1),    # the anchor of prefix k = 0
+    ...          FlatRead(0, 1, 0, 0, 0), FlatRead(1, 3, 0, 0, 0),     # option 0: tokens 1 then 3
+    ...          FlatRead(0, 2, 0, 0, 1)]                              # option 1: token 2
+    >>> opt, ent = reduce_reads(logits, reads, n_docs=1, shapes=[(1, 2)], ids_of_docs=["t1"])  # shapes: (K + 1, n_options)
+    >>> opt[0].round(4), ent[0].round(4)      # [k, o]: log .25 + log .4, log .25; entropy of (.5, .25, .25)
+    (array([[-2.3026, -1.3863]]), array([1.0397]))
+
+`opt[0][k, o]` sums option o's token log-probs after context_k + cue, plus its end read
+log(1 - p(CONT)) when terminated; `ent[0][k]` is the entropy of the next-token distribution at the
+anchor (nats).
 """
 from __future__ import annotations
 
