@@ -9,11 +9,13 @@ that follows the scorer's model protocol (not transformers: no KV cache), and on
 under an adapter that takes no custom mask (a flash-attention model: the tree methods fall back).
 Traces: given options (0, 1 and 6 steps) and numeric traces whose candidate sets come from the prefix.
 
-    python scripts/compare_methods.py --out before.json             # on the old tree
-    python scripts/compare_methods.py --out after.json --against before.json
-    # -> "max |dh| 0.0 over 132 cells (entropy, gold_logprob); labels and errors equal" (exit 1 if not)
+    git archive OLD siakit | tar -x -C /tmp/old                     # the old tree's package
+    python scripts/compare_methods.py --tree /tmp/old --out before.json
+    python scripts/compare_methods.py --out after.json --against before.json   # this checkout
+    # -> "max |dh| 0 over 150 cells; every other column: 0 (...); labels and errors equal" (exit 1 if not)
 
-Each cell records h_k (`entropy`), `gold_logprob` and the `method` label per row, or the error a
+Each cell records per row h_k (`entropy`), `gold_logprob`, the `method` label and the estimator's
+other numeric columns (`EXTRA`: enumerate's masses and node counts, rollout's shares), or the error a
 combination raises (a method that needs a KV cache on the protocol module), so a changed fallback or
 a changed error counts as a difference too.
 """
@@ -23,11 +25,15 @@ import argparse
 import json
 import sys
 from dataclasses import replace
+from pathlib import Path
 from types import SimpleNamespace
 
 FAMILIES = ("llama", "gpt2", "gemma2")
 MODELS = (*FAMILIES, "protocol", "protocol-nomask", "llama-nomask")
 ESTIMATORS = ("readout", "vocab", "enumerate")
+# numeric columns compared besides h_k (entropy) and gold_logprob, where an estimator writes them
+EXTRA = ("coverage", "gold_logprob_raw", "enumerated_mass", "non_numeric_mass", "unexplored_mass", "n_nodes",
+         "entropy_low", "entropy_high", "entropy_plugin", "gold_share", "n_rollout_tokens")
 
 
 def traces():
@@ -104,9 +110,12 @@ def cell(lm, data, method: str, estimator: str, **extra) -> dict:
     except Exception as e:  # noqa: BLE001 - the error is the behaviour recorded
         return {"error": f"{type(e).__name__}: {e}"}
     nan = lambda v: None if v != v else float(v)  # noqa: E731  (JSON has no NaN)
-    return {"ids": [f"{i}/{k}" for i, k in zip(frame.id, frame.k)],
-            "entropy": [nan(v) for v in frame.entropy], "gold_logprob": [nan(v) for v in frame.gold_logprob],
-            "method": [str(m) for m in frame.get("method", [None] * len(frame))]}
+    cells = {"ids": [f"{i}/{k}" for i, k in zip(frame.id, frame.k)],
+             "method": [str(m) for m in frame.get("method", [None] * len(frame))]}
+    for col in ("entropy", "gold_logprob", *EXTRA):
+        if col in frame:
+            cells[col] = [nan(v) for v in frame[col].to_numpy(float)]
+    return cells
 
 
 def run(models=MODELS) -> dict:
@@ -127,9 +136,9 @@ def run(models=MODELS) -> dict:
     return out
 
 
-def compare(new: dict, old: dict) -> tuple[float, list[str]]:
-    """(max |difference| of entropy and gold_logprob over every cell, the cells that differ otherwise)."""
-    worst, broken = 0.0, []
+def compare(new: dict, old: dict) -> tuple[dict, list[str]]:
+    """({column: max |difference| over every cell}, the cells that differ otherwise)."""
+    worst, broken = {}, []
     for key in sorted(set(new) | set(old)):
         a, b = new.get(key), old.get(key)
         if a is None or b is None or ("error" in a) != ("error" in b):
@@ -142,12 +151,14 @@ def compare(new: dict, old: dict) -> tuple[float, list[str]]:
         if a["ids"] != b["ids"] or a["method"] != b["method"]:
             broken.append(f"{key}: rows or method labels differ ({a['method'][:1]} vs {b['method'][:1]})")
             continue
-        for col in ("entropy", "gold_logprob"):
+        if set(a) != set(b):
+            broken.append(f"{key}: columns {sorted(set(a) ^ set(b))} in one only")
+        for col in set(a) & set(b) - {"ids", "method"}:
             for x, y in zip(a[col], b[col]):
                 if (x is None) != (y is None):
                     broken.append(f"{key}: {col} NaN in one only")
                 elif x is not None:
-                    worst = max(worst, abs(x - y))
+                    worst[col] = max(worst.get(col, 0.0), abs(x - y))
     return worst, broken
 
 
@@ -156,7 +167,13 @@ def main(argv=None) -> int:
     parser.add_argument("--out", required=True, help="JSON file to write the cells to")
     parser.add_argument("--against", default=None, help="an earlier JSON to compare with")
     parser.add_argument("--tol", type=float, default=0.0, help="largest |dh| allowed (default: bit-identical)")
+    parser.add_argument("--tree", default=str(Path(__file__).resolve().parents[1]),
+                        help="folder holding the siakit package to score with (default: this checkout)")
     args = parser.parse_args(argv)
+    sys.path.insert(0, str(Path(args.tree).resolve()))  # before the installed siakit
+    import siakit
+
+    print(f"siakit from {Path(siakit.__file__).parent}", file=sys.stderr)
     cells = run()
     with open(args.out, "w") as f:
         json.dump(cells, f, indent=0)
@@ -166,11 +183,12 @@ def main(argv=None) -> int:
         return 0
     with open(args.against) as f:
         worst, broken = compare(cells, json.load(f))
-    print(f"max |dh| {worst:.3g} over {len(cells)} cells (entropy, gold_logprob); "
+    print(f"max |dh| {worst.get('entropy', 0.0):.3g} over {len(cells)} cells; every other column: "
+          f"{max(worst.values(), default=0.0):.3g} ({', '.join(sorted(worst))}); "
           + ("labels and errors equal" if not broken else f"{len(broken)} cells differ otherwise"))
     for line in broken:
         print("  " + line)
-    return 0 if worst <= args.tol and not broken else 1
+    return 0 if max(worst.values(), default=0.0) <= args.tol and not broken else 1
 
 
 if __name__ == "__main__":

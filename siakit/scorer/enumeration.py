@@ -147,41 +147,92 @@ def enumerate_layout(adapter, grammar, lay, gold: str | None, opts: EnumerateOpt
 
     if not adapter.supports_kv_cache:
         raise ValueError("estimator 'enumerate' needs a transformers model (a KV cache)")
-    dev = adapter.device
-    vocab = adapter.vocab_size or len(grammar.texts)
-    cont = torch.zeros(vocab, dtype=torch.bool, device=dev)
-    cont[torch.tensor([i for i in grammar.cont if i < vocab], dtype=torch.long, device=dev)] = True
-    not_cont = (~cont).float()
-    child_ids = [torch.tensor([c[0] for c in kids], dtype=torch.long, device=dev) for kids in grammar.children]
-    child_cont = [np.array([bool(cont[c[0]]) for c in kids], dtype=bool) for kids in grammar.children]
     gold_key = normalize_answer(gold) if gold is not None else None
-    cue, bounds = list(lay.cue), list(lay.bounds)
-    prefixes = [_Prefix() for _ in bounds]
-    serial = [0]
+    search = _Search(adapter, grammar, gold_key, opts, len(lay.bounds))
+    cache = _Cache(adapter)
+    with torch.no_grad():
+        first_out = _first_level(search, cache, lay, prefetch)
+        while True:  # one level per pass: every prefix's chosen frontier nodes, one new token each
+            chosen = [nd for px in search.prefixes for nd in _select(px, opts)]
+            if not chosen:
+                break
+            pos = [lay.bounds[nd.k] + len(lay.cue) + nd.depth - 1 for nd in chosen]
+            start = len(cache.pos)
+            out = cache.feed([nd.token for nd in chosen], pos, [lay.bounds[nd.k] for nd in chosen],
+                             [nd.path for nd in chosen], opts.chunk)
+            for i, nd in enumerate(chosen):
+                nd.path = nd.path + [start + i]
+            search.expand_all(chosen, out)
+            search.drain(first_out)  # (a prefetched path below a node found by the search)
+    rows = [summarize(px, gold_key, opts) for px in search.prefixes]
+    rows[0]["tokens_fed"] = cache.tokens
+    return rows
 
-    waiting = []  # prefetched nodes reached by the search: expanded at once, from the first pass
 
-    def push(px, node):
+def _first_level(search: "_Search", cache: _Cache, lay, prefetch):
+    """Feed the trunk (causal), every prefix's cue and the trie of its prefetched paths in one pass,
+    expand every prefix's root (the cue's anchor) and the prefetched nodes the search reaches; returns
+    the pass's log-probabilities [rows kept, vocab] (the prefetched nodes' rows among them)."""
+    import torch
+
+    first, n = _first_pass(search.grammar, lay, prefetch), len(lay.ids)
+    anchor_rows = [n + first.anchor[k] if lay.cue else b - 1 for k, b in enumerate(lay.bounds)]
+    ready_rows = sorted({n + row for rows in first.ready for row in rows.values()})
+    keep = sorted(set(anchor_rows) | set(ready_rows))
+    at = {row: i for i, row in enumerate(keep)}  # sequence index -> row of first_out
+    first_out = cache.feed(list(lay.ids) + first.tokens, list(range(n)) + first.positions,
+                           [i + 1 for i in range(n)] + first.bounds, [[] for _ in range(n)] + first.visible,
+                           search.opts.chunk, keep)
+    for k, px in enumerate(search.prefixes):
+        px.ready = {path: (n + row, at[n + row]) for path, row in first.ready[k].items()}
+    anchors = [first_out[at[row]] for row in anchor_rows]
+    roots = [_Node(k, -1, START, 0, 0.0, "", 0, first.cue_slots[k], search.gold_key is not None)
+             for k in range(len(lay.bounds))]
+    search.expand_all(roots, torch.stack(anchors))
+    search.drain(first_out)  # prefetched nodes the search reached: their logits are in the first pass
+    return first_out
+
+
+class _Search:
+    """The best-first search over one trace's prefixes: their frontiers (`_Prefix`), the grammar's
+    children as device tensors, and the prefetched nodes the search has reached (`waiting`)."""
+
+    def __init__(self, adapter, grammar, gold_key: str | None, opts: EnumerateOptions, n_prefixes: int):
+        import torch
+
+        self.grammar, self.gold_key, self.opts = grammar, gold_key, opts
+        self.dev = dev = adapter.device
+        vocab = adapter.vocab_size or len(grammar.texts)
+        cont = torch.zeros(vocab, dtype=torch.bool, device=dev)
+        cont[torch.tensor([i for i in grammar.cont if i < vocab], dtype=torch.long, device=dev)] = True
+        self.not_cont = (~cont).float()
+        self.child_ids = [torch.tensor([c[0] for c in kids], dtype=torch.long, device=dev) for kids in grammar.children]
+        self.child_cont = [np.array([bool(cont[c[0]]) for c in kids], dtype=bool) for kids in grammar.children]
+        self.prefixes = [_Prefix() for _ in range(n_prefixes)]
+        self.serial = 0
+        self.waiting = []  # (node, row of the first pass): prefetched nodes reached, expanded from that pass
+
+    def push(self, px: _Prefix, node: _Node) -> None:
+        """Put `node` on its prefix's frontier, or on `waiting` when the first pass fed it already."""
         if node.toks in px.ready:
             slot, row = px.ready[node.toks]
             node.path = node.path + [slot]
             px.prefetched += 1
-            waiting.append((node, row))
+            self.waiting.append((node, row))
             return
-        serial[0] += 1
-        heapq.heappush(px.frontier, (-node.logp, serial[0], node))
+        self.serial += 1
+        heapq.heappush(px.frontier, (-node.logp, self.serial, node))
         if node.gold:
             px.forced.append(node)
 
-    def expand(node, lp, p_end):
+    def expand(self, node: _Node, lp, p_end: float) -> None:
         """Distribute the node's mass (see the module docstring): `lp` [n_children] the log-probs of
         its state's grammar children, `p_end` p(not CONT). Its children join the frontier."""
-        px = prefixes[node.k]
+        grammar, px = self.grammar, self.prefixes[node.k]
         mass = math.exp(node.logp)
-        kids = grammar.children[node.state]
         p = np.exp(lp)
         if node.state == NUM:
-            is_cont = child_cont[node.state]
+            is_cont = self.child_cont[node.state]
             end = p_end - float(p[~is_cont].sum())
             other = 1.0 - p_end - float(p[is_cont].sum())
             key = answer_key(node.text, grammar.leads)
@@ -192,87 +243,76 @@ def enumerate_layout(adapter, grammar, lay, gold: str | None, opts: EnumerateOpt
             px.answers[key] = px.answers.get(key, 0.0) + mass * max(1.0 - float(p.sum()), 0.0)
         else:
             px.non_numeric += mass * max(1.0 - float(p.sum()), 0.0)
-        for (tok, state, digits), lpt in zip(kids, lp):
-            if node.digits + digits > opts.max_digits:
+        for (tok, state, digits), lpt in zip(grammar.children[node.state], lp):
+            if node.digits + digits > self.opts.max_digits:
                 px.capped += mass * math.exp(lpt)
                 continue
             text = node.text + grammar.texts[tok]
-            on_gold = node.gold and "$" not in text and "," not in text and gold_prefix(text, gold_key, grammar.leads)
-            push(px, _Node(node.k, tok, state, node.digits + digits, node.logp + float(lpt), text, node.depth + 1,
-                           node.path, on_gold, node.toks + (tok,)))
+            on_gold = node.gold and "$" not in text and "," not in text and gold_prefix(text, self.gold_key,
+                                                                                         grammar.leads)
+            self.push(px, _Node(node.k, tok, state, node.digits + digits, node.logp + float(lpt), text,
+                                node.depth + 1, node.path, on_gold, node.toks + (tok,)))
         px.expanded += 1
 
-    def expand_all(nodes, logp):
+    def expand_all(self, nodes, logp) -> None:
         """Expand `nodes` with their next-token log-probs `logp` [len(nodes), vocab] (one level)."""
-        p_end = (logp.exp() @ not_cont).double().cpu().numpy()  # p(not CONT) [n]: termination's end
+        import torch
+
+        p_end = (logp.exp() @ self.not_cont).double().cpu().numpy()  # p(not CONT) [n]: termination's end
         by_state: dict = {}
         for i, nd in enumerate(nodes):
             by_state.setdefault(nd.state, []).append(i)
         lps = [None] * len(nodes)
         for state, rows in by_state.items():
-            sub = logp[torch.tensor(rows, device=dev)][:, child_ids[state]].double().cpu().numpy()
+            sub = logp[torch.tensor(rows, device=self.dev)][:, self.child_ids[state]].double().cpu().numpy()
             for j, i in enumerate(rows):
                 lps[i] = sub[j]
         for i, nd in enumerate(nodes):
-            expand(nd, lps[i], float(p_end[i]))
+            self.expand(nd, lps[i], float(p_end[i]))
 
-    cache = _Cache(adapter)
-    with torch.no_grad():
-        # one pass: the trunk (causal), every prefix's cue and the trie of its prefetched paths
-        first, n = _first_pass(grammar, lay, prefetch), len(lay.ids)
-        f_toks, f_pos, f_bnds, f_vis = first["feed"]
-        anchor_rows = [n + first["anchor"][k] if cue else b - 1 for k, b in enumerate(bounds)]
-        ready_rows = sorted({n + row for rows in first["ready"] for row in rows.values()})
-        keep = sorted(set(anchor_rows) | set(ready_rows))
-        at = {row: i for i, row in enumerate(keep)}  # sequence index -> row of first_out
-        first_out = cache.feed(list(lay.ids) + f_toks, list(range(n)) + f_pos, [i + 1 for i in range(n)] + f_bnds,
-                               [[] for _ in range(n)] + f_vis, opts.chunk, keep)
-        for k, px in enumerate(prefixes):
-            px.ready = {path: (n + row, at[n + row]) for path, row in first["ready"][k].items()}
-        anchors = [first_out[at[row]] for row in anchor_rows]
-        roots = [_Node(k, -1, START, 0, 0.0, "", 0, first["cue_slots"][k], gold_key is not None)
-                 for k in range(len(bounds))]
-        expand_all(roots, torch.stack(anchors))
-        while waiting:  # prefetched nodes the search reached: their logits are in the first pass
-            batch, waiting[:] = list(waiting), []
-            expand_all([nd for nd, _ in batch], first_out[torch.tensor([row for _, row in batch], device=dev)])
-        while True:
-            chosen = []
-            for px in prefixes:
-                chosen += _select(px, opts)
-            if not chosen:
-                break
-            toks = [nd.token for nd in chosen]
-            pos = [bounds[nd.k] + len(cue) + nd.depth - 1 for nd in chosen]
-            start = len(cache.pos)
-            out = cache.feed(toks, pos, [bounds[nd.k] for nd in chosen], [nd.path for nd in chosen], opts.chunk)
-            for i, nd in enumerate(chosen):
-                nd.path = nd.path + [start + i]
-            expand_all(chosen, out)
-            while waiting:  # (a prefetched path below a node found by the search)
-                batch, waiting[:] = list(waiting), []
-                expand_all([nd for nd, _ in batch], first_out[torch.tensor([row for _, row in batch], device=dev)])
-    rows = [summarize(px, gold_key, opts) for px in prefixes]
-    rows[0]["tokens_fed"] = cache.tokens
-    return rows
+    def drain(self, first_out) -> None:
+        """Expand the waiting prefetched nodes (and those they reach) from the first pass's rows."""
+        import torch
+
+        while self.waiting:
+            batch, self.waiting[:] = list(self.waiting), []
+            self.expand_all([nd for nd, _ in batch],
+                            first_out[torch.tensor([row for _, row in batch], device=self.dev)])
 
 
-def _first_pass(grammar, lay, prefetch) -> dict:
+@dataclass
+class _FirstPass:
+    """The first pass's queries after the trunk (rows; slot = len(trunk) + row), for `_Cache.feed`."""
+    tokens: list = field(default_factory=list)     # token of each row
+    positions: list = field(default_factory=list)  # its position id
+    bounds: list = field(default_factory=list)     # the trunk it sees: tokens below its prefix's bound
+    visible: list = field(default_factory=list)    # slots it sees besides the trunk (its cue, its trie parents)
+    anchor: list = field(default_factory=list)     # per prefix, the row of its last cue token
+    cue_slots: list = field(default_factory=list)  # per prefix, the slots of its cue tokens
+    ready: list = field(default_factory=list)      # per prefix, {prefetched token path: row}
+
+    def add(self, token: int, position: int, bound: int, visible: list) -> int:
+        """Append one query; returns its row."""
+        self.tokens.append(token)
+        self.positions.append(position)
+        self.bounds.append(bound)
+        self.visible.append(visible)
+        return len(self.tokens) - 1
+
+
+def _first_pass(grammar, lay, prefetch) -> _FirstPass:
     """The first pass after the trunk: per prefix its cue, then the trie of its `prefetch` paths that
-    stay in the grammar (each token once, parents first). Returns {"feed": (tokens, positions, bounds,
-    visible) for `_Cache.feed`, "anchor": [row of each prefix's last cue token], "cue_slots": [slots],
-    "ready": [{token path: row}]} (slot = len(trunk) + row)."""
+    stay in the grammar (each token once, parents first)."""
     from siakit.scorer.numeric_grammar import step
 
     cue, n = list(lay.cue), len(lay.ids)
-    toks, pos, bnds, vis, anchor, cue_slots, ready = [], [], [], [], [], [], []
+    first = _FirstPass()
     for k, b in enumerate(lay.bounds):
         slots = []
         for j, tok in enumerate(cue):
-            vis.append(list(slots)); toks.append(tok); pos.append(b + j); bnds.append(b)
-            slots.append(n + len(toks) - 1)
-        anchor.append(len(toks) - 1)
-        cue_slots.append(slots)
+            slots.append(n + first.add(tok, b + j, b, list(slots)))
+        first.anchor.append(len(first.tokens) - 1)
+        first.cue_slots.append(slots)
         rows = {}
         for path in sorted({tuple(p) for p in (prefetch[k] if prefetch else [])}, key=len):
             state, ok = START, True
@@ -284,11 +324,10 @@ def _first_pass(grammar, lay, prefetch) -> dict:
                 state = res[0]
             for j in range(1, len(path) + 1 if ok else 0):
                 if path[:j] not in rows:
-                    vis.append(slots + [n + rows[path[:i]] for i in range(1, j)])
-                    toks.append(path[j - 1]); pos.append(b + len(cue) + j - 1); bnds.append(b)
-                    rows[path[:j]] = len(toks) - 1
-        ready.append(rows)
-    return {"feed": (toks, pos, bnds, vis), "anchor": anchor, "cue_slots": cue_slots, "ready": ready}
+                    visible = slots + [n + rows[path[:i]] for i in range(1, j)]
+                    rows[path[:j]] = first.add(path[j - 1], b + len(cue) + j - 1, b, visible)
+        first.ready.append(rows)
+    return first
 
 
 def _select(px: _Prefix, opts: EnumerateOptions) -> list:
