@@ -7,9 +7,18 @@ another cue or option set over the same traces: the mask depends on positions an
 numbering, never on token ids). `BLOCK_MASKS` keeps the last `MaskCache.size` of them, keyed by the
 shape bucket (batch, query rows, keys, window) and a digest of the metadata they read.
 
-    >>> MASK_CLOCK.reset(); tree_mask(adapter, meta, mask="flex"); MASK_CLOCK.snapshot()
-    {'seconds': 0.0123, 'built': 1, 'reused': 0}
-    >>> BLOCK_MASKS.get(key, build)     # build() on a miss, the kept mask on a hit
+    >>> from siakit.scorer.layout import TraceLayout
+    >>> from siakit.scorer.masks import flex_block_mask
+    >>> from siakit.scorer.packing import build_pack, pack_tensors
+    >>> meta = pack_tensors([build_pack([TraceLayout("a", ids=[5, 6, 7], bounds=[2, 3], cue=[9], options=[[4]])])], "cpu")
+    >>> BLOCK_MASKS.clear(); MASK_CLOCK.reset()
+    >>> flex_block_mask(meta) is flex_block_mask(meta)    # the second is the kept one
+    True
+    >>> MASK_CLOCK.built, MASK_CLOCK.reused               # MASK_CLOCK.snapshot() adds the seconds
+    (1, 1)
+    >>> cache = MaskCache(size=1)                         # BLOCK_MASKS.get(key, build): build() on a miss only
+    >>> cache.get("a", lambda: 1), cache.get("a", lambda: 2), cache.get("b", lambda: 3), cache.get("a", lambda: 4)
+    (1, 1, 3, 4)
 """
 from __future__ import annotations
 

@@ -1,7 +1,20 @@
 """Attention masks of the tree pass: the only place in siakit that builds one.
 
+    >>> from siakit.scorer.layout import TraceLayout
+    >>> from siakit.scorer.packing import build_pack, pack_tensors
+    >>> lays = [TraceLayout(i, ids=[5, 6, t], bounds=[2, 3], cue=[9], options=[[4]]) for i, t in (("a", 7), ("b", 8))]
+    >>> meta = pack_tensors([build_pack(lays)], "cpu")   # tokens 5 6 7 8 | 9 9 9 (the cue after 6, 7 and 8)
     >>> m = dense_mask(meta)                     # [batch, 1, L, L] bool, True = may attend
-    >>> tree_mask(adapter, meta, mask="dense")  # in the form the model takes (bool, additive, dict)
+    >>> m.shape, m[0, 0].int()                   # row q: the keys q sees (its ancestors and itself)
+    (torch.Size([1, 1, 7, 7]), tensor([[1, 0, 0, 0, 0, 0, 0],
+            [1, 1, 0, 0, 0, 0, 0],
+            [1, 1, 1, 0, 0, 0, 0],
+            [1, 1, 0, 1, 0, 0, 0],
+            [1, 1, 0, 0, 1, 0, 0],
+            [1, 1, 1, 0, 0, 1, 0],
+            [1, 1, 0, 1, 0, 0, 1]], dtype=torch.int32))
+    >>> adapter.mask_form, tree_mask(adapter, meta, mask="dense").dtype   # in the form the model takes
+    ('bool', torch.bool)
 
 The rule (`allowed`: a key is visible when it is the query or one of its ancestors in the pack's
 token forest, `order[kv] <= order[q] < subtree_end[kv]`, see `siakit.scorer.packing`) is written once

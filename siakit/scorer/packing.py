@@ -30,9 +30,15 @@ name nodes until `layout_pack`, and the physical column afterwards. `layout_pack
 depth-first order, so the trunk pass of `kvtree` sees only trunk keys), then every other node; the
 order and subtree ends are recomputed from the parent links, so a forest can be grown at any node.
 
+    >>> lay_a = TraceLayout("a", ids=[5, 6, 7], bounds=[2, 3], cue=[9], options=[[4]])   # K = 1, one option
+    >>> lay_b = TraceLayout("b", ids=[5, 6, 8], bounds=[2, 3], cue=[9], options=[[4]])   # the same prompt 5 6
     >>> pack = build_pack([lay_a, lay_b])       # shared prompt: one trunk, then the probe blocks
-    >>> meta = pack_tensors([pack], "cpu")      # PackTensors of [batch=1, L] long tensors
-    >>> pack_reads([pack])[0]                   # BatchRead(batch=0, index=.., target=-1, doc=0, k=0, option=-1)
+    >>> pack.input_ids, pack.position_ids, pack.n_trunk     # trunk 5 6 7 8, then the cue under each context
+    ([5, 6, 7, 8, 9, 9, 9], [0, 1, 2, 2, 2, 3, 3], 4)
+    >>> pack_tensors([pack], "cpu").order      # PackTensors of [batch=1, L] long tensors
+    tensor([[0, 1, 3, 5, 2, 4, 6]])
+    >>> pack_reads([pack])[1]                   # option 0 of trace a after k = 0, read at column 4
+    BatchRead(batch=0, index=4, target=4, doc=0, k=0, option=0)
 """
 from __future__ import annotations
 
