@@ -9,8 +9,17 @@ One pass over one shared row (`tree`) computes attention between every pair of t
 the stem and itself only, so the prompt (and any steps that traces share) is fed once and no trace
 attends across to another.
 
-    >>> cut = cascade_cut(forest, reads, stem_nodes)    # Cut: stem columns, rows of columns, placed reads
-    >>> run_cascade(adapter, layouts, MethodOptions())  # (option_logprob, vocab_entropy), as every method
+    >>> import numpy as np
+    >>> from siakit.scorer.methods import METHODS, MethodOptions
+    >>> lays = [TraceLayout(i, ids=[5, 6, 7, t], bounds=[2, 3, 4], cue=[9], options=[[4], [10]])
+    ...         for i, t in (("a", 11), ("b", 12))]   # two traces: prompt 5 6, a shared step 7, then 11 or 12
+    >>> cut = cascade_cut(lays, docs=[0, 1])          # Cut: stem nodes, rows of nodes, placed reads
+    >>> [cut.ids[n] for n in cut.stem], [[cut.ids[n] for n in row] for row in cut.rows]   # tokens
+    ([5, 6, 7], [[11, 9, 9], [12, 9, 9]])
+    >>> opt, ent = METHODS["tree"].run(adapter, lays, MethodOptions(cascade="always"))  # through run_cascade
+    >>> ref, ref_ent = METHODS["tree"].run(adapter, lays, MethodOptions(cascade=False))  # one pass, one row
+    >>> all(np.allclose(a, b, atol=1e-5) for a, b in zip(opt + ent, ref + ref_ent))       # the same numbers
+    True
 
 The mask is the forest's one rule over [stem columns | row columns] (`siakit.scorer.masks.allowed`):
 the order numbers and subtree ends are the group forest's, so a row sees its own ancestors only.
