@@ -20,8 +20,14 @@ digits beyond `max_digits`). A number's terminated probability sums all its toke
 and " 1000" are one answer "1000"). The gold's plain-digit spellings are always expanded, so its
 raw log-probability is there even when it is far below epsilon.
 
-    >>> rows = enumerate_layout(adapter, grammar, layout, gold="8", opts=EnumerateOptions())
-    >>> rows[k]["entropy"], rows[k]["unexplored_mass"]     # h_k over the numeric answers (nats), < 0.01
+    >>> from siakit.scorer.numeric_grammar import numeric_grammar
+    >>> rows = enumerate_layout(adapter, numeric_grammar(tokenizer), layouts[0], gold="8", opts=EnumerateOptions())
+    >>> [round(r["entropy"], 3) for r in rows], [r["unexplored_mass"] < 0.01 for r in rows]   # h_k (nats), k = 0..2
+    ([0.778, 0.966, 1.094], [True, True, True])
+    >>> rows[2]["options"], [round(p, 3) for p in rows[2]["option_probs"]]   # the answers found after C_{1:2}
+    (['8', '4', '7'], [0.376, 0.329, 0.296])
+    >>> r = rows[2]; round(r["enumerated_mass"] + r["non_numeric_mass"] + r["unexplored_mass"], 9)
+    1.0
 """
 from __future__ import annotations
 

@@ -1,8 +1,14 @@
 """The conditional-answer-entropy scorer: h_k and s_k after every prefix C_{1:k} of a trace.
 
-    >>> from siakit.models.loading import load_model
-    >>> frame = score_traces(load_model("smollm2-135m-instruct"), read_traces("t.jsonl"))
-    >>> frame[["id", "k", "entropy", "gold_logprob"]]   # one row per (trace, k), nats
+    >>> from siakit.data.traces import write_traces
+    >>> getfixture("monkeypatch").chdir(getfixture("tmp_path"))     # (the example writes into a fresh folder)
+    >>> write_traces("t.jsonl", traces)                # four tiny traces, K = 2 each
+    >>> frame = score_traces(lm, read_traces("t.jsonl"), progress=False)   # lm: load_model("smollm2-135m-instruct")
+    >>> frame[["id", "k", "entropy", "gold_logprob"]].head(3).round(3)   # one row per (trace, k), nats
+       id  k  entropy  gold_logprob
+    0  t0  0    0.576        -0.305
+    1  t0  1    0.031        -0.005
+    2  t0  2    0.166        -0.040
 
 Model protocol. `lm` is a `siakit.models.loading.LoadedModel` (`.model`, `.tokenizer` fast with offsets,
 `.name`). `.model` is a transformers causal LM, or any torch module with
