@@ -31,14 +31,11 @@ raw log-probability is there even when it is far below epsilon.
 """
 from __future__ import annotations
 
-import heapq
-import math
 from dataclasses import dataclass, field
 
-import numpy as np
-
+from siakit.scorer.enumeration_search import Node, Search, select
 from siakit.scorer.enumeration_summary import summarize
-from siakit.scorer.numeric_grammar import NUM, SEP, START, answer_key, gold_prefix
+from siakit.scorer.numeric_grammar import START
 
 
 @dataclass(frozen=True)
@@ -49,32 +46,6 @@ class EnumerateOptions:
     max_digits: int = 12      # longer numbers are left unexplored
     leads: tuple = (":",)     # strings allowed between the cue and the answer's space
     chunk: int = 1 << 22      # a level's pass is split so that queries x keys stays below this
-
-
-@dataclass
-class _Node:
-    k: int                    # prefix index
-    token: int                # its last token (fed when the node is expanded)
-    state: int                # grammar state after its text
-    digits: int               # digits in its text
-    logp: float               # log-probability of its token path after context_k + cue
-    text: str                 # its text after the cue
-    depth: int                # tokens after the cue
-    path: list = field(default_factory=list)   # cache slots of its ancestors' fed tokens (and cue)
-    gold: bool = False        # on a plain-digit path to the gold: always expanded
-    toks: tuple = ()          # its token path after the cue
-
-
-@dataclass
-class _Prefix:
-    frontier: list = field(default_factory=list)   # heap of (-logp, serial, node)
-    forced: list = field(default_factory=list)     # gold nodes waiting
-    answers: dict = field(default_factory=dict)    # answer key -> terminated probability
-    non_numeric: float = 0.0
-    capped: float = 0.0       # mass of digits beyond max_digits
-    expanded: int = 0         # nodes expanded (prefetched ones included)
-    prefetched: int = 0       # of which fed in the first pass (outside the node budget)
-    ready: dict = field(default_factory=dict)  # token path -> (slot, row of the first pass) of prefetched nodes
 
 
 def _mask_form(adapter, allowed, qpos, kpos):
@@ -154,12 +125,12 @@ def enumerate_layout(adapter, grammar, lay, gold: str | None, opts: EnumerateOpt
     if not adapter.supports_kv_cache:
         raise ValueError("estimator 'enumerate' needs a transformers model (a KV cache)")
     gold_key = normalize_answer(gold) if gold is not None else None
-    search = _Search(adapter, grammar, gold_key, opts, len(lay.bounds))
+    search = Search(adapter, grammar, gold_key, opts, len(lay.bounds))
     cache = _Cache(adapter)
     with torch.no_grad():
         first_out = _first_level(search, cache, lay, prefetch)
         while True:  # one level per pass: every prefix's chosen frontier nodes, one new token each
-            chosen = [nd for px in search.prefixes for nd in _select(px, opts)]
+            chosen = [nd for px in search.prefixes for nd in select(px, opts)]
             if not chosen:
                 break
             pos = [lay.bounds[nd.k] + len(lay.cue) + nd.depth - 1 for nd in chosen]
@@ -175,7 +146,7 @@ def enumerate_layout(adapter, grammar, lay, gold: str | None, opts: EnumerateOpt
     return rows
 
 
-def _first_level(search: "_Search", cache: _Cache, lay, prefetch):
+def _first_level(search: "Search", cache: _Cache, lay, prefetch):
     """Feed the trunk (causal), every prefix's cue and the trie of its prefetched paths in one pass,
     expand every prefix's root (the cue's anchor) and the prefetched nodes the search reaches; returns
     the pass's log-probabilities [rows kept, vocab] (the prefetched nodes' rows among them)."""
@@ -192,98 +163,11 @@ def _first_level(search: "_Search", cache: _Cache, lay, prefetch):
     for k, px in enumerate(search.prefixes):
         px.ready = {path: (n + row, at[n + row]) for path, row in first.ready[k].items()}
     anchors = [first_out[at[row]] for row in anchor_rows]
-    roots = [_Node(k, -1, START, 0, 0.0, "", 0, first.cue_slots[k], search.gold_key is not None)
+    roots = [Node(k, -1, START, 0, 0.0, "", 0, first.cue_slots[k], search.gold_key is not None)
              for k in range(len(lay.bounds))]
     search.expand_all(roots, torch.stack(anchors))
     search.drain(first_out)  # prefetched nodes the search reached: their logits are in the first pass
     return first_out
-
-
-class _Search:
-    """The best-first search over one trace's prefixes: their frontiers (`_Prefix`), the grammar's
-    children as device tensors, and the prefetched nodes the search has reached (`waiting`)."""
-
-    def __init__(self, adapter, grammar, gold_key: str | None, opts: EnumerateOptions, n_prefixes: int):
-        import torch
-
-        self.grammar, self.gold_key, self.opts = grammar, gold_key, opts
-        self.dev = dev = adapter.device
-        vocab = adapter.vocab_size or len(grammar.texts)
-        cont = torch.zeros(vocab, dtype=torch.bool, device=dev)
-        cont[torch.tensor([i for i in grammar.cont if i < vocab], dtype=torch.long, device=dev)] = True
-        self.not_cont = (~cont).float()
-        self.child_ids = [torch.tensor([c[0] for c in kids], dtype=torch.long, device=dev) for kids in grammar.children]
-        self.child_cont = [np.array([bool(cont[c[0]]) for c in kids], dtype=bool) for kids in grammar.children]
-        self.prefixes = [_Prefix() for _ in range(n_prefixes)]
-        self.serial = 0
-        self.waiting = []  # (node, row of the first pass): prefetched nodes reached, expanded from that pass
-
-    def push(self, px: _Prefix, node: _Node) -> None:
-        """Put `node` on its prefix's frontier, or on `waiting` when the first pass fed it already."""
-        if node.toks in px.ready:
-            slot, row = px.ready[node.toks]
-            node.path = node.path + [slot]
-            px.prefetched += 1
-            self.waiting.append((node, row))
-            return
-        self.serial += 1
-        heapq.heappush(px.frontier, (-node.logp, self.serial, node))
-        if node.gold:
-            px.forced.append(node)
-
-    def expand(self, node: _Node, lp, p_end: float) -> None:
-        """Distribute the node's mass (see the module docstring): `lp` [n_children] the log-probs of
-        its state's grammar children, `p_end` p(not CONT). Its children join the frontier."""
-        grammar, px = self.grammar, self.prefixes[node.k]
-        mass = math.exp(node.logp)
-        p = np.exp(lp)
-        if node.state == NUM:
-            is_cont = self.child_cont[node.state]
-            end = p_end - float(p[~is_cont].sum())
-            other = 1.0 - p_end - float(p[is_cont].sum())
-            key = answer_key(node.text, grammar.leads)
-            px.answers[key] = px.answers.get(key, 0.0) + mass * max(end, 0.0)
-            px.non_numeric += mass * max(other, 0.0)
-        elif node.state == SEP:
-            key = answer_key(node.text.rstrip(".,"), grammar.leads)
-            px.answers[key] = px.answers.get(key, 0.0) + mass * max(1.0 - float(p.sum()), 0.0)
-        else:
-            px.non_numeric += mass * max(1.0 - float(p.sum()), 0.0)
-        for (tok, state, digits), lpt in zip(grammar.children[node.state], lp):
-            if node.digits + digits > self.opts.max_digits:
-                px.capped += mass * math.exp(lpt)
-                continue
-            text = node.text + grammar.texts[tok]
-            on_gold = node.gold and "$" not in text and "," not in text and gold_prefix(text, self.gold_key,
-                                                                                         grammar.leads)
-            self.push(px, _Node(node.k, tok, state, node.digits + digits, node.logp + float(lpt), text,
-                                node.depth + 1, node.path, on_gold, node.toks + (tok,)))
-        px.expanded += 1
-
-    def expand_all(self, nodes, logp) -> None:
-        """Expand `nodes` with their next-token log-probs `logp` [len(nodes), vocab] (one level)."""
-        import torch
-
-        p_end = (logp.exp() @ self.not_cont).double().cpu().numpy()  # p(not CONT) [n]: termination's end
-        by_state: dict = {}
-        for i, nd in enumerate(nodes):
-            by_state.setdefault(nd.state, []).append(i)
-        lps = [None] * len(nodes)
-        for state, rows in by_state.items():
-            sub = logp[torch.tensor(rows, device=self.dev)][:, self.child_ids[state]].double().cpu().numpy()
-            for j, i in enumerate(rows):
-                lps[i] = sub[j]
-        for i, nd in enumerate(nodes):
-            self.expand(nd, lps[i], float(p_end[i]))
-
-    def drain(self, first_out) -> None:
-        """Expand the waiting prefetched nodes (and those they reach) from the first pass's rows."""
-        import torch
-
-        while self.waiting:
-            batch, self.waiting[:] = list(self.waiting), []
-            self.expand_all([nd for nd, _ in batch],
-                            first_out[torch.tensor([row for _, row in batch], device=self.dev)])
 
 
 @dataclass
@@ -334,25 +218,3 @@ def _first_pass(grammar, lay, prefetch) -> _FirstPass:
                     rows[path[:j]] = first.add(path[j - 1], b + len(cue) + j - 1, b, visible)
         first.ready.append(rows)
     return first
-
-
-def _select(px: _Prefix, opts: EnumerateOptions) -> list:
-    """This level's nodes of one prefix: the gold's waiting nodes, then the heaviest frontier nodes
-    until the rest weighs less than epsilon (or the width or the node budget is reached)."""
-    chosen = [nd for nd in px.forced]
-    px.forced = []
-    taken = {id(nd) for nd in chosen}
-    unexplored = sum(math.exp(-neg) for neg, _, _ in px.frontier) + px.capped
-    removed, budget = 0.0, opts.max_nodes - (px.expanded - px.prefetched)
-    picked = 0
-    while px.frontier and unexplored - removed >= opts.epsilon and picked < min(opts.width, budget):
-        neg, _, nd = heapq.heappop(px.frontier)
-        removed += math.exp(-neg)
-        if id(nd) not in taken:
-            chosen.append(nd)
-            picked += 1
-    if chosen:  # forced nodes still in the heap are dropped from it (they are being expanded)
-        ids = {id(nd) for nd in chosen}
-        px.frontier = [e for e in px.frontier if id(e[2]) not in ids]
-        heapq.heapify(px.frontier)
-    return chosen
