@@ -31,7 +31,9 @@ $(STAMP): pyproject.toml Makefile | $(PY)  # a new extra in either reinstalls
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3" >/dev/null
 	touch $(STAMP)
 
+# First the floors of the package (the layers contract in pyproject.toml), then the suite.
 test: $(STAMP)
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q
 
 # After the build, the page check (scripts/check_book_html.py): no NaN cell, raw TeX, stderr output,

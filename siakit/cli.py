@@ -29,7 +29,7 @@ COMMANDS = {
     "run": "siakit.experiment.commands",
     "toy": "siakit.training.toy.cli",
     "sft": "siakit.training.sft.finetune",
-    "bench": "siakit.experiment.bench_command",
+    "bench": "siakit.bench.command",
     "book": "siakit.report.book",
 }
 

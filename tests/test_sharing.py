@@ -135,7 +135,7 @@ def test_block_masks_are_cached_per_forest_shape_and_clocked():
 
 
 def test_sharing_bench_row_counts_tokens_and_agrees_with_naive():
-    from siakit.scorer.bench_sharing import measure
+    from siakit.bench.sharing import measure
 
     lm = _load("qwen2")
     row = measure(lm, shared_traces(), "tree", "a")

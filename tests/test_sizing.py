@@ -1,7 +1,7 @@
-"""Sizing a sweep (siakit.experiment.sizing): model sizes from names, token counts, the schedule, the table."""
+"""Sizing a sweep (siakit.bench.sizing): model sizes from names, token counts, the schedule, the table."""
 import pytest
 
-from siakit.experiment.sizing import (RunSize, _makespan, generation_throughput, nominal_params_b, run_sizes,
+from siakit.bench.sizing import (RunSize, _makespan, generation_throughput, nominal_params_b, run_sizes,
                                       sizing_table)
 
 

@@ -89,7 +89,7 @@ def test_multiple_choice_from_parquet_lists_and_csv_json_cells(tmp_path):
     assert problems[0].choices == [("A", "shark"), ("B", "whale"), ("C", "trout")] and problems[0].gold == "B"
     assert problems[1].gold == "C"
     assert is_multiple_choice(spec, Fields(choices="options"))
-    from siakit.experiment.sizing import RunSize
+    from siakit.bench.sizing import RunSize
 
     sized = lambda fields: RunSize("m__mc", "m-1B", spec, 2, 10, 4, 5, 1.0, fields).tokens  # noqa: E731
     assert sized(Fields(choices="options")) == 2 * 10  # multiple choice: no candidate samples are sized

@@ -272,7 +272,7 @@ def main(argv=None) -> int:
 
 
 def add_arguments(parser) -> None:
-    """The method suite's flags (`siakit bench` adds the other benchmarks' flags, siakit.experiment.bench_command)."""
+    """The method suite's flags (`siakit bench` adds the other benchmarks' flags, siakit.bench.command)."""
     parser.add_argument("--preset", default=None, choices=sorted(PRESETS), help="default: gpu on cuda, else tiny")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", default=None, help="override every case's dtype")

@@ -65,7 +65,7 @@ class Prepared(NamedTuple):
 
 def prepare(lm, traces, estimators, cfg) -> list[Prepared]:
     """One `Prepared` per trace, in input order: what the forward methods score (`cfg` a ScoreConfig;
-    `siakit.scorer.bench_sharing` times the same layouts shared and separate)."""
+    `siakit.bench.sharing` times the same layouts shared and separate)."""
     limit = lm.adapter.context
     prepared = []
     for trace in traces:

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 
 from siakit.analysis.signatures import mean_curves
-from siakit.report import style
-from siakit.report.tables import interval
+from siakit.display import style
+from siakit.display.tables import interval
 
 COLORS = {"correct": "tab:green", "incorrect": "tab:red", "all": "grey"}
 

@@ -17,9 +17,8 @@ from dataclasses import dataclass
 
 import torch
 
-from siakit.training.reinforce import kl_shaped_update
 from siakit.progress import progress_bar
-from siakit.training.sft.data import Example, collate
+from siakit.models.objectives import Example, collate, kl_shaped_update
 from siakit.testbed.generate import generate_testbed
 from siakit.testbed.prompt import end_of_turn
 

@@ -1,10 +1,10 @@
 """Full fine-tune on the testbed's templated solutions, keeping checkpoints along the way.
 
-The loss is the MLE loss of `siakit.training.sft.finetune` (`solution_loss`: NLL of the solution tokens only, nats per
-token); rows are the testbed prompt + a templated solution (`siakit.testbed.solutions`, some of them
-slipped) + the chat template's end of turn, so the model learns to stop. Checkpoints are saved with
-`save_pretrained` (loadable by `siakit.models.loading.load_model(dir)`) at the requested steps, step 0 = the
-model before training.
+The loss is the MLE loss of the SFT chapter (`siakit.models.objectives.solution_loss`: NLL of the
+solution tokens only, nats per token); rows are the testbed prompt + a templated solution
+(`siakit.testbed.solutions`, some of them slipped) + the chat template's end of turn, so the model
+learns to stop. Checkpoints are saved with `save_pretrained` (loadable by
+`siakit.models.loading.load_model(dir)`) at the requested steps, step 0 = the model before training.
 
     examples = testbed_examples(tokenizer, problems, slip_rate=0.1, seed=0, chat=True)
     losses = train_with_checkpoints(lm, examples, steps=40, batch_size=16, lr=1e-4,
@@ -18,8 +18,7 @@ from pathlib import Path
 import torch
 
 from siakit.progress import progress_bar
-from siakit.training.sft.finetune import solution_loss
-from siakit.training.sft.data import Example
+from siakit.models.objectives import Example, solution_loss
 from siakit.testbed.prompt import build_testbed_prompt, end_of_turn
 from siakit.testbed.solutions import solution_for
 

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import random
 import re
-from dataclasses import dataclass
 
 from siakit.data.answers import gsm8k_gold
 from siakit.data.problems import Problem, load_records
 from siakit.data.prompts import build_prompt
+from siakit.models.objectives import Example, collate  # noqa: F401  (the SFT rows, also at this address)
 
 _CALC = re.compile(r"<<[^>]*>>")
 
@@ -40,28 +40,6 @@ def gsm8k_solutions(split: str = "train", n: int | None = None, seed: int = 0) -
     if n is not None and n < len(pairs):
         pairs = random.Random(seed).sample(pairs, n)
     return pairs
-
-
-@dataclass
-class Example:
-    id: str
-    input_ids: list[int]   # chat prompt + human solution + end-of-turn
-    labels: list[int]      # -100 on the prompt (only the solution is learned)
-
-
-def collate(examples: list[Example], pad_id: int, device) -> tuple:
-    """Right-padded tensors of a batch: (input_ids, attention_mask, labels), each [rows, longest]; padding
-    has mask 0 and label -100. Two examples of 3 and 1 tokens -> three [2, 3] tensors."""
-    import torch
-
-    length = max(len(e.input_ids) for e in examples)
-    ids = torch.full((len(examples), length), pad_id)
-    labels = torch.full((len(examples), length), -100)
-    mask = torch.zeros((len(examples), length), dtype=torch.long)
-    for i, e in enumerate(examples):
-        n = len(e.input_ids)
-        ids[i, :n], labels[i, :n], mask[i, :n] = torch.tensor(e.input_ids), torch.tensor(e.labels), 1
-    return ids.to(device), mask.to(device), labels.to(device)
 
 
 def sft_examples(tokenizer, pairs: list[tuple[Problem, str]], max_len: int) -> list[Example]:

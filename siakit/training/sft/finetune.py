@@ -27,9 +27,8 @@ from siakit.files import atomic_write_json, atomic_write_text, json_safe
 # Bumped when the per-stage summary's keys or the readout's candidate sets change (3: prefix-only sets),
 # so a cached summary.json is recomputed.
 SUMMARY_SCHEMA = 3
-import torch.nn.functional as F
-
-from siakit.training.sft.data import Example, collate, epoch_batches, gsm8k_solutions, sft_examples
+from siakit.models.objectives import Example, solution_loss
+from siakit.training.sft.data import epoch_batches, gsm8k_solutions, sft_examples
 from siakit.progress import progress_bar
 
 
@@ -62,15 +61,6 @@ def _trainable(model, train_layers: int) -> list[torch.nn.Parameter]:
         p.requires_grad_(False)
     blocks = list(base.layers[-train_layers:]) + ([base.norm] if hasattr(base, "norm") else [])
     return [p.requires_grad_(True) for m in blocks for p in m.parameters()]
-
-
-def solution_loss(model, examples: list[Example], pad_id: int) -> tuple[torch.Tensor, int]:
-    """Summed NLL (nats) of the solution tokens and their count; the head runs only where labels are."""
-    ids, mask, labels = collate(examples, pad_id, model.device)
-    hidden = model.base_model(input_ids=ids, attention_mask=mask).last_hidden_state  # [b, L, d]
-    keep = labels[:, 1:] != -100
-    logits = model.get_output_embeddings()(hidden[:, :-1][keep])  # [n_label_tokens, vocab]
-    return F.cross_entropy(logits.float(), labels[:, 1:][keep], reduction="sum"), int(keep.sum())
 
 
 @torch.no_grad()

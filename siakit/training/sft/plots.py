@@ -11,7 +11,7 @@ import pandas as pd
 
 from siakit.analysis.signatures import mean_curves
 from siakit.analysis.stats import wilson_interval
-from siakit.report import style
+from siakit.display import style
 
 
 def training(summary: dict):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from siakit.report import style
+from siakit.display import style
 
 
 def _nan(xs):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from siakit.training.reinforce import kl_shaped_update
+from siakit.models.objectives import kl_shaped_update
 from siakit.training.toy.rollout import constrained_logits, rollout
 from siakit.training.toy.text import Codec
 from siakit.training.toy.world import sample_problem

@@ -2,10 +2,11 @@
 
     siakit bench --device cpu --preset tiny      # the scorer's forward methods (siakit.scorer.bench)
     siakit bench --distributed                   # 2 gloo processes against 1 (siakit.experiment.bench_distributed)
-    siakit bench --generate                      # generation throughput, a sweep's GPU-hours (siakit.experiment.sizing)
-    siakit bench --sharing | --steps | --enumerate   # siakit.scorer.bench_sharing / bench_steps / bench_enumerate
+    siakit bench --generate                      # generation throughput, a sweep's GPU-hours (siakit.bench.sizing)
+    siakit bench --sharing | --enumerate         # siakit.bench.sharing / siakit.bench.enumerate
+    siakit bench --steps                         # one long trace whole vs chunked (siakit.scorer.bench_steps)
 
-The scorer's benchmarks never import this module or the experiment floor; this command imports them.
+The scorer's and the experiment's benchmarks never import this module; this command imports them.
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--traces", type=int, default=64, help="--distributed: traces scored")
     parser.add_argument("--generate", action="store_true",
                         help="instead: generation tokens/s of a random --shape model and the GPU-hours of --runs "
-                             "(siakit.experiment.sizing)")
+                             "(siakit.bench.sizing)")
     parser.add_argument("--shape", default="llama-1b", help="--generate: a bench shape")
     parser.add_argument("--batch", type=int, default=32, help="--generate: prompts per generate call")
     parser.add_argument("--prompt-tokens", type=int, default=128, help="--generate: prompt length")
@@ -31,7 +32,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--runs", default="runs/paper.yml", help="--generate: the runs file to size")
     parser.add_argument("--sharing", action="store_true",
                         help="prompt sharing: rows (a) human variants and (b) sampled traces, shared vs separate "
-                             "(siakit.scorer.bench_sharing)")
+                             "(siakit.bench.sharing)")
     parser.add_argument("--problems", type=int, default=4, help="--sharing row a: GSM8K problems (4 variants each)")
     parser.add_argument("--questions", type=int, default=2, help="--sharing row b: questions (8 samples each)")
     parser.add_argument("--random-weights", action="store_true", help="--sharing row b: Gemma-3-270M shape, random weights")
@@ -49,7 +50,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--sample-model", default="smollm2-135m-instruct", help="--generate --samples: the model")
     parser.add_argument("--enumerate", action="store_true",
                         help="instead: the enumerate estimator against the readout, per trace, on SmolLM2 "
-                             "(siakit.scorer.bench_enumerate)")
+                             "(siakit.bench.enumerate)")
     parser.add_argument("--enumerate-n", type=int, default=8, help="--enumerate: GSM8K traces")
     parser.add_argument("--epsilon", type=float, default=0.01, help="--enumerate: unexplored mass to stop at")
     parser.add_argument("--max-nodes", type=int, default=256, help="--enumerate: nodes per prefix at most")
@@ -72,11 +73,11 @@ def run(args) -> int:
         print(json.dumps(row) if args.json else " | ".join(f"{k} {v}" for k, v in row.items()), flush=True)
         return 0
     if args.sharing:  # prompt sharing on real workloads: its own rows
-        from siakit.scorer.bench_sharing import main as sharing
+        from siakit.bench.sharing import main as sharing
 
         return sharing(args)
     if args.generate:  # generation throughput and a sweep's GPU-hours: its own case
-        from siakit.experiment.sizing import report
+        from siakit.bench.sizing import report
 
         return report(args)
     if args.steps:  # memory of one long trace: its own case, each mode in a child process
@@ -84,7 +85,7 @@ def run(args) -> int:
 
         return report_steps(args)
     if args.enumerate:  # an estimator against another on real traces: its own case
-        from siakit.scorer.bench_enumerate import main as run_enumerate
+        from siakit.bench.enumerate import main as run_enumerate
 
         return run_enumerate(args=argparse.Namespace(n=args.enumerate_n, threads=args.threads or 1,
                                                      epsilon=args.epsilon, max_nodes=args.max_nodes,

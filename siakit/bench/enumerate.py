@@ -4,9 +4,9 @@ Real traces (GSM8K test solutions as steps, the human chapter's intact variant, 
 prompt), the embedded SmolLM2 on CPU. Per trace, interleaved so both see the same machine load:
 the wall time of `score_traces(estimator="readout")` and of `estimator="enumerate"`, the tokens each
 fed to the model (pads included), and the enumerate masses. The summary row has the ratio of total
-times (target: enumerate <= 1.5x the readout, issue 22 row (c)) and the median per-trace ratio.
+times (target: enumerate <= 1.5x the readout) and the median per-trace ratio.
 
-    python -m siakit.scorer.bench_enumerate --n 8 --threads 1 --json   # or: siakit bench --enumerate
+    python -m siakit.bench.enumerate --n 8 --threads 1 --json   # or: siakit bench --enumerate
 
 Each row: {"kind": "trace", "id", "k": K + 1 prefixes, "t_readout", "t_enumerate", "ratio",
 "tokens_readout", "tokens_enumerate", "enumerated_mass", "non_numeric_mass", "unexplored_mass"
