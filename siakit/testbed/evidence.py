@@ -18,8 +18,16 @@ The checkpoint's extra scorings (other cues, `enumerate`, shuffled steps) are in
 `siakit.testbed.checkpoint_scores`, re-exported here. All entropies in nats. Input frames are the
 scorer's long tables (one row per (trace id, k)).
 
-    >>> table = verdict_table(result)          # result = run_lineage(LineageConfig())
-    >>> table[["claim", "headline", "baseline", "null", "verdict"]]
+    >>> from siakit.testbed.lineage import LineageConfig
+    >>> from siakit.testbed.rollouts import lineage_rollouts
+    >>> sets = lineage_rollouts(lm, traces, LineageConfig(rollout_m=4, rollout_subset=4, rollout_subset_m=2,
+    ...                                                   max_new_tokens=8), progress=False)
+    >>> greedy = {"traces": traces, "rollouts_mid": sets["mid"], "rollouts_all": sets["all"]}
+    >>> result = {"checkpoints": [{"name": "base", "stage": "base", "greedy": greedy},   # as run_lineage returns
+    ...                           {"name": "end", "stage": "sft", "greedy": greedy}]}   # (here the same model)
+    >>> table = verdict_table(result, n_boot=100)   # columns claim, headline, baseline, null, ..., verdict
+    >>> [claim[:2] for claim in table["claim"]], table["verdict"].tolist()
+    (['1.', '2.', '2b', '3.', '4.'], ['inconclusive', 'inconclusive', 'inconclusive', 'inconclusive', 'inconclusive (too few traces)'])
 """
 from __future__ import annotations
 

@@ -13,10 +13,22 @@ Rollouts continue a prefix at temperature 1 until EOS or the rest of the trace's
 capped rollout is graded as truncated, as `siakit generate` grades. Seeds come from (cfg.seed,
 trace id, k), so two checkpoints' rollouts differ only by the model.
 
-    >>> sets = lineage_rollouts(lm, traces, cfg)               # cfg: a LineageConfig
-    >>> sets["mid"][["id", "k", "entropy", "gold_share", "own_answer_share"]]    # one row per trace
-    >>> sets["timing"]      # {"rollouts_mid_s": 41.2, "rollouts_mid_tokens": 6120, ...}
-    >>> rollout_metrics(sets["mid"])["auroc_mid"]              # AUROC of -h_mid for correctness
+    >>> from siakit.testbed.lineage import LineageConfig
+    >>> cfg = LineageConfig(rollout_m=4, rollout_subset=1, rollout_subset_m=2, max_new_tokens=8)
+    >>> sets = lineage_rollouts(lm, traces, cfg, progress=False)   # four traces, K = 2; lm: random weights
+    >>> sets["mid"][["id", "k", "entropy", "gold_share", "own_answer_share"]].round(3)   # one row per trace
+       id  k  entropy  gold_share  own_answer_share
+    0  t0  1      0.0       0.167               0.0
+    1  t1  1      0.0       0.167               0.0
+    2  t2  1      0.0       0.167               0.0
+    3  t3  1      0.0       0.167               0.0
+    >>> sets["all"][["id", "k"]].values.tolist()                # every prefix of the subset's one trace
+    [['t0', 0], ['t0', 1], ['t0', 2]]
+    >>> sets["timing"]["rollouts_mid_n"], sets["timing"]["rollouts_mid_tokens"]   # 1 token each: 8 less C_{1:1}'s 7
+    (16, 16)
+    >>> m = rollout_metrics(sets["mid"])                        # AUROC of -h_mid for correctness ...
+    >>> m["auroc_mid"], m["truncated_share"], m["unparsed_share"]   # ... here no rollout ends: all unparsed
+    (0.5, 1.0, 1.0)
 """
 from __future__ import annotations
 

@@ -5,9 +5,23 @@ checkpoints is a paired difference over problems, resampled jointly (`stats.pair
 `stats.paired_auroc_diff`), not two marginal intervals side by side. The page names its family of
 trend comparisons and Holm-corrects across it (`verdicts.holm`).
 
-    >>> table = paired_trends(first_entry["greedy"], end_entry["greedy"])   # one row per key
+    >>> from siakit.data.traces import Trace
+    >>> def evaluation(correct, h_mid):   # one checkpoint's greedy evaluation: h at k = 0, 1, 2 per problem
+    ...     traces = [Trace(id=f"p{i}", prompt="Q", steps=[" a", " b"], correct=bool(c)) for i, c in enumerate(correct)]
+    ...     scores = pd.DataFrame([{"id": f"p{i}", "k": k, "entropy": (1.0, h, 0.1)[k]}
+    ...                            for i, h in enumerate(h_mid) for k in range(3)])
+    ...     return {"traces": traces, "scores": scores}
+    >>> first = evaluation([1, 0] * 6, [0.6] * 12)                       # 12 problems, half correct
+    >>> end = evaluation([1] * 10 + [0] * 2, [0.2] * 10 + [0.8] * 2)     # the same problems, later
+    >>> table = paired_trends(first, end, n_boot=500)   # one row per key, Holm across the four
+    >>> table[["key", "first", "last", "trend"]].round(3)
+                                   key  first   last                  trend
+    0                         accuracy    0.5  0.833  shows no clear change
+    1                        auroc_u05    0.5  1.000                  rises
+    2          info_per_reasoning_step    0.4  0.700                  rises
+    3  info_per_reasoning_step_correct    0.4  0.800                  rises
     >>> trend_word(table, "auroc_u05")
-    'rises'
+    'rises (paired change +0.50 [+0.50, +0.50], Holm p 0.008)'
 """
 from __future__ import annotations
 
