@@ -1,5 +1,7 @@
-"""The examples in the docstrings run: every package `__init__` (the first page of each floor) and every
-module whose examples are known to run, each as doctest runs it (`python -m pytest --doctest-modules`)."""
+"""Every package `__init__` (the first page of each floor) has an example, and it runs as doctest runs it.
+
+The examples of every module run in `make test` too: pyproject's pytest options collect `siakit` with
+`--doctest-modules`, with the names of the repository's conftest.py (a tiny model, traces, scores)."""
 import doctest
 import importlib
 from pathlib import Path
