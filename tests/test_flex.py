@@ -72,8 +72,15 @@ def test_padding_columns_changes_no_real_attention():
 
 
 def test_auto_mask_is_flex_only_on_cuda_for_flex_models():
-    def fake(form, device):
-        return SimpleNamespace(mask_form=form, device=torch.device(device))
+    from dataclasses import fields
+
+    real = tiny_model("llama").adapter
+
+    def fake(form, device):  # the real adapter with another mask form, reporting `device` (the model stays put)
+        class OnDevice(type(real)):
+            pass
+        OnDevice.device = torch.device(device)
+        return OnDevice(**{**{f.name: getattr(real, f.name) for f in fields(real)}, "mask_form": form})
 
     assert resolve_mask(fake("flex", "cuda"), "auto") == "flex"
     assert resolve_mask(fake("flex", "cpu"), "auto") == "dense"

@@ -16,7 +16,8 @@ adapter what the model can do. The adapter knows:
   other torch module follows the protocol in `siakit.scorer.score` (4-D bool masks, `logits_to_keep`).
   Only this package reads it; the others ask the capabilities it implies: `supports_kv_cache`
   (`new_cache`, `call(cache=...)`), `padding_mask` (the mask of a right-padded causal batch),
-  `attention_implementation` and `set_attention_implementation`;
+  `attention_implementation` and `set_attention_implementation`; likewise `takes_block_mask` and
+  `additive_dense_mask` answer for `mask_form` below;
 - `mask_form`: the form a custom 4-D attention mask must take: `bool` (sdpa, protocol modules; True =
   may attend), `additive` (eager, e.g. Gemma-2's default because of soft-capping: 0 / -inf floats),
   `flex` (a FlexAttention `BlockMask`), or `none` (flash-attention kernels, protocol modules without
@@ -56,6 +57,17 @@ class ModelAdapter:
     def accepts_custom_mask(self) -> bool:
         """Whether the tree methods (any 4-D mask with explicit position ids) can run."""
         return self.mask_form != "none"
+
+    @property
+    def takes_block_mask(self) -> bool:
+        """Whether the model takes a FlexAttention `BlockMask` (a flex_attention transformers model)."""
+        return self.mask_form == "flex"
+
+    @property
+    def additive_dense_mask(self) -> bool:
+        """Whether a dense mask goes in as additive floats (0 / the dtype's min) rather than bool:
+        eager attention, and flex_attention (which adds a dense tensor to the scores)."""
+        return self.mask_form in ("additive", "flex")
 
     @property
     def supports_kv_cache(self) -> bool:

@@ -59,7 +59,7 @@ def _mask_form(adapter, allowed, qpos, kpos):
     slide = None
     if window is not None:
         slide = full & ((qpos[:, None] - kpos[None, :]) < window)[None, None]
-    if adapter.mask_form in ("additive", "flex"):
+    if adapter.additive_dense_mask:
         dtype = adapter.dtype
 
         def additive(m):

@@ -77,8 +77,8 @@ def resolve_mask(adapter, mask: str = "auto") -> str:
     if mask not in MASKS:
         raise ValueError(f"unknown mask '{mask}'; use one of {MASKS}")
     if mask == "auto":
-        return "flex" if adapter.mask_form == "flex" and adapter.device.type in FLEX_WINS else "dense"
-    if mask == "flex" and adapter.mask_form != "flex":
+        return "flex" if adapter.takes_block_mask and adapter.device.type in FLEX_WINS else "dense"
+    if mask == "flex" and not adapter.takes_block_mask:
         raise ValueError(f"mask='flex' needs a model loaded with attn_implementation='flex_attention' "
                          f"(this one takes '{adapter.mask_form}' masks); use mask='dense' or 'auto'")
     return mask
@@ -140,7 +140,7 @@ def tree_mask(adapter, meta: PackTensors, rows=None, mask: str = "dense"):
         with MASK_CLOCK.timing():
             full = dense_mask(meta, rows)
             slide = dense_mask(meta, rows, window) if window is not None else None
-            if adapter.mask_form in ("additive", "flex"):  # flex: a dense tensor is added to the scores
+            if adapter.additive_dense_mask:  # flex: a dense tensor is added to the scores
                 dtype = adapter.dtype
 
                 def additive(m):
