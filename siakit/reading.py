@@ -8,8 +8,13 @@ user files (traces, problems, the results store's shards, runs files) opens them
     Traceback (most recent call last):
     ...
     siakit.reading.InputError: --traces /dev/zero is a character device, not a file; give a regular file
-    >>> for lineno, line in read_lines("t.jsonl"):  # (1, '{"id": ...}\\n'), (2, ...): str, BOM dropped  # doctest: +SKIP
-    ...     ...                                     # ValueError "t.jsonl:7: line longer than 64 MiB ..."
+    >>> getfixture("monkeypatch").chdir(getfixture("tmp_path"))     # (the example writes into a fresh folder)
+    >>> _ = open("t.jsonl", "wb").write(b'\\xef\\xbb\\xbf{"id": "a"}\\n' + b"x" * 100 + b"\\n")   # a BOM, then two lines
+    >>> next(read_lines("t.jsonl"))                  # (line number, str), the BOM dropped
+    (1, '{"id": "a"}\\n')
+    >>> list(read_lines("t.jsonl", cap=50))          # the cap of one line is 64 MiB by default
+    Traceback (most recent call last):
+    siakit.reading.InputError: t.jsonl:2: line longer than 50 bytes (the cap of one record); is this the right file?
 """
 from __future__ import annotations
 

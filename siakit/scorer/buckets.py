@@ -8,7 +8,15 @@ bucket lengths (multiples of 128, the FlexAttention block) bounds the number of 
 
     >>> bucket_length(300)                     # the next multiple of 128
     384
-    >>> meta = pad_columns(meta, 384)          # PackTensors [batch, 384]; the pads attend only to themselves  # doctest: +SKIP
+    >>> from siakit.scorer.layout import TraceLayout
+    >>> from siakit.scorer.packing import build_pack, pack_tensors
+    >>> meta = pack_tensors([build_pack([TraceLayout("a", ids=[5, 6, 7], bounds=[2, 3], cue=[9], options=[[4]])])], "cpu")
+    >>> padded = pad_columns(meta, 8)          # PackTensors [batch, 8] (384 in a real pass)
+    >>> meta.ids.tolist(), padded.ids.tolist(), padded.pos.tolist()
+    ([[5, 6, 7, 9, 9]], [[5, 6, 7, 9, 9, 0, 0, 0]], [[0, 1, 2, 2, 3, 0, 0, 0]])
+    >>> # the pads attend only to themselves: each pad's order and subtree end hold its own column
+    >>> (padded.order[0, 5:] - PAD_ORDER).tolist(), (padded.subtree_end[0, 5:] - PAD_ORDER).tolist()
+    ([5, 6, 7], [6, 7, 8])
 """
 from __future__ import annotations
 
