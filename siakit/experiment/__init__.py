@@ -7,5 +7,6 @@ store (resumable shards, one atomic-write helper) and the pipeline that ties the
     >>> config.n, config.dataset
     (4, 'gsm8k')
     >>> result = run_experiment(config)              # generates and scores with a real model  # doctest: +SKIP
-    >>> result["scores"].head()                      # doctest: +SKIP
+
+`result` holds the traces, the scores (one row per (trace id, k)), the store, the manifest and the config.
 """

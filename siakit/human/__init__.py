@@ -4,6 +4,9 @@ problem), scored with the embedded model, and the statistics of where the inform
 
     >>> from siakit.human.cache import HumanRunConfig, load_or_score
     >>> config = HumanRunConfig(n=40)
+    >>> config.n, config.variants                   # problems, and the variants of each
+    (40, ('intact', 'corrupted', 'shuffled', 'foreign'))
     >>> run = load_or_score(config)    # scores GSM8K with SmolLM2; cached under ~/.cache/siakit  # doctest: +SKIP
-    >>> run["scores"].groupby("variant").entropy.mean()    # doctest: +SKIP
+
+`run.scores` holds the scorer's rows with each trace's `variant` and `problem_id`, `run.traces` the traces.
 """
