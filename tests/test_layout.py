@@ -79,6 +79,33 @@ def test_only_the_adapter_asks_what_kind_of_model_it_holds():
     assert askers == ["models/adapter.py"], askers
 
 
+def adapter_comparisons(source: str) -> list[str]:
+    """Every comparison of an attribute of an adapter (`adapter.x`, `lm.adapter.x`, `self.adapter.x`)
+    or any read of `is_hf` / `_attn_implementation`, as source text: `adapter.mask_form == "flex"`."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Attribute) and node.attr in ("is_hf", "_attn_implementation"):
+            found.append(ast.unparse(node))
+        if isinstance(node, ast.Compare):
+            for side in (node.left, *node.comparators):
+                owner = side.value if isinstance(side, ast.Attribute) else None
+                if (isinstance(owner, ast.Name) and owner.id == "adapter") or \
+                        (isinstance(owner, ast.Attribute) and owner.attr == "adapter"):
+                    found.append(ast.unparse(node))
+    return found
+
+
+def test_no_attribute_of_the_adapter_is_compared_outside_models():
+    """The adapter owns every model difference: outside siakit.models, code asks its capabilities
+    (`adapter.supports_kv_cache`, `adapter.takes_block_mask`) and never compares what it holds."""
+    assert adapter_comparisons('if adapter.mask_form == "flex" or lm.adapter.is_hf: pass') == [
+        'adapter.mask_form == \'flex\'', 'lm.adapter.is_hf']  # the check sees both kinds
+    assert adapter_comparisons("if adapter.takes_block_mask and adapter.device.type in WINS: pass") == []
+    found = {p.relative_to(PACKAGE).as_posix(): adapter_comparisons(p.read_text())
+             for p in PACKAGE.rglob("*.py") if p.relative_to(PACKAGE).parts[0] != "models"}
+    assert not {path: hits for path, hits in found.items() if hits}
+
+
 def test_only_the_scorer_builds_attention_masks():
     builders = sorted(p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py")
                       if "create_block_mask" in p.read_text() or "def dense_mask" in p.read_text())
