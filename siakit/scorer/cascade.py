@@ -27,21 +27,29 @@ the order numbers and subtree ends are the group forest's, so a row sees its own
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from siakit.scorer.layout import TraceLayout
-from siakit.scorer.packing import PAD_ORDER, BatchRead, PackTensors, build_forest, prompt_groups
+from siakit.scorer.packing import PAD_ORDER, BatchRead, PackTensors, Read, build_forest, prompt_groups
+
+
+class PlacedRead(NamedTuple):
+    in_stem: bool              # read off the stem pass (else off a row)
+    row: int                   # the row (0 for the stem)
+    column: int                # its column in the stem or the row
+    read: Read                 # the forest's read placed there
 
 
 @dataclass
 class Cut:
-    """One group forest cut into a stem and rows; `reads` as (in_stem, row, column, Read)."""
+    """One group forest cut into a stem and rows, and every read placed in one of them."""
     ids: list[int]             # every node's token
     depth: list[int]
     order: list[int]
     end: list[int]
     stem: list[int]            # stem nodes, depth-first (a path, or a tree where traces share steps)
     rows: list[list[int]]      # nodes of each row, depth-first
-    reads: list[tuple]
+    reads: list[PlacedRead]
 
 
 def common_prefix(layouts: list[TraceLayout]) -> int:
@@ -80,7 +88,7 @@ def cascade_cut(layouts: list[TraceLayout], docs: list[int]) -> Cut:
             min(rows, key=len).extend(nodes)
     place = {n: (False, r, c) for r, nodes in enumerate(rows) for c, n in enumerate(nodes)}
     place.update({n: (True, 0, c) for c, n in enumerate(stem)})
-    return Cut(forest.ids, forest.depth, order, end, stem, rows, [(*place[r.row], r) for r in reads])
+    return Cut(forest.ids, forest.depth, order, end, stem, rows, [PlacedRead(*place[r.row], r) for r in reads])
 
 
 def cascade_pays(model, cuts: list[Cut], rows: bool) -> bool:

@@ -15,6 +15,7 @@ Each `run_*(adapter, layouts, opts)` returns `(option_logprob, vocab_entropy)` l
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from siakit.scorer.layout import TraceLayout
 from siakit.scorer.reads import FlatRead, reduce_reads
@@ -34,12 +35,18 @@ def shared_cont(layouts):
     return next(iter(conts), None)
 
 
+class RowRead(NamedTuple):
+    index: int               # index in the row's tokens whose logits are read
+    target: int              # the token read there (-1: the anchor's whole distribution; END: the end)
+    option: int              # the option it belongs to (-1: the anchor)
+
+
 @dataclass
 class Row:
     k: int                   # prefix index
     start: int               # context tokens before the row (cached in `kv`, prepended otherwise)
     tokens: list[int]        # fed tokens: last context token (if any) + cue [+ option branch]
-    reads: list[tuple]       # (index in tokens, target token, option or -1 for the anchor)
+    reads: list[RowRead]     # what is read off which of its tokens
 
 
 def probe_rows(lay: TraceLayout) -> list[Row]:
@@ -52,13 +59,13 @@ def probe_rows(lay: TraceLayout) -> list[Row]:
         head = lay.ids[start:b] + lay.cue
         anchor = len(head) - 1
         probed = lay.options_at(k)
-        reads = [(anchor, -1, -1)] + [(anchor, lay.options[o][0], o) for o in probed]
+        reads = [RowRead(anchor, -1, -1)] + [RowRead(anchor, lay.options[o][0], o) for o in probed]
         rows.append(Row(k, start, head, reads))
         for o in probed:
             opt = lay.options[o]
-            later = [(anchor + t, opt[t], o) for t in range(1, len(opt))]
+            later = [RowRead(anchor + t, opt[t], o) for t in range(1, len(opt))]
             if lay.terminated:  # the whole option fed; its end read at its last token
-                rows.append(Row(k, start, head + opt, later + [(anchor + len(opt), END, o)]))
+                rows.append(Row(k, start, head + opt, later + [RowRead(anchor + len(opt), END, o)]))
             elif len(opt) > 1:
                 rows.append(Row(k, start, head + opt[:-1], later))
     return rows
