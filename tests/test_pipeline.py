@@ -90,3 +90,10 @@ def test_a_run_config_is_the_same_in_every_form(tmp_path):
     assert cfg == RunConfig.from_dict({"model": "m", "dataset": "gsm8k", "n": 3, "candidate_samples": 2,
                                        "results_dir": "r", "temperature": 0.5})
     assert cfg.score_config().candidate_samples == 2 and cfg.result_parameters()["score"] == {"candidate_samples": 2}
+
+
+def test_a_testbed_dataset_runs_with_its_own_n(lm, tmp_path):
+    # rg:chain_sum is generated: asked for all of it, its 2-term rung has too few distinct problems
+    result = run(lm, "rg:chain_sum", tmp_path, 3)
+    assert len(result["traces"]) == 3 and len({t.id for t in result["traces"]}) == 3
+    assert result["store"].read_manifest()["summary"]["n"] == 3

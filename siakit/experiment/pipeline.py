@@ -36,6 +36,7 @@ def run_experiment(config: RunConfig | None = None, *, force: bool = False, lm=N
     """
 
     from siakit.data.problems import load_problems
+    from siakit.data.sources import source_for
 
     if config is None:
         config = RunConfig.from_dict(values, where="run_experiment")
@@ -50,7 +51,11 @@ def run_experiment(config: RunConfig | None = None, *, force: bool = False, lm=N
 
     ranks = setup(config.device)  # a world of one, or this process's rank under torchrun (distributed.py)
     store = ranks.store(run_dir(config.results_dir, config.model, config.dataset))
-    everything = load_problems(config.dataset, split=config.split, fields=config.fields())  # a bad file fails here, before any write
+    # a bad file fails here, before any write. A generated dataset (the testbed's rg:TASK) spreads n over
+    # its ladder and has no "all", so it is asked for this run's n; a file is read whole (n is a prefix of it)
+    generated = source_for(config.dataset) is not None and isinstance(config.n, int)
+    everything = load_problems(config.dataset, split=config.split, fields=config.fields(),
+                               n=config.n if generated else None)
     n = resolve_n(config.n, len(everything), config.dataset, config.split)
     # One writer per run folder: rank 0 holds the lock; the ranks of the same torchrun job write under it.
     with store.locked() if ranks.is_main else contextlib.nullcontext(store):
