@@ -28,6 +28,7 @@ from dataclasses import asdict
 import numpy as np
 
 from siakit.scorer.bench_cases import LABELS, PRESETS, SHAPES, VARIANTS, Case, Variant, targets  # noqa: F401
+from siakit.scorer.bench_report import COLUMNS, environment, format_row
 
 
 def build_model(shape: str, dtype: str, device: str, attn: str = "sdpa"):
@@ -234,36 +235,6 @@ def _with_ratios(row: dict, results: dict) -> dict:
     return row
 
 
-def environment(device: str) -> dict:
-    import platform
-
-    import torch
-    import transformers
-
-    info = {"kind": "env", "date": time.strftime("%Y-%m-%d %H:%M"), "torch": torch.__version__,
-            "transformers": transformers.__version__, "python": platform.python_version(),
-            "threads": torch.get_num_threads(), "device": device}
-    info["device_name"] = torch.cuda.get_device_name() if device.startswith("cuda") else platform.processor()
-    return info
-
-
-_COLS = [("shape", "{}"), ("dtype", "{}"), ("T", "{}"), ("K", "{}"), ("pack", "{}"), ("method", "{}"),
-         ("mask", "{}"), ("per_trace_s", "{:.4f}"), ("speedup_vs_naive", "{:.1f}x"), ("time_vs_causal", "{:.2f}x"),
-         ("tokens_per_s", "{:.0f}"), ("tflops", "{:.2f}"), ("frac_peak", "{:.0%}"), ("peak_mem_gb", "{:.2f}"),
-         ("mem_vs_causal", "{:.2f}x"), ("max_abs_dentropy", "{:.1e}"), ("max_abs_dentropy_vocab", "{:.1e}")]
-
-
-def format_row(row: dict) -> str:
-    if row.get("kind") == "target":
-        return f"# target {row['target']}: {row['value']:.3g} ({row['row']}) -> {'met' if row['met'] else 'NOT met'}"
-    if row.get("kind") == "mask":
-        return (f"# {row['shape']} T={row['T']} K={row['K']} on {row['device']}: mask=auto picks "
-                f"{row['auto']} ({row['attn']}); under flex_attention it would pick {row['auto_under_flex_attention']}")
-    if row.get("error"):
-        return " | ".join(str(row[k]) for k, _ in _COLS[:6]) + f" | ERROR {row['error']}"
-    return " | ".join("-" if row.get(k) is None else f.format(row[k]) for k, f in _COLS)
-
-
 def main(argv=None) -> int:
     """`python -m siakit.scorer.bench [--device cuda --preset gpu ...]`: the method suite alone."""
     parser = argparse.ArgumentParser(prog="python -m siakit.scorer.bench", description=__doc__.splitlines()[0])
@@ -297,7 +268,7 @@ def run_methods(args) -> int:
         line = {"kind": "peak", "dtype": "bfloat16", "tflops": peak}
         print(json.dumps(line) if args.json else f"# bf16 matmul peak: {peak:.0f} TFLOP/s", flush=True)
     if not args.json:
-        print(" | ".join(k for k, _ in _COLS), flush=True)
+        print(" | ".join(k for k, _ in COLUMNS), flush=True)
     rows = []
     for case in PRESETS[preset]:
         if args.dtype:
