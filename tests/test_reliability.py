@@ -890,16 +890,16 @@ def probe_two_thousand_one_token_steps_in_bounded_chunks(env):
             return run(adapter, lays, opts)
         return real(counted, adapter, layouts, opts, chunk)
 
-    import siakit.scorer.score as score
+    import siakit.scorer.schedule as schedule  # the scheduler calls run_chunked for every forward job
 
-    score.run_chunked = counting
+    schedule.run_chunked = counting
     try:
         chunked_frame = score_traces(lm, [trace], chunk_prefixes=256, progress=False)
         bound = max(calls)
         calls.clear()  # the whole pass on the first 300 steps (prefix k depends on steps 1..k only)
         whole = score_traces(lm, [steps_trace(300, trace.steps[0])], chunk_prefixes=301, progress=False)
     finally:
-        score.run_chunked = real
+        schedule.run_chunked = real
     check(len(chunked_frame) == 2001 and bound == 256 and calls == [301], "wrong",
           f"{len(chunked_frame)} rows; largest call {bound} prefixes")
     diff = np.abs(chunked_frame["entropy"].to_numpy()[:301] - whole["entropy"].to_numpy()).max()
