@@ -104,11 +104,12 @@ def test_page_sources_map_generated_pages_to_what_they_are_made_from():
 
 @pytest.fixture(scope="module")
 def one_page_book(tmp_path_factory) -> Path:
-    """A one-page book in a fresh git repository: the real _config.yml, extensions and bibliography,
-    and one executed chapter page made from a committed MyST source (jupytext, no kernel needed)."""
+    """A one-page book in a fresh git repository: the real _config.yml, extensions, static files and
+    bibliography, and one executed chapter page made from a committed MyST source (jupytext, no kernel
+    needed)."""
     jupytext = pytest.importorskip("jupytext")
     root = tmp_path_factory.mktemp("book")
-    for name in ("_config.yml", "book/_ext", "book/references.bib"):
+    for name in ("_config.yml", "book/_ext", "book/_static", "book/references.bib"):
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, root / name)
     (root / "_toc.yml").write_text("format: jb-book\nroot: book/generated/chapters/02_toy_world\n")
