@@ -46,6 +46,19 @@ def lock_in(h: np.ndarray, threshold) -> int | None:
     return None if last == len(h) - 1 else last + 1
 
 
+def _falls_share_first_half(h: np.ndarray, u: np.ndarray) -> float:
+    """The share of the curve's falls (its step-to-step decreases, summed) made by u = 1/2; the curve
+    is split at u = 1/2 with h interpolated there. `h`, `u`: [n] defined prefixes, u ascending.
+
+        _falls_share_first_half(np.array([1.0, 0.5, 0.1, 0.0]), np.array([0, 1, 2, 3]) / 3) -> 0.7 (to rounding)
+    """
+    mid = np.interp(0.5, u, h) if len(h) > 1 else h[0]
+    first = u < 0.5
+    h_first, h_second = np.append(h[first], mid), np.insert(h[~first], 0, mid)  # split at u = 1/2
+    falls_first, falls_second = np.clip(-np.diff(h_first), 0, None).sum(), np.clip(-np.diff(h_second), 0, None).sum()
+    return float(falls_first / (falls_first + falls_second))
+
+
 def curve_signatures(h: np.ndarray, n_options, lock_fraction: float = LOCK_FRACTION,
                      eps: float = RISE_EPS, n_perm: int = 200, seed: int = 0) -> dict:
     """Shape signatures of one entropy curve `h` of shape [K+1] (nats), |A| = `n_options` (one number,
@@ -77,10 +90,6 @@ def curve_signatures(h: np.ndarray, n_options, lock_fraction: float = LOCK_FRACT
         h, u = np.array([np.nan]), np.array([0.0])
     diffs = np.diff(h)  # changes between consecutive defined prefixes
     total = h[0] - h[-1]
-    mid = np.interp(0.5, u, h) if len(h) > 1 else h[0]
-    first = u < 0.5
-    h_first, h_second = np.append(h[first], mid), np.insert(h[~first], 0, mid)  # split at u = 1/2
-    falls_first, falls_second = np.clip(-np.diff(h_first), 0, None).sum(), np.clip(-np.diff(h_second), 0, None).sum()
     slope, null_mean = shuffled_null(h, drop_slope, n_perm, seed)
     return {
         "K": K, "h_0": float(h[0]), "h_final": float(h_all[-1]),
@@ -93,8 +102,7 @@ def curve_signatures(h: np.ndarray, n_options, lock_fraction: float = LOCK_FRACT
         "largest_rise": float(max(diffs.max(initial=0.0), 0.0)),
         "n_rises": int((diffs > eps).sum()),
         "monotone": bool((diffs <= eps).all()),
-        "drop_share_first_half": (float(falls_first / (falls_first + falls_second)) if total > 1e-9
-                                  else np.nan),
+        "drop_share_first_half": _falls_share_first_half(h, u) if total > 1e-9 else np.nan,
         "saturation_slope": slope,
         "saturation_null": null_mean,
         "saturation_excess": slope - null_mean,
