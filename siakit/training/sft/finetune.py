@@ -133,6 +133,13 @@ def sft_data(cfg: SFTConfig, tokenizer) -> SFTData:
     return SFTData(examples[:cfg.n_train], examples[cfg.n_train:cfg.n_train + cfg.n_heldout], problems)
 
 
+def _train_params(params: dict) -> dict:
+    """What the fine-tuned model depends on: every SFTConfig field but the evaluation's, and the batching."""
+    train_params = {k: v for k, v in params.items() if k not in ("n_eval", "datasets", "max_new_tokens", "threads")}
+    train_params["batching"] = "length-grouped"  # epoch_batches; models trained on random batches are not reused
+    return train_params
+
+
 def _train_or_reuse(cfg: SFTConfig, lm, train: list, pad: int, out: Path, train_params: dict, progress: bool):
     """Fine-tune `lm` on `train` (saving the model and `train_log.json`), or reuse a finished earlier
     run's weights and log made with the same `train_params`. Returns (model, log)."""
@@ -209,8 +216,7 @@ def run_sft(cfg: SFTConfig, out: str | Path, progress: bool = True) -> dict:
     before = timed("generate_before_s", lambda: _stage(out, "traces_before.jsonl", gen_params, lambda: generate(lm),
                                                         read_traces, write_traces))
     nll_before = heldout_nll(lm.model, data.heldout, pad)
-    train_params = {k: v for k, v in params.items() if k not in ("n_eval", "datasets", "max_new_tokens", "threads")}
-    train_params["batching"] = "length-grouped"  # epoch_batches; models trained on random batches are not reused
+    train_params = _train_params(params)
     sft_lm, log = timed("train_s", lambda: _train_or_reuse(cfg, lm, data.train, pad, out, train_params, progress))
     nll_after = heldout_nll(sft_lm.model, data.heldout, pad)
     sft_lm.name = f"{Path(cfg.model).name}-sft"
