@@ -26,7 +26,6 @@ import json
 import sys
 from dataclasses import replace
 from pathlib import Path
-from types import SimpleNamespace
 
 FAMILIES = ("llama", "gpt2", "gemma2")
 MODELS = (*FAMILIES, "protocol", "protocol-nomask", "llama-nomask")
@@ -53,37 +52,9 @@ def traces():
     ]
 
 
-def protocol_model():
-    """A minimal pure-torch causal LM speaking the scorer's model protocol (as in tests/test_scorer.py)."""
-    import torch
-    import torch.nn as nn
-
-    class ProtocolGPT(nn.Module):
-        def __init__(self, vocab=384, d=32, positions=512):
-            super().__init__()
-            torch.manual_seed(1)
-            self.wte, self.wpe = nn.Embedding(vocab, d), nn.Embedding(positions, d)
-            self.qkv, self.head = nn.Linear(d, 3 * d), nn.Linear(d, vocab)
-            self.max_position_embeddings = positions
-
-        def forward(self, input_ids, attention_mask=None, position_ids=None, logits_to_keep=None):
-            b, n = input_ids.shape
-            pos = torch.arange(n)[None].expand(b, n) if position_ids is None else position_ids
-            x = self.wte(input_ids) + self.wpe(pos)
-            q, k, v = self.qkv(x).chunk(3, -1)
-            mask = attention_mask if attention_mask is not None else torch.ones(n, n, dtype=torch.bool).tril()
-            x = x + nn.functional.scaled_dot_product_attention(q[:, None], k[:, None], v[:, None],
-                                                               attn_mask=mask)[:, 0]
-            if logits_to_keep is not None:
-                x = x[:, logits_to_keep]
-            return SimpleNamespace(logits=3 * self.head(x))
-
-    return ProtocolGPT().eval()
-
-
 def load(name: str):
     from siakit.models.loading import LoadedModel
-    from siakit.models.tiny import tiny_model, tiny_tokenizer
+    from siakit.models.tiny import protocol_model, tiny_model, tiny_tokenizer
 
     if name.startswith("protocol"):
         model = protocol_model()

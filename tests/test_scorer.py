@@ -5,19 +5,17 @@ entropy, the gold log-probability and the vocab entropy, on traces of 0, 1 and m
 one crosses the tiny Gemma sliding window of 16 tokens), with single- and multi-token options, and on
 packs of traces of different lengths.
 """
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
-import torch.nn as nn
 
 from siakit.scorer import methods
 from siakit.scorer.methods import METHODS as REGISTRY
 from siakit.models.loading import LoadedModel
 from siakit.scorer.layout import layout_trace
 from siakit.scorer.score import score_traces
-from siakit.models.tiny import FAMILIES, tiny_model, tiny_tokenizer
+from siakit.models.tiny import FAMILIES, protocol_model, tiny_model, tiny_tokenizer
 from siakit.data.traces import Trace
 
 TOL = 1e-4
@@ -39,28 +37,6 @@ def make_traces():
     ]
 
 
-class ProtocolGPT(nn.Module):
-    """A minimal pure-torch causal LM speaking the scorer's model protocol (not transformers)."""
-
-    def __init__(self, vocab=384, d=32, positions=512):
-        super().__init__()
-        torch.manual_seed(1)
-        self.wte, self.wpe = nn.Embedding(vocab, d), nn.Embedding(positions, d)
-        self.qkv, self.head = nn.Linear(d, 3 * d), nn.Linear(d, vocab)
-        self.max_position_embeddings = positions
-
-    def forward(self, input_ids, attention_mask=None, position_ids=None, logits_to_keep=None):
-        b, n = input_ids.shape
-        pos = torch.arange(n)[None].expand(b, n) if position_ids is None else position_ids
-        x = self.wte(input_ids) + self.wpe(pos)
-        q, k, v = self.qkv(x).chunk(3, -1)
-        mask = attention_mask if attention_mask is not None else torch.ones(n, n, dtype=torch.bool).tril()
-        x = x + nn.functional.scaled_dot_product_attention(q[:, None], k[:, None], v[:, None], attn_mask=mask)[:, 0]
-        if logits_to_keep is not None:
-            x = x[:, logits_to_keep]
-        return SimpleNamespace(logits=3 * self.head(x))
-
-
 def _models():
     yield from FAMILIES
     yield "llama-eager"
@@ -69,7 +45,7 @@ def _models():
 
 def _load(name):
     if name == "protocol":
-        return LoadedModel(model=ProtocolGPT().eval(), tokenizer=tiny_tokenizer(), name="protocol-gpt")
+        return LoadedModel(model=protocol_model(), tokenizer=tiny_tokenizer(), name="protocol-gpt")
     if name == "llama-eager":
         return tiny_model("llama", attn_implementation="eager")
     return tiny_model(name)

@@ -122,3 +122,39 @@ def tiny_model(family: str = "llama", seed: int = 0, bos: bool | None = None, dt
     meta = {"spec": f"tiny-{family}", "dtype": str(model.dtype).replace("torch.", ""), "device": device,
             "model_type": config.model_type}
     return LoadedModel(model=model, tokenizer=tiny_tokenizer(bos=bos), name=f"tiny-{family}", meta=meta)
+
+
+def protocol_model(vocab: int = 384, d: int = 32, positions: int = 512):
+    """A minimal pure-torch causal LM that is not a transformers model: it speaks only the scorer's model
+    protocol (input_ids, attention_mask, position_ids, logits_to_keep -> .logits [batch, pos, vocab]).
+    One attention layer, seeded weights (torch.manual_seed(1)), in eval mode; the non-transformers
+    paths of the scorer and the method comparison run on it.
+
+        protocol_model()(torch.tensor([[1, 2, 3]])).logits.shape -> torch.Size([1, 3, 384])
+    """
+    from types import SimpleNamespace
+
+    import torch
+    import torch.nn as nn
+
+    class ProtocolGPT(nn.Module):
+        def __init__(self):
+            super().__init__()
+            torch.manual_seed(1)
+            self.wte, self.wpe = nn.Embedding(vocab, d), nn.Embedding(positions, d)
+            self.qkv, self.head = nn.Linear(d, 3 * d), nn.Linear(d, vocab)
+            self.max_position_embeddings = positions
+
+        def forward(self, input_ids, attention_mask=None, position_ids=None, logits_to_keep=None):
+            b, n = input_ids.shape
+            pos = torch.arange(n)[None].expand(b, n) if position_ids is None else position_ids
+            x = self.wte(input_ids) + self.wpe(pos)
+            q, k, v = self.qkv(x).chunk(3, -1)
+            mask = attention_mask if attention_mask is not None else torch.ones(n, n, dtype=torch.bool).tril()
+            x = x + nn.functional.scaled_dot_product_attention(q[:, None], k[:, None], v[:, None],
+                                                               attn_mask=mask)[:, 0]
+            if logits_to_keep is not None:
+                x = x[:, logits_to_keep]
+            return SimpleNamespace(logits=3 * self.head(x))
+
+    return ProtocolGPT().eval()
