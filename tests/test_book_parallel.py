@@ -212,7 +212,7 @@ def test_whole_book_with_two_jobs_builds_once(book_root, monkeypatch):
     assert len(list((generated / "logs").glob("*.log"))) == len(CHAPTERS) + 3  # one log per page
 
 
-# A page that finishes slowly (`wait` seconds), or checks that page `needs` has finished when it starts.
+# A page that finishes slowly (`wait` seconds), or reads page `needs`'s result near its end.
 SLOW_OR_NEEDY = """---
 kernelspec: {display_name: Python 3, language: python, name: python3}
 jupytext: {text_representation: {extension: .md, format_name: myst}}
@@ -231,33 +231,49 @@ folder = "."
 
 ```{code-cell} ipython3
 import pathlib, time
+from siakit.report.runner import wait_for_pages
 here = pathlib.Path(folder)
 (here / f"started-{name}").write_text(str(time.time()))
-assert needs is None or (here / f"done-{needs}").exists(), f"{needs} had not finished when {name} started"
 time.sleep(wait)
+if needs is not None:
+    waited = wait_for_pages([needs], root=folder, poll_s=0.2)
+    (here / f"waited-{name}").write_text(str(waited[needs]))
+    assert (here / f"done-{needs}").exists(), f"{needs} had not finished when {name} read it"
 (here / f"done-{name}").write_text("")
 ```
 """
 
 
-def test_a_page_waits_for_the_page_it_reads(tmp_path):
-    """With --jobs 2 the lineage chapter (which reads the toy chapter's summary) starts only once the
-    toy chapter has finished (siakit.report.jobs.NEEDS), without holding a slot meanwhile, and then
-    before the pages listed after it, which were ready earlier: the long chapters are not left for last."""
-    from siakit.report.jobs import NEEDS
+def test_the_long_page_starts_first_and_waits_for_the_page_it_reads(tmp_path):
+    """With --jobs 2 the lineage chapter (the longest page; it reads the toy chapter's summary near
+    its end) starts at once beside the toy chapter (siakit.report.jobs.FIRST, READS), not after it,
+    and waits where it reads until the toy chapter has finished (`wait_for_pages`)."""
+    from siakit.report.jobs import FIRST, READS
 
-    assert NEEDS["04_testbed_lineage"] == ("02_toy_world",)
+    assert READS["04_testbed_lineage"] == ("02_toy_world",) and FIRST == ("02_toy_world", "04_testbed_lineage")
     write(tmp_path / "page.md", SLOW_OR_NEEDY)
     folder = str(tmp_path)
 
     def page(name, kind="chapter", **params):
         return Job(name, kind, Path("page.md"), {"name": name, "folder": folder, **params})
 
-    jobs = [page("02_toy_world", wait=6.0), page("03_sft_real_lm", wait=14.0),
-            page("04_testbed_lineage", needs="02_toy_world"), page("r1", "run"), page("r2", "run")]
+    jobs = [page("01_sia_theory"), page("02_toy_world", wait=8.0), page("03_sft_real_lm"),
+            page("04_testbed_lineage", needs="02_toy_world"), page("r1", "run")]
     records = {r["name"]: r for r in run_parallel(jobs, tmp_path, n_jobs=2, devices=[])}
     assert {n: r["status"] for n, r in records.items()} == {n: "ok" for n in records}, records
     started = {j.name: float((tmp_path / f"started-{j.name}").read_text()) for j in jobs}
     done = {j.name: (tmp_path / f"done-{j.name}").stat().st_mtime for j in jobs}
-    assert started["04_testbed_lineage"] >= done["02_toy_world"]
-    assert started["04_testbed_lineage"] < started["r1"] < done["03_sft_real_lm"] + 60
+    assert started["04_testbed_lineage"] < done["02_toy_world"]        # beside it, not after it
+    assert started["04_testbed_lineage"] < started["01_sia_theory"]    # before pages listed earlier
+    assert float((tmp_path / "waited-04_testbed_lineage").read_text()) > 1.0  # it waited for the toy result
+    assert done["04_testbed_lineage"] >= done["02_toy_world"]
+    assert not list((tmp_path / GENERATED / "status").glob("*.running"))  # markers removed
+
+
+def test_wait_for_pages_ignores_a_marker_left_by_a_dead_build(tmp_path):
+    from siakit.report.runner import wait_for_pages
+
+    status = tmp_path / GENERATED / "status"
+    status.mkdir(parents=True)
+    (status / "chapter__02_toy_world.running").write_text(json.dumps({"pid": 2 ** 22 + 12345}))  # no such process
+    assert wait_for_pages(["02_toy_world", "03_sft_real_lm"], root=tmp_path, timeout_s=30)["02_toy_world"] < 5

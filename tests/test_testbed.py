@@ -158,20 +158,31 @@ def test_capped_traces_leave_the_signatures():
 # ---- generation and the lineage pipeline ----------------------------------------------------------
 
 class _Scripted:
-    """A stand-in model whose `generate` writes given solutions (to test grading, not a model)."""
+    """A stand-in model (the scorer's model protocol) whose greedy continuation of the i-th prompt is
+    the i-th given solution (to test grading, not a model): its logits put all mass on the script's
+    next token. Generation asks for one job at a time (no KV cache), so a call whose input is not
+    longer than the previous one starts the next script."""
 
     def __init__(self, tokenizer, texts):
         import torch
 
         self.tokenizer, self.texts, self.torch = tokenizer, texts, torch
         self.device = torch.device("cpu")
+        self.job, self.start, self.seen = -1, 0, 10 ** 9
 
-    def generate(self, input_ids, attention_mask=None, **kwargs):
+    def __call__(self, input_ids, attention_mask=None, position_ids=None, logits_to_keep=None):
+        from types import SimpleNamespace
+
+        n = input_ids.shape[1]
+        if n <= self.seen:
+            self.job, self.start = self.job + 1, n
+        self.seen = n
         end = [] if getattr(self, "cut", False) else [self.tokenizer.eos_token_id]  # cut: the cap stopped it
-        rows = [self.tokenizer(t).input_ids + end for t in self.texts]
-        width = max(map(len, rows))
-        new = self.torch.tensor([r + [self.tokenizer.pad_token_id] * (width - len(r)) for r in rows])
-        return self.torch.cat([input_ids, new], dim=1)
+        script = self.tokenizer(self.texts[self.job]).input_ids + end
+        step = n - self.start
+        logits = self.torch.zeros(1, n, len(self.tokenizer))  # [batch, pos, vocab]; only the last is read
+        logits[0, -1, script[step] if step < len(script) else self.tokenizer.pad_token_id] = 50.0
+        return SimpleNamespace(logits=logits)
 
 
 def test_generate_grades_exactly_and_finds_the_wrong_line():
@@ -185,13 +196,15 @@ def test_generate_grades_exactly_and_finds_the_wrong_line():
     tok = tiny_tokenizer(bos=False)
     lm = LoadedModel(model=_Scripted(tok, [good, bad.text]), tokenizer=tok, name="scripted")
     lm.model.parameters = lambda: iter([lm.model.torch.zeros(1)])
+    n_cut = len(tok(good.rstrip(".")).input_ids)  # the cap that cuts the script right after its last number
     traces = generate_testbed(lm, problems, max_new_tokens=40, progress=False)
     assert [t.correct for t in traces] == [True, False]
     assert traces[0].meta["first_wrong_line"] is None and traces[1].meta["first_wrong_line"] == bad.slipped_step
     assert "".join(traces[0].steps) == good and len(traces[0].steps) == 3 and not traces[0].meta["hit_cap"]
     # cut by the token cap right after its last number: graded as siakit generate grades (no answer)
-    lm.model.texts, lm.model.cut = [good.rstrip(".")], True  # "... The answer is 3": maybe 30 cut short
-    cut = generate_testbed(lm, problems[:1], max_new_tokens=40, progress=False)[0]
+    lm.model.texts, lm.model.cut, lm.model.job, lm.model.seen = [good.rstrip(".")], True, -1, 10 ** 9
+    # "... The answer is 3" cut by the cap: maybe 30 cut short
+    cut = generate_testbed(lm, problems[:1], max_new_tokens=n_cut, progress=False)[0]
     assert cut.meta["hit_cap"] and cut.answer is None and not cut.correct
 
 
@@ -323,3 +336,33 @@ def test_lineage_chapter_executes_on_a_tiny_chat_model(tmp_path):
     assert "cache key" in text and "Verdict: inconclusive" in html  # random weights: nothing to separate
     assert not [o for c in cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert (tmp_path / "cache").is_dir() and any((tmp_path / "cache").glob("*/step2/config.json"))
+
+
+def test_generate_greedy_equals_transformers_generate_and_repeats_draw_new_samples(one_thread):
+    """Continuous batching changes nothing a trace says: greedy traces equal transformers' own
+    `generate` (one prompt at a time), whatever the batch; a repeated problem at temperature 1 draws
+    its own sample (RL's groups)."""
+    import torch
+
+    from siakit.experiment.generate import encode
+    from siakit.models.tiny import tiny_model
+    from siakit.testbed.generate import generate_testbed
+
+    lm = tiny_model("llama")
+    problems = load_testbed("rg:chain_sum", "test", n=5)
+    a = generate_testbed(lm, problems, max_new_tokens=9, batch_size=2, progress=False)
+    b = generate_testbed(lm, problems, max_new_tokens=9, batch_size=16, progress=False)
+    assert [t.steps for t in a] == [t.steps for t in b]
+    tok = lm.tokenizer
+    for problem, trace in zip(problems, a):
+        ids = torch.tensor(encode(tok, [trace.prompt])["input_ids"])
+        with torch.no_grad():
+            out = lm.model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=9, do_sample=False,
+                                    pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
+        text = tok.decode(out[0, ids.shape[1]:], skip_special_tokens=True).rstrip("\n")
+        new = out[0, ids.shape[1]:].tolist()
+        if tok.eos_token_id in new:  # transformers pads a finished row; count up to its EOS
+            new = new[:new.index(tok.eos_token_id) + 1]
+        assert "".join(trace.steps) == text and trace.meta["n_new_tokens"] == len(new), problem.id
+    twice = generate_testbed(lm, [problems[0]] * 3, max_new_tokens=9, temperature=1.0, progress=False)
+    assert len({"".join(t.steps) for t in twice}) > 1 and len({t.meta["seed"] for t in twice}) == 3

@@ -5,6 +5,7 @@
     siakit bench --generate                      # generation throughput, a sweep's GPU-hours (siakit.bench.sizing)
     siakit bench --sharing | --enumerate         # siakit.bench.sharing / siakit.bench.enumerate
     siakit bench --steps                         # one long trace whole vs chunked (siakit.scorer.bench_steps)
+    siakit bench --continuous 64                 # continuous batching vs batch-at-a-time (siakit.bench.continuous)
 
 The scorer's and the experiment's benchmarks never import this module; this command imports them.
 """
@@ -48,6 +49,10 @@ def add_arguments(parser) -> None:
                         help="--generate: instead, sample this many continuations of each of --batch random "
                              "prompts of --sample-model, prompt encoded once (shared prefill) against once per row")
     parser.add_argument("--sample-model", default="smollm2-135m-instruct", help="--generate --samples: the model")
+    parser.add_argument("--continuous", type=int, default=0, metavar="N",
+                        help="instead: continuous batching against batch-at-a-time decoding of N testbed prompts "
+                             "of --sample-model (greedy, then 4 samples each at temperature 1; --batch rows at once; "
+                             "siakit.bench.continuous)")
     parser.add_argument("--enumerate", action="store_true",
                         help="instead: the enumerate estimator against the readout, per trace, on SmolLM2 "
                              "(siakit.bench.enumerate)")
@@ -80,6 +85,10 @@ def run(args) -> int:
         from siakit.bench.sizing import report
 
         return report(args)
+    if args.continuous:  # decoding schedules on the lineage's prompts: its own case
+        from siakit.bench.continuous import main as run_continuous
+
+        return run_continuous(args)
     if args.steps:  # memory of one long trace: its own case, each mode in a child process
         from siakit.scorer.bench_steps import report as report_steps
 

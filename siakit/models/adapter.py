@@ -159,12 +159,49 @@ class ModelAdapter:
         return DynamicCache()
 
     @staticmethod
+    def can_stack_caches(cache) -> bool:
+        """Whether `stack_caches` can add rows to `cache`: every layer a plain (full) DynamicLayer."""
+        layers = getattr(cache, "layers", None)
+        return bool(layers) and all(type(layer).__name__ == "DynamicLayer" and getattr(layer, "is_initialized", False)
+                                    for layer in layers)
+
+    @staticmethod
+    def stack_caches(a, b):
+        """Rows of cache `b` appended to cache `a` (both `can_stack_caches`), each left-padded with zero keys
+        and values to the longer length: per layer [Ba, H, Ta, D] + [Bb, H, Tb, D] -> [Ba + Bb, H, max, D].
+        The caller's 2-D padding mask must mark the padded slots 0 (`siakit.models.shared_prefill`)."""
+        import torch
+
+        if len(a.layers) != len(b.layers):
+            raise ValueError(f"stack_caches: {len(a.layers)} layers against {len(b.layers)}")
+        for la, lb in zip(a.layers, b.layers):
+            width = max(la.keys.shape[-2], lb.keys.shape[-2])
+            for name in ("keys", "values"):
+                x, y = getattr(la, name), getattr(lb, name)
+                setattr(la, name, torch.cat([_pad_time(x, width), _pad_time(y, width)], dim=0))
+        return a
+
+    @staticmethod
+    def drop_leading(cache, n: int) -> None:
+        """Drop the first `n` time slots of every layer of a stackable cache (slots that are padding in
+        every row, once the rows that needed them have left): [B, H, T, D] -> [B, H, T - n, D]."""
+        for layer in cache.layers:
+            layer.keys, layer.values = layer.keys[:, :, n:], layer.values[:, :, n:]
+
+    @staticmethod
     def crop(cache, length: int) -> None:
         """Cut a DynamicCache back to its first `length` tokens (a negative argument means 'remove that
         many' in both the old and the new transformers crop APIs)."""
         current = cache.get_seq_length()
         if current > length:
             cache.crop(length - current)
+
+
+def _pad_time(x, width: int):
+    """Zeros on the left of the time axis: [B, H, T, D] -> [B, H, width, D]."""
+    import torch.nn.functional as F
+
+    return x if x.shape[-2] == width else F.pad(x, (0, 0, width - x.shape[-2], 0))
 
 
 def _is_hf(model) -> bool:

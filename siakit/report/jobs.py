@@ -30,10 +30,14 @@ CHAPTERS = [
     ("30_early_exit", "notebooks/30_early_exit.md", "Early exit"),
 ]
 AFTER_RUNS = {"20_figures", "30_early_exit"}  # these read the runs' results, so they go last
-# Pages that read another page's results: with `--jobs N` a page waits until these have finished (the
-# sequential runner meets this by CHAPTERS' order). The lineage chapter's side-by-side table reads the
-# toy chapter's summary.
-NEEDS = {"04_testbed_lineage": ("02_toy_world",)}
+# Pages that read another page's results only near their end (the lineage chapter's side-by-side
+# table reads the toy chapter's summary, after ~25 CPU minutes of its own work). With `--jobs N` such
+# a page may start once those pages have *started*, and waits where it reads them until they have
+# finished (`siakit.report.runner.wait_for_pages`); the sequential runner meets this by CHAPTERS' order.
+READS = {"04_testbed_lineage": ("02_toy_world",)}
+# Pages given a slot first with `--jobs N` (then CHAPTERS' order): the longest page, the lineage, is
+# the book's critical path, so it starts at once, beside the page it reads.
+FIRST = ("02_toy_world", "04_testbed_lineage")
 PAGE_KEYS = {"n_show", "n_boot", "include_cut"}  # parameters of the experiment page itself, not of the run
 RUN_KEYS = set(RunConfig.keys()) | {"datasets"} | PAGE_KEYS  # a run entry: RunConfig's fields, one form
 TOP_KEYS = {"defaults", "runs", "chapters"}

@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from siakit.report.pages import write_summary
-from siakit.report.jobs import NEEDS
+from siakit.report.jobs import FIRST, READS
 from siakit.report.runner import (AFTER_RUNS, GENERATED, Job, done_record, placeholder, plan, record_finished,
                                   run_all)
 
@@ -119,18 +119,18 @@ def _say(line: str) -> None:
 
 
 class _Slots:
-    """`n` slots (one per concurrent page), each granted to the first page in job order that is ready,
-    that is, whose prerequisites (`needs`: page -> pages it reads) have finished. A page waiting for a
-    prerequisite holds no slot, and starts before the pages listed after it once the prerequisite is
-    done, so the long chapters are not left for last."""
+    """`n` slots (one per concurrent page), each granted to the first page in rank order that is
+    ready, that is, whose prerequisites (`needs`: page -> pages it reads, `siakit.report.jobs.READS`)
+    have started; the page itself waits for their results where it reads them. A page waiting for a
+    prerequisite to start holds no slot."""
 
     def __init__(self, n: int):
-        self.free, self.waiting, self.finished = list(range(n)), set(), set()
+        self.free, self.waiting, self.started = list(range(n)), set(), set()
         self.needs: dict[str, tuple] = {}
         self.cond = threading.Condition()
 
     def _ready(self, name: str) -> bool:
-        return all(n in self.finished for n in self.needs.get(name, ()))
+        return all(n in self.started for n in self.needs.get(name, ()))
 
     def _turn(self, rank: int, name: str) -> bool:
         ready = [w for w in self.waiting if self._ready(w[1])]
@@ -141,14 +141,24 @@ class _Slots:
             self.waiting.add((rank, name))
             self.cond.wait_for(lambda: self._turn(rank, name))
             self.waiting.remove((rank, name))
+            self.started.add(name)
             self.cond.notify_all()
             return self.free.pop(0)
 
     def release(self, slot: int, name: str) -> None:
-        with self.cond:  # finished before the slot is free: a page that needs this one is ready in time
-            self.finished.add(name)
+        with self.cond:
             self.free.append(slot)
             self.cond.notify_all()
+
+
+def _rank(jobs: list[Job]) -> dict[str, int]:
+    """Slot order: the pages of `FIRST` (in that order), then the jobs' order.
+
+    _rank([intro, 02_toy_world, 03, 04_testbed_lineage]) -> {"02_toy_world": 0, "04_testbed_lineage": 1,
+                                                             "intro": 2, "03": 3}
+    """
+    names = [n for n in FIRST if n in {j.name for j in jobs}] + [j.name for j in jobs if j.name not in FIRST]
+    return {name: i for i, name in enumerate(names)}
 
 
 def run_parallel(jobs: list[Job], root: Path, n_jobs: int, devices: list[str], force: bool = False,
@@ -158,17 +168,23 @@ def run_parallel(jobs: list[Job], root: Path, n_jobs: int, devices: list[str], f
         raise ValueError(f"--jobs must be >= 1, got {n_jobs}")
     records: dict[str, dict] = {}
     slots = _Slots(n_jobs)
-    order = {job.name: i for i, job in enumerate(jobs)}
+    order = _rank(jobs)
 
     def one(job: Job) -> dict:
-        slot = slots.acquire(order[job.name], job.name)  # ready pages start in the jobs' order
+        slot = slots.acquire(order[job.name], job.name)  # ready pages start in rank order
         try:
             env = job_env(slot, n_jobs, devices)
             where = f"device {env['CUDA_VISIBLE_DEVICES']}, " if devices else ""
             _say(f"[siakit book] {job.kind} {job.name}: executing ({where}{env['OMP_NUM_THREADS']} threads, "
                  f"log {log_path(job)})")
             (root / job.marker).unlink(missing_ok=True)
-            return _execute_elsewhere(job, root, env, cell_timeout_s)
+            running = (root / job.marker).with_suffix(".running")  # what `wait_for_pages` waits on
+            running.parent.mkdir(parents=True, exist_ok=True)
+            running.write_text(json.dumps({"pid": os.getpid()}))
+            try:
+                return _execute_elsewhere(job, root, env, cell_timeout_s)
+            finally:
+                running.unlink(missing_ok=True)
         finally:
             slots.release(slot, job.name)
 
@@ -185,7 +201,9 @@ def run_parallel(jobs: list[Job], root: Path, n_jobs: int, devices: list[str], f
                 else:
                     todo.append(job)
             names = {job.name for job in todo}  # a prerequisite done before (skipped) is no wait
-            slots.needs.update({j.name: tuple(n for n in NEEDS.get(j.name, ()) if n in names) for j in todo})
+            slots.needs.update({j.name: tuple(n for n in READS.get(j.name, ()) if n in names) for j in todo})
+            with slots.cond:  # every page queues before any starts, so slots go in rank, not submission, order
+                slots.waiting.update((order[j.name], j.name) for j in todo)
             futures = [(job, pool.submit(one, job)) for job in todo]
             for job, future in futures:
                 record = future.result()

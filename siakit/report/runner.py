@@ -203,3 +203,37 @@ def build_book(root: Path) -> dict:
     rc = subprocess.run(command, cwd=root).returncode
     return {"command": " ".join(command), "returncode": rc, "seconds": round(time.perf_counter() - started, 1),
             "finished": datetime.now(timezone.utc).isoformat()}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def wait_for_pages(names, root: Path | str = ".", timeout_s: float = 3600.0, poll_s: float = 2.0) -> dict:
+    """Wait until the pages `names` (chapter names) are no longer being executed by a `siakit book
+    --jobs N` in `root` (their `.running` marker gone, or its book process dead); returns the seconds
+    waited per page. A page not being executed is no wait: this reads whatever results it left.
+
+        wait_for_pages(["02_toy_world"]) -> {"02_toy_world": 0.0}   # outside a parallel build
+    """
+    waited = {}
+    for name in names:
+        running = Path(root) / GENERATED / "status" / f"chapter__{name}.running"
+        started = time.perf_counter()
+        while running.exists() and time.perf_counter() - started < timeout_s:
+            try:
+                pid = int(json.loads(running.read_text())["pid"])
+            except (OSError, ValueError, KeyError):
+                pid = None  # being written or removed just now: look again
+            if pid is not None and not _alive(pid):
+                break  # left behind by a build that was killed
+            time.sleep(poll_s)
+        waited[name] = round(time.perf_counter() - started, 1)
+    return waited
+

@@ -30,41 +30,40 @@ GRADING_VERSION = 2
 
 def generate_testbed(lm, problems, max_new_tokens: int = 64, temperature: float = 0.0, seed: int = 0,
                      batch_size: int = 16, progress: bool = True, model_name: str | None = None) -> list[Trace]:
-    """One trace per problem (greedy when temperature == 0, else sampled with seed + batch index)."""
-    import torch
+    """One trace per problem: greedy when temperature == 0, else sampled with the problem's own seed
+    (`problem_seed(seed, id)`; the i-th repeat of a problem, i >= 1, uses id#i), so a trace does not
+    depend on batching. Decoded with continuous
+    batching (`siakit.models.shared_prefill`, `batch_size` rows at once): a finished trace's place
+    goes to the next problem instead of idling until the batch's longest trace ends."""
+    from siakit.experiment.generate import problem_seed
+    from siakit.models.shared_prefill import sample_continuations
 
     if max_new_tokens < 1:
         raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
     tok = lm.tokenizer
-    tok.padding_side = "left"  # decoder-only generation needs the prompts flush right
-    traces = []
+    prompts = [build_testbed_prompt(p, tok, lm.chat) for p in problems]
+    contexts = encode(tok, prompts)["input_ids"] if prompts else []
+    seen: dict[str, int] = {}  # a problem asked several times (RL's samples) draws a new seed each time
+    seeds = []
+    for p in problems:
+        seen[p.id] = seen.get(p.id, -1) + 1
+        seeds.append(problem_seed(seed, p.id if seen[p.id] == 0 else f"{p.id}#{seen[p.id]}"))
     bar = progress_bar(total=len(problems), desc=f"generate {model_name or lm.name}", unit="trace", enabled=progress)
-    for b in range(0, len(problems), batch_size):
-        batch = problems[b:b + batch_size]
-        prompts = [build_testbed_prompt(p, tok, lm.chat) for p in batch]
-        inputs = encode(tok, prompts, return_tensors="pt", padding=True).to(lm.device)
-        torch.manual_seed(seed + b // batch_size)
-        sampling = temperature > 0
-        started = time.perf_counter()
-        with torch.no_grad():
-            out = lm.model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=sampling,
-                                    temperature=temperature if sampling else None, top_p=None, top_k=None,
-                                    pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
-        seconds = time.perf_counter() - started
-        for problem, prompt, tokens in zip(batch, prompts, out[:, inputs["input_ids"].shape[1]:]):
-            ids = tokens.tolist()
-            ended = tok.eos_token_id in ids
-            n_new = ids.index(tok.eos_token_id) + 1 if ended else len(ids)
-            text = tok.decode(ids[:n_new], skip_special_tokens=True).rstrip("\n")
-            answer = extract_answer(text, truncated=not ended)
-            traces.append(Trace(
-                id=problem.id, prompt=prompt, steps=split_steps(text, min_lines=1), dataset=problem.dataset,
-                model=model_name or lm.name, cue=CUE, options=None, gold=problem.gold, answer=answer,
-                correct=verify(problem, answer) == 1.0,
-                meta={"question": problem.question, "rung": problem.rung, "level": problem.level,
-                      "n_new_tokens": n_new, "hit_cap": not ended, "first_wrong_line": first_wrong_line(text),
-                      "temperature": temperature, "seed": seed + b // batch_size,
-                      "batch_seconds": round(seconds, 3)}))
-        bar.update(len(batch))
+    started = time.perf_counter()
+    rows = sample_continuations(lm, contexts, [1] * len(problems), seeds, max_new_tokens, temperature,
+                                batch_rows=batch_size, bar=bar) if problems else []
+    seconds = time.perf_counter() - started
     bar.close()
+    traces = []
+    for problem, prompt, seed_p, (row,) in zip(problems, prompts, seeds, rows):
+        text = tok.decode(row.tokens, skip_special_tokens=True).rstrip("\n")
+        answer = extract_answer(text, truncated=not row.ended)
+        traces.append(Trace(
+            id=problem.id, prompt=prompt, steps=split_steps(text, min_lines=1), dataset=problem.dataset,
+            model=model_name or lm.name, cue=CUE, options=None, gold=problem.gold, answer=answer,
+            correct=verify(problem, answer) == 1.0,
+            meta={"question": problem.question, "rung": problem.rung, "level": problem.level,
+                  "n_new_tokens": len(row.tokens), "hit_cap": not row.ended, "first_wrong_line": first_wrong_line(text),
+                  "temperature": temperature, "seed": seed_p if temperature > 0 else seed,
+                  "seconds_per_trace": round(seconds / max(len(problems), 1), 3)}))
     return traces

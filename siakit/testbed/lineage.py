@@ -64,7 +64,7 @@ class LineageConfig:
     threads: int | None = None   # torch CPU threads (None: torch's default, i.e. OMP_NUM_THREADS). On an
                                  # idle 2-core machine 2 threads fine-tune ~1.8x faster than 1; on a busy
                                  # one, 1 thread is faster (2 ran 5x slower in our measurements)
-    eval_batch_size: int = 32    # generation batch (and rollout decode batch)
+    eval_batch_size: int = 64    # rows decoded at once (generation and rollouts; continuous batching keeps them full)
     rollout_m: int = 4           # rollouts from the mid-trace prefix of every evaluated trace (0 = none);
                                  # 4 keeps the AUROC at u = 0.5 within +-0.07 at n_eval = 200
     rollout_at: tuple = (0.5,)   # the fractions u of each trace that get those rollouts (k = round(u K))
