@@ -268,3 +268,37 @@ def test_cache_key_hashes_every_score_setting_and_the_scorer_version(tmp_path, m
     assert cache_key(cfg) == key
     monkeypatch.setattr(score_module, "SCORER_VERSION", score_module.SCORER_VERSION + 1)
     assert cache_key(cfg) != key
+
+
+def test_reader_rollouts_from_the_middle_are_cached_and_compared_with_the_cue(tmp_path, one_thread):
+    """`siakit.human.rollouts`: M continuations from the mid-solution prefix of the first n intact
+    traces; the second call reads the cache (no model needed); the comparison with the cue runs."""
+    from siakit.human.rollouts import HumanRolloutConfig, human_rollouts, intact_subset
+    from siakit.models.tiny import tiny_model
+    from siakit.scorer.score import score_traces
+    from siakit.testbed.evidence import cue_vs_rollouts
+
+    _, traces = _traces(4)
+    lm = tiny_model("llama")
+    cfg = HumanRolloutConfig(n=3, m=2, max_new_tokens=5, batch=4)
+    chosen = intact_subset(traces, 3)
+    assert [t.meta["variant"] for t in chosen] == ["intact"] * 3
+    frame = human_rollouts(lm, traces, cfg, tmp_path, progress=False)
+    assert frame["id"].tolist() == [t.id for t in chosen]
+    assert frame["k"].tolist() == [int(np.floor(len(t.steps) * 0.5 + 0.5)) for t in chosen]  # u = 0.5
+    assert (frame["n_samples"] == 2).all() and (frame["n_rollout_tokens"] <= 2 * 5).all()
+    assert len(list(tmp_path.glob("rollouts-*.parquet"))) == 1 and not list(tmp_path.glob("*.tmp"))
+
+    class Refuses:
+        name = lm.name
+
+        def __getattr__(self, item):
+            raise AssertionError("the cached rollouts should be read, not recomputed")
+
+    again = human_rollouts(Refuses(), traces, cfg, tmp_path, progress=False)
+    pd.testing.assert_frame_equal(again, frame)
+    assert HumanRolloutConfig(n=3, m=3).key(lm.name, ["a"]) != HumanRolloutConfig(n=3, m=2).key(lm.name, ["a"])
+    versus = cue_vs_rollouts(score_traces(lm, chosen, progress=False), frame, chosen, n_boot=50)
+    assert 0 <= versus["leader_agreement"] <= 1 and versus["n_prefixes"] == 3
+    with pytest.raises(ValueError, match="no intact traces"):
+        human_rollouts(lm, [t for t in traces if t.meta["variant"] != "intact"], cfg, tmp_path)
