@@ -201,20 +201,27 @@ def test_chapter_executes_from_a_cached_run(tmp_path, data_root, monkeypatch, on
 
     from conftest import execute_chapter
 
-    from siakit.human.cache import HumanRunConfig, load_or_score
+    from siakit.human.cache import HumanRunConfig, load_or_score, run_path
+    from siakit.human.rollouts import HumanRolloutConfig, human_rollouts
     from siakit.models.tiny import tiny_model
 
     monkeypatch.setenv("SIAKIT_DATA", str(data_root))
     lm = tiny_model("llama")
-    load_or_score(HumanRunConfig(model=lm.name, n=10), root=tmp_path / "cache", lm=lm, progress=False)
+    cfg = HumanRunConfig(model=lm.name, n=10)
+    run = load_or_score(cfg, root=tmp_path / "cache", lm=lm, progress=False)
+    # the reader's continuations, made here with the tiny model under the chapter's key (it loads models by spec)
+    human_rollouts(lm, run.traces, HumanRolloutConfig(n=3, m=2), run_path(cfg, tmp_path / "cache"), progress=False)
     notebook = Path(__file__).resolve().parents[1] / "notebooks" / "05_human_traces.md"
     cells, text = execute_chapter(notebook, tmp_path, cwd=notebook.parents[1], parameters={
-        "model": lm.name, "n": 10, "cache_root": str(tmp_path / "cache"), "n_boot": 50})
+        "model": lm.name, "n": 10, "cache_root": str(tmp_path / "cache"), "n_boot": 50, "rollout_n": 3,
+        "rollout_m": 2})
+    assert "3 mid-solution prefixes, 6 continuations" in text
     assert "10 problems, 40 traces (intact 10, corrupted 10, shuffled 10, foreign 10)" in text
     assert "source: cache" in text
     html = "".join("".join(o.get("data", {}).get("text/html", "")) for c in cells for o in c.get("outputs", []))
     assert "Verdict on stepwise reading: " in html and "n = 10 problems" in html
     assert "copy-last-number AUROC" in html and "Holm p" in html  # the baseline beside the headline
+    assert "same leading answer (cue vs continuations)" in html and "cue leader = last number written" in html
     # h_0 is one number per problem: the same prompt and candidate set for all four variants
     md = "".join("".join(o.get("data", {}).get("text/markdown", "")) for c in cells for o in c.get("outputs", []))
     assert "on the 10 problems scored in all four" in md and "within 0.0e+00 nats" in md
