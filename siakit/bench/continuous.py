@@ -41,11 +41,22 @@ def _both_ways(lm, contexts, counts, caps, temperature, batch_rows, row) -> list
     return out["continuous"]
 
 
+def _mid_prefix(tokenizer, tokens: list[int]) -> list[int]:
+    """The reasoning C_{1:k} the lineage continues from a greedy trace (`siakit.testbed.generate`
+    splits it into lines; k = round(K / 2), `siakit.scorer.rollout.rollout_prefixes`), as token ids."""
+    from siakit.data.traces import split_steps
+    from siakit.scorer.rollout import rollout_prefixes
+
+    steps = split_steps(tokenizer.decode(tokens, skip_special_tokens=True).rstrip("\n"), min_lines=1)
+    k = rollout_prefixes(len(steps), (0.5,))[0]
+    return tokenizer("".join(steps[:k]), add_special_tokens=False)["input_ids"] if k else []
+
+
 def continuous_batching(model: str = "smollm2-135m-instruct", n: int = 64, m: int = 4, max_new_tokens: int = 64,
                         batch_rows: int = 32, seed: int = 0) -> list[dict]:
     """The lineage's two decodes on `n` testbed prompts (rg:chain_sum), each both ways: greedy traces
-    (cap `max_new_tokens`), then `m` temperature-1 rollouts from each trace's middle (its first half
-    of tokens; cap: the rest of the budget, as the lineage's rollouts). One row each: tokens/s,
+    (cap `max_new_tokens`), then `m` temperature-1 rollouts from each trace's mid-trace prefix (its
+    first round(K / 2) lines; cap: the rest of the budget), as the lineage's rollouts. One row each: tokens/s,
     seconds, the speedup (batch-at-a-time seconds / continuous seconds) and `same_rows`."""
     import torch
 
@@ -62,9 +73,9 @@ def continuous_batching(model: str = "smollm2-135m-instruct", n: int = 64, m: in
     base = {"kind": "continuous-batching", "model": lm.name, "batch_rows": batch_rows, "threads": torch.get_num_threads()}
     greedy_row = {**base, "decode": "greedy traces", "rows": len(prompts), "max_new_tokens": max_new_tokens}
     traces = _both_ways(lm, prompts, [1] * len(prompts), [max_new_tokens] * len(prompts), 0.0, batch_rows, greedy_row)
-    halves = [len(job[0].tokens) // 2 for job in traces]
-    contexts = [p + job[0].tokens[:h] for p, job, h in zip(prompts, traces, halves)]
-    caps = [max(1, max_new_tokens - h) for h in halves]
+    prefixes = [_mid_prefix(lm.tokenizer, job[0].tokens) for job in traces]
+    contexts = [p + c for p, c in zip(prompts, prefixes)]
+    caps = [max(1, max_new_tokens - len(c)) for c in prefixes]
     rollout_row = {**base, "decode": f"rollouts from the middle, M = {m}, temperature 1", "rows": len(contexts) * m}
     _both_ways(lm, contexts, [m] * len(contexts), caps, 1.0, batch_rows, rollout_row)
     return [greedy_row, rollout_row]
