@@ -156,14 +156,15 @@ def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
     removed = []
     for path in Path(folder).rglob(".*.tmp*"):
         pid = path.name.rsplit(".tmp", 1)[-1]
-        if not pid.isdigit() or not path.is_file() or _alive(int(pid)):
+        if not pid.isdigit() or not path.is_file() or pid_alive(int(pid)):
             continue
         path.unlink(missing_ok=True)
         removed.append(path)
     return removed
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process `pid` exists (ours, or someone else's): pid_alive(os.getpid()) -> True."""
     if pid == os.getpid():
         return True
     try:

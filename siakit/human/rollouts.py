@@ -58,6 +58,7 @@ def human_rollouts(model, traces, cfg: HumanRolloutConfig, folder: str | Path, d
     `load_model` spec (loaded only when the rollouts are not cached) or a loaded model."""
     import pandas as pd
 
+    from siakit.files import atomic_write
     from siakit.models.loading import load_model
     from siakit.scorer.score import score_traces
 
@@ -70,7 +71,5 @@ def human_rollouts(model, traces, cfg: HumanRolloutConfig, folder: str | Path, d
         return pd.read_parquet(path)
     lm = load_model(model, device=device) if isinstance(model, str) else model
     frame = score_traces(lm, chosen, config=replace(cfg.score_config(), progress=progress))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_parquet(path.with_suffix(".tmp"), index=False)
-    path.with_suffix(".tmp").replace(path)  # whole or absent: a killed run leaves no half file
+    atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False))  # a killed run leaves no half file
     return frame

@@ -57,11 +57,11 @@ def _draw(logits, generators, temperature: float):
     return idx.clamp_(max=logits.shape[-1] - 1)
 
 
-def _left_pad(seqs: list[list[int]], pad: int, device, width: int | None = None):
+def _left_pad(seqs: list[list[int]], pad: int, device):
     """Token ids and padding mask, flush right: [[5, 6], [7]] -> ids [[5, 6], [pad, 7]], mask [[1, 1], [0, 1]]."""
     import torch
 
-    width = width or max(len(s) for s in seqs)
+    width = max(len(s) for s in seqs)
     ids = torch.full((len(seqs), width), pad, dtype=torch.long, device=device)
     mask = torch.zeros((len(seqs), width), dtype=torch.long, device=device)
     for i, s in enumerate(seqs):
@@ -109,7 +109,6 @@ def _stream(adapter, contexts, counts, seeds, caps, temperature, eos, pad, share
 
     device = adapter.device
     queue = [(j, r) for j, n in enumerate(counts) for r in range(n)]
-    eos_t = torch.tensor(sorted(eos), dtype=torch.long, device=device)
     rows, tokens, generators = [], [], []
     cache = logits = mask = last = None
     stackable = True
@@ -135,17 +134,16 @@ def _stream(adapter, contexts, counts, seeds, caps, temperature, eos, pad, share
             for seq, t in zip(tokens, nxt.tolist()):
                 seq.append(t)
             stats["new_tokens"] += len(rows)
-            lengths = torch.tensor([len(seq) for seq in tokens], device=device)
-            cap = torch.tensor([caps[j] for j, _ in rows], device=device)
-            done = torch.isin(nxt, eos_t) | (lengths >= cap)
-            if bool(done.any()):  # finished rows leave the batch and its cache
-                for i in done.nonzero()[:, 0].tolist():
-                    finish(*rows[i], Continuation(tokens[i], tokens[i][-1] in eos))
-                keep = (~done).nonzero()[:, 0]
-                kept = keep.tolist()
+            ended = [seq[-1] in eos or len(seq) >= caps[j] for (j, _), seq in zip(rows, tokens)]
+            if any(ended):  # finished rows leave the batch and its cache
+                for (j, r), seq, end in zip(rows, tokens, ended):
+                    if end:
+                        finish(j, r, Continuation(seq, seq[-1] in eos))
+                kept = [i for i, end in enumerate(ended) if not end]
                 rows, tokens, generators = ([x[i] for i in kept] for x in (rows, tokens, generators))
                 if not rows:
                     continue
+                keep = torch.tensor(kept, device=device)
                 cache.batch_select_indices(keep)
                 nxt, mask, last = nxt[keep], mask[keep], last[keep]
                 if stackable:  # slots that are padding in every remaining row: drop them (stacking pads)

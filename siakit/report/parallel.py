@@ -26,6 +26,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from siakit.files import atomic_write_json
 from siakit.report.pages import write_summary
 from siakit.report.jobs import FIRST, READS
 from siakit.report.runner import (AFTER_RUNS, GENERATED, Job, done_record, placeholder, plan, record_finished,
@@ -136,6 +137,12 @@ class _Slots:
         ready = [w for w in self.waiting if self._ready(w[1])]
         return bool(self.free) and bool(ready) and min(ready) == (rank, name)
 
+    def queue(self, pages: list[tuple[int, str]]) -> None:
+        """Queue (rank, name) pages before any of them asks for a slot, so that slots go in rank
+        order, not in the order their threads happen to call `acquire`."""
+        with self.cond:
+            self.waiting.update(pages)
+
     def acquire(self, rank: int, name: str) -> int:
         with self.cond:
             self.waiting.add((rank, name))
@@ -178,9 +185,8 @@ def run_parallel(jobs: list[Job], root: Path, n_jobs: int, devices: list[str], f
             _say(f"[siakit book] {job.kind} {job.name}: executing ({where}{env['OMP_NUM_THREADS']} threads, "
                  f"log {log_path(job)})")
             (root / job.marker).unlink(missing_ok=True)
-            running = (root / job.marker).with_suffix(".running")  # what `wait_for_pages` waits on
-            running.parent.mkdir(parents=True, exist_ok=True)
-            running.write_text(json.dumps({"pid": os.getpid()}))
+            running = atomic_write_json((root / job.marker).with_suffix(".running"),  # what `wait_for_pages`
+                                        {"pid": os.getpid()})                        # waits on
             try:
                 return _execute_elsewhere(job, root, env, cell_timeout_s)
             finally:
@@ -202,8 +208,7 @@ def run_parallel(jobs: list[Job], root: Path, n_jobs: int, devices: list[str], f
                     todo.append(job)
             names = {job.name for job in todo}  # a prerequisite done before (skipped) is no wait
             slots.needs.update({j.name: tuple(n for n in READS.get(j.name, ()) if n in names) for j in todo})
-            with slots.cond:  # every page queues before any starts, so slots go in rank, not submission, order
-                slots.waiting.update((order[j.name], j.name) for j in todo)
+            slots.queue([(order[j.name], j.name) for j in todo])
             futures = [(job, pool.submit(one, job)) for job in todo]
             for job, future in futures:
                 record = future.result()

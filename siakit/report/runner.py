@@ -23,6 +23,7 @@ import traceback
 from datetime import datetime, timezone
 from pathlib import Path
 
+from siakit.files import pid_alive
 from siakit.report.pages import fold_injected_parameters, fold_signatures, markdown_escape, note_cell, set_title, write_summary
 
 GENERATED = Path("book/generated")  # every build output of the runner, gitignored
@@ -205,16 +206,6 @@ def build_book(root: Path) -> dict:
             "finished": datetime.now(timezone.utc).isoformat()}
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
-
-
 def wait_for_pages(names, root: Path | str = ".", timeout_s: float = 3600.0, poll_s: float = 2.0) -> dict:
     """Wait until the pages `names` (chapter names) are no longer being executed by a `siakit book
     --jobs N` in `root` (their `.running` marker gone, or its book process dead); returns the seconds
@@ -231,7 +222,7 @@ def wait_for_pages(names, root: Path | str = ".", timeout_s: float = 3600.0, pol
                 pid = int(json.loads(running.read_text())["pid"])
             except (OSError, ValueError, KeyError):
                 pid = None  # being written or removed just now: look again
-            if pid is not None and not _alive(pid):
+            if pid is not None and not pid_alive(pid):
                 break  # left behind by a build that was killed
             time.sleep(poll_s)
         waited[name] = round(time.perf_counter() - started, 1)
