@@ -26,6 +26,9 @@ def test_page_names_and_runs_file(tmp_path):
     assert jobs["m__gsm8k"].parameters["n"] == 3 and jobs["m__svamp"].parameters["dataset"] == "svamp"
     assert jobs["02_toy_world"].parameters == {"steps": 5}
     assert jobs["20_figures"].parameters["results_dir"] == "results"
+    assert jobs["30_early_exit"].parameters["estimator"] == "readout"  # the runs' estimator reaches them
+    several = write(tmp_path / "e.yml", "defaults: {estimator: 'enumerate,readout'}\nruns:\n  - {model: m, datasets: [gsm8k]}\n")
+    assert {j.name: j for j in load_runs(several, tmp_path)}["20_figures"].parameters["estimator"] == "enumerate"
     order = [j.name for j in load_runs(runs, tmp_path)]
     assert order.index("m__svamp") < order.index("20_figures")  # cross-run pages after the runs
     bad = write(tmp_path / "bad.yml", "runs:\n  - {model: m, dataset: gsm8k, colour: red}\n")

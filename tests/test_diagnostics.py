@@ -25,3 +25,19 @@ def test_cut_traces_are_left_out_unless_asked():
     traces = [_t("a", 4, "1", 160), _t("b", 4, "1", 159)]
     assert is_cut(traces[0], 160) and not is_cut(traces[1], 160) and not is_cut(traces[0], None)
     assert usable_ids(traces, 160) == {"b"} and usable_ids(traces, 160, include_cut=True) == {"a", "b"}
+
+
+def test_answer_mass_splits_enumerates_mass_by_where_the_prefix_is():
+    from siakit.analysis.diagnostics import answer_mass
+
+    rows = [(0, 0.9, 0.1, 0.0, 1.0, 1.0), (1, 0.6, 0.3, 0.1, 0.5, 2.5), (2, 0.8, 0.195, 0.005, 0.2, 0.3)]
+    scores = pd.DataFrame([{"id": "a", "k": k, "n_steps": 2, "enumerated_mass": e, "non_numeric_mass": n,
+                            "unexplored_mass": u, "entropy_low": lo, "entropy_high": hi}
+                           for k, e, n, u, lo, hi in rows])
+    table = answer_mass(scores).set_index("prefixes")
+    assert table.loc["prompt (k = 0)", "enumerated"] == 0.9 and table.loc["prompt (k = 0)", "n"] == 1
+    mid = table.loc["mid-trace (0 < k < K)"]
+    assert mid["unexplored"] == 0.1 and mid["budget stopped (share)"] == 1.0 and mid["h interval width (nats)"] == 2.0
+    last = table.loc["after the last step (k = K)"]
+    assert last["budget stopped (share)"] == 0.0 and abs(last["h interval width (nats)"] - 0.1) < 1e-12
+    assert answer_mass(scores.drop(columns="unexplored_mass")) is None  # readout rows: no masses

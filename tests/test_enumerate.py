@@ -103,6 +103,40 @@ def test_enumerate_equals_brute_force_on_a_tiny_model(leads, symbols, max_digits
         assert row["entropy_low"] <= row["entropy"] <= row["entropy_high"]
 
 
+def test_the_search_is_gold_blind_and_the_gold_is_read_beside_it():
+    """Whatever the gold (or none), and with or without prefetching, the search finds the same answers,
+    masses and h_k, so an early exit may decide with them; the gold's raw log-probability is still
+    exact when the search stops long before reaching it (checked against the exhaustive search)."""
+    from siakit.analysis.early_exit import check_prefix_only
+    from siakit.models.tiny import tiny_model
+    from siakit.scorer.score import score_traces
+
+    lm = tiny_model("llama")
+    lay = layout_trace(lm.tokenizer, _trace(), CUE, None)
+    grammar = numeric_grammar(lm.tokenizer, (), "")
+    small = EnumerateOptions(epsilon=1e-5, max_nodes=30, width=8, max_digits=3, leads=())
+    exact = EnumerateOptions(epsilon=0.0, max_nodes=10 ** 6, width=10 ** 6, max_digits=3, leads=())
+    encode = lambda text: lm.tokenizer(text, add_special_tokens=False)["input_ids"]  # noqa: E731
+    blind = ("entropy", "options", "option_probs", "enumerated_mass", "non_numeric_mass", "unexplored_mass",
+             "n_nodes", "entropy_low", "entropy_high")
+    base = enumerate_layout(lm.adapter, grammar, lay, None, small)
+    for gold in ("8", "907", "31"):
+        full = enumerate_layout(lm.adapter, grammar, lay, gold, exact)
+        for prefetch in (None, [[encode(" " + gold), encode(" 3")]] * len(lay.bounds)):
+            rows = enumerate_layout(lm.adapter, grammar, lay, gold, small, prefetch)
+            for k, (row, ref) in enumerate(zip(rows, base)):
+                for col in blind:
+                    assert row[col] == pytest.approx(ref[col], abs=1e-6, nan_ok=True), (gold, prefetch is not None, k, col)
+                assert row["n_nodes"] <= 30 and row["n_gold_nodes"] >= len(encode(" " + gold))
+                assert row["gold_in_set"] == (gold in ref["options"])
+                assert row["gold_logprob_raw"] == pytest.approx(full[k]["gold_logprob_raw"], abs=1e-3)  # float32 passes
+    assert any(gold not in r["options"] for gold in ("907",) for r in base)  # a gold the search never saw
+    frame = score_traces(lm, [_trace()], estimator="enumerate", progress=False, enumerate_max_nodes=6)
+    check_prefix_only(frame)  # the early exit takes gold-blind rows ...
+    with pytest.raises(ValueError, match="older search"):
+        check_prefix_only(frame.drop(columns="n_gold_nodes"))  # ... and refuses the older search's
+
+
 def test_the_entropy_interval():
     assert entropy_interval(np.array([0.5, 0.5]), 0.0, 30.0) == pytest.approx((math.log(2), math.log(2)))
     low, high = entropy_interval(np.array([0.45, 0.45]), 0.1, 30.0)
@@ -120,7 +154,7 @@ def test_score_traces_enumerate_rows_and_choices_are_exact():
     assert len(frame) == 3 and set(frame["method"]) == {"enumerate"}
     total = frame["enumerated_mass"] + frame["non_numeric_mass"] + frame["unexplored_mass"]
     assert np.allclose(total, 1.0, atol=1e-5)
-    assert (frame["n_nodes"] <= 40 + 5).all()  # the budget, plus the gold's forced path
+    assert (frame["n_nodes"] <= 40).all()  # the budget (the gold's shadow path is outside it)
     assert np.isfinite(frame["gold_logprob_raw"]).all() and (frame["gold_logprob"] <= 1e-9).all()
     exact = dict(enumerate_epsilon=0.0, enumerate_max_digits=1, enumerate_max_nodes=10 ** 6, progress=False)
     fetched = score_traces(lm, [_trace()], estimator="enumerate", enumerate_prefetch=True, **exact)

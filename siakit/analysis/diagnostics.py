@@ -63,3 +63,29 @@ def run_diagnostics(traces, scores: pd.DataFrame, max_new_tokens: int | None = N
             "n_short": len(short), "share_short": len(short) / n if n else None,
             "answer_counts": dict(answers.most_common()),
             "leader_agrees": agree / compared if compared else None, "n_leader_compared": compared}
+
+
+MASSES = ("enumerated_mass", "non_numeric_mass", "unexplored_mass")  # `enumerate`'s three, summing to 1
+
+
+def answer_mass(scores: pd.DataFrame, epsilon: float = 0.01) -> pd.DataFrame | None:
+    """Where `enumerate`'s answer mass goes (after the cue), at the prompt (k = 0), mid-trace
+    (0 < k < K) and after the last step (k = K): the mean enumerated, non-numeric and unexplored mass,
+    the share of prefixes the node budget stopped with at least `epsilon` unexplored, and the mean
+    width of the h_k interval that mass allows (nats). None when the rows have no masses.
+
+    One prefix with masses (0.9, 0.1, 0.0) at k = 0 -> row "prompt (k = 0)": 0.9, 0.1, 0.0, 0.0, 0.0
+    """
+    if not set(MASSES) <= set(scores.columns) or not scores["enumerated_mass"].notna().any():
+        return None
+    s = scores[scores["enumerated_mass"].notna()]
+    where = {"prompt (k = 0)": s["k"] == 0, "mid-trace (0 < k < K)": (s["k"] > 0) & (s["k"] < s["n_steps"]),
+             "after the last step (k = K)": s["k"] == s["n_steps"]}
+    rows = []
+    for name, mask in where.items():
+        g = s[mask]
+        width = (g["entropy_high"] - g["entropy_low"]) if {"entropy_high", "entropy_low"} <= set(g) else pd.Series(dtype=float)
+        rows.append({"prefixes": name, "n": len(g), **{m.replace("_mass", ""): g[m].mean() for m in MASSES},
+                     "budget stopped (share)": (g["unexplored_mass"] >= epsilon).mean() if len(g) else float("nan"),
+                     "h interval width (nats)": width.mean()})
+    return pd.DataFrame(rows)

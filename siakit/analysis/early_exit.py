@@ -7,9 +7,10 @@ Tokens saved are the reasoning tokens after the exit point, n_prefix_tokens(K) -
 
 Everything the rule decides with is known at the exit step: h_k, the leader and the threshold
 tau * log|S_k| all come from S_k, the candidate set of the prefix (`siakit.scorer.candidates`; fixed
-options such as ARC's A-D are known from the start). Only then is the leader graded against the gold.
-A table scored with a set that knew more (`candidates` not "prefix"/"given", or a "given" set of
-numbers, which may hold the gold) is refused.
+options such as ARC's A-D are known from the start), or from the answers `enumerate`'s gold-blind
+search found after it (`candidates` "enumerated"). Only then is the leader graded against the gold.
+A table scored with a set that knew more (other `candidates`, a "given" set of numbers, which may
+hold the gold, or enumerate rows of the older search that expanded the gold) is refused.
 
     h = [1.0, 0.3, 0.05], leader at k=1 is gold, tau = 0.5  ->  exit at k = 1, correct, saves the
     tokens of step 2.
@@ -41,16 +42,21 @@ def exit_step(h: np.ndarray, threshold) -> int | None:
 
 def check_prefix_only(scores: pd.DataFrame) -> None:
     """Refuse tables whose candidate sets used more than the prefix (an early exit would then decide
-    with the gold or the final answer). Tables without a `candidates` column (older runs) are refused
+    with the gold or the final answer). `enumerate`'s rows pass: its search is gold-blind. Tables without a `candidates` column (older runs) are refused
     too: their numeric sets were built from the gold. "given" sets pass only when they are not numbers
     (multiple-choice labels known from the start): a given set of numbers may hold the gold."""
     if "candidates" not in scores.columns:
         raise ValueError("early exit needs candidate sets built from the prefix only: this scores table "
                          "has no `candidates` column (an older run, whose numeric sets held the gold); "
                          "score it again")
-    bad = sorted(set(scores["candidates"].dropna().astype(str)) - {"prefix", "given"})
+    kinds = set(scores["candidates"].dropna().astype(str))
+    bad = sorted(kinds - {"prefix", "given", "enumerated"})
     if bad or scores["candidates"].isna().any():
-        raise ValueError(f"early exit needs candidates 'prefix' or 'given', got {bad or ['<missing>']}")
+        raise ValueError(f"early exit needs candidates 'prefix', 'given' or 'enumerated', got {bad or ['<missing>']}")
+    if "enumerated" in kinds and "n_gold_nodes" not in scores.columns:
+        raise ValueError("early exit refuses these `enumerate` rows: they come from the older search, which "
+                         "expanded the gold inside it (its answers could hold the gold because it was the gold); "
+                         "score them again (siakit >= scorer version 3 reads the gold beside a gold-blind search)")
     given = scores[scores["candidates"].astype(str) == "given"]
     if "options" in given.columns and len(given):
         numeric = given["options"].map(lambda opts: opts is not None and len(opts) > 0

@@ -33,7 +33,7 @@ class RunConfig:
     n: int | str = _f(16, "problems: the first n of the split in file order (raising n extends a stored "
                           "run); 'all' for the whole split; above the split's size is an error")
     split: str = _f("test", "dataset split (GSM8K also has train)")
-    estimator: str = _f(ScoreConfig.estimator, "readout | vocab | sampling, or several comma-separated")
+    estimator: str = _f(ScoreConfig.estimator, "readout | enumerate | rollout | vocab, or several comma-separated")
     max_new_tokens: int = _f(256, "generation length cap per trace (tokens)")
     temperature: float = _f(0.0, "generation temperature; 0 is greedy decoding")
     seed: int = _f(0, "seeds generation, scoring samples and every bootstrap")

@@ -57,6 +57,23 @@ def plot_mean_curves(ax, bands: pd.DataFrame, ylabel: str = "$h_k$ (nats)", grou
     return ax
 
 
+def plot_answer_mass(ax, scores: pd.DataFrame, n_boot: int = 300, seed: int = 0):
+    """`enumerate`'s answer mass over normalised time u = k/K, all traces: the enumerated numeric,
+    the non-numeric and the unexplored mass (mean and 95% bootstrap band; they sum to 1)."""
+    from siakit.analysis.signatures import mean_curves
+
+    for column, color in (("enumerated_mass", "tab:blue"), ("non_numeric_mass", "tab:orange"),
+                          ("unexplored_mass", "0.4")):
+        g = mean_curves(scores, column, n_boot=n_boot, seed=seed)
+        g = g[g["group"] == "all"]
+        if len(g):
+            ax.plot(g["u"], g["mean"], color=color, label=column.replace("_mass", "").replace("_", "-"))
+            ax.fill_between(g["u"], g["low"], g["high"], color=color, alpha=0.2, linewidth=0)
+    ax.set(xlabel="normalised step $u = k/K$", ylabel="mass after the cue", ylim=(-0.02, 1.02))
+    ax.legend(frameon=False)
+    return ax
+
+
 def plot_separability(ax, sep: pd.DataFrame, label: str = ""):
     """AUROC of -h_k (and -s_k) for correctness vs u, with bootstrap bands; 0.5 = chance."""
     ax.axhline(0.5, color="0.6", linestyle=":", linewidth=1)

@@ -170,7 +170,8 @@ def load_runs(path: Path, root: Path) -> list[Job]:
         runs += _entry_jobs(entry, defaults, f"{path}: runs[{i}]", seen)
     if not runs:
         raise ValueError(f"{path}: no runs listed")
-    chapters = _chapter_jobs(spec.get("chapters") or {}, path, defaults.get("results_dir", RunConfig.results_dir))
+    chapters = _chapter_jobs(spec.get("chapters") or {}, path, defaults.get("results_dir", RunConfig.results_dir),
+                             defaults.get("estimator", RunConfig.estimator))
     first = [j for n, j in chapters.items() if n not in AFTER_RUNS]
     return first + runs + [chapters[n] for n in chapters if n in AFTER_RUNS]
 
@@ -231,9 +232,9 @@ def _entry_jobs(entry, defaults: dict, where: str, seen: set) -> list[Job]:
     return jobs
 
 
-def _chapter_jobs(chapter_params: dict, path: Path, results_dir: str) -> dict[str, Job]:
+def _chapter_jobs(chapter_params: dict, path: Path, results_dir: str, estimator: str) -> dict[str, Job]:
     """One job per chapter, in CHAPTERS' order, with the runs file's `chapters` parameters; the chapters
-    that read the runs' results get the runs' `results_dir`."""
+    that read the runs' results get the runs' `results_dir` and their default `estimator`."""
     unknown = set(chapter_params) - {c[0] for c in CHAPTERS}
     if unknown:
         raise ValueError(f"{path}: chapters: unknown chapter(s) {sorted(unknown)}")
@@ -246,5 +247,6 @@ def _chapter_jobs(chapter_params: dict, path: Path, results_dir: str) -> dict[st
         params = dict(chapter_params.get(name) or {})
         if name in AFTER_RUNS:
             params.setdefault("results_dir", results_dir)
+            params.setdefault("estimator", str(estimator).split(",")[0].strip())  # several scored: the first
         chapters[name] = Job(name, "chapter", Path(source), params, title)
     return chapters

@@ -17,8 +17,12 @@ Mass accounting at an expanded node of path mass m (every unit of mass lands in 
 - anywhere else: mass outside the grammar is non-numeric (" the", "**", a letter after a digit ...).
 So enumerated_mass + non_numeric_mass + unexplored_mass = 1 (unexplored counts the frontier and the
 digits beyond `max_digits`). A number's terminated probability sums all its token paths (" 1,000"
-and " 1000" are one answer "1000"). The gold's plain-digit spellings are always expanded, so its
-raw log-probability is there even when it is far below epsilon.
+and " 1000" are one answer "1000").
+
+The search is gold-blind (`siakit.scorer.enumeration_search`): the answers, h_k, the leader and the
+masses are the same whatever the gold, so an early exit may decide with them. The gold's plain-digit
+spellings are followed beside the search, into a ledger of their own, so its raw log-probability is
+there even when it is far below epsilon; the search's answers hold the gold only if it found it.
 
     >>> from siakit.scorer.numeric_grammar import numeric_grammar
     >>> rows = enumerate_layout(adapter, numeric_grammar(tokenizer), layouts[0], gold="8", opts=EnumerateOptions())
@@ -115,8 +119,9 @@ def enumerate_layout(adapter, grammar, lay, gold: str | None, opts: EnumerateOpt
     fed, as `rows[0]["tokens_fed"]` (the trace's total).
 
     `prefetch[k]`: token paths after the cue (lists of ids; e.g. the candidate numbers and the gold)
-    fed with the cues in the first pass as a trie, so the search resolves them without a level of
-    their own (paths that leave the grammar are dropped). The result does not depend on them.
+    fed with the cues in the first pass as a trie; a node the search selects on such a path is read
+    from that pass instead of fed (paths that leave the grammar are dropped). They save tokens and
+    change no number: the search selects the same nodes with or without them.
     """
     import torch
 
@@ -133,14 +138,23 @@ def enumerate_layout(adapter, grammar, lay, gold: str | None, opts: EnumerateOpt
             chosen = [nd for px in search.prefixes for nd in select(px, opts)]
             if not chosen:
                 break
-            pos = [lay.bounds[nd.k] + len(lay.cue) + nd.depth - 1 for nd in chosen]
-            start = len(cache.pos)
-            out = cache.feed([nd.token for nd in chosen], pos, [lay.bounds[nd.k] for nd in chosen],
-                             [nd.path for nd in chosen], opts.chunk)
-            for i, nd in enumerate(chosen):
-                nd.path = nd.path + [start + i]
-            search.expand_all(chosen, out)
-            search.drain(first_out)  # (a prefetched path below a node found by the search)
+            fetched = [nd for nd in chosen if nd.toks in search.prefixes[nd.k].ready]  # fed in the first pass
+            for nd in fetched:
+                nd.path = nd.path + [search.prefixes[nd.k].ready[nd.toks][0]]
+                search.prefixes[nd.k].from_first += 1
+            if fetched:
+                search.expand_all(fetched, first_out[torch.tensor([search.prefixes[nd.k].ready[nd.toks][1]
+                                                                   for nd in fetched], device=search.dev)])
+            chosen = [nd for nd in chosen if nd.toks not in search.prefixes[nd.k].ready]
+            if chosen:
+                pos = [lay.bounds[nd.k] + len(lay.cue) + nd.depth - 1 for nd in chosen]
+                start = len(cache.pos)
+                out = cache.feed([nd.token for nd in chosen], pos, [lay.bounds[nd.k] for nd in chosen],
+                                 [nd.path for nd in chosen], opts.chunk)
+                for i, nd in enumerate(chosen):
+                    nd.path = nd.path + [start + i]
+                search.expand_all(chosen, out)
+            search.drain(first_out)  # shadow gold nodes the first pass fed
     rows = [summarize(px, gold_key, opts) for px in search.prefixes]
     rows[0]["tokens_fed"] = cache.tokens
     return rows
@@ -163,10 +177,11 @@ def _first_level(search: "Search", cache: _Cache, lay, prefetch):
     for k, px in enumerate(search.prefixes):
         px.ready = {path: (n + row, at[n + row]) for path, row in first.ready[k].items()}
     anchors = [first_out[at[row]] for row in anchor_rows]
-    roots = [Node(k, -1, START, 0, 0.0, "", 0, first.cue_slots[k], search.gold_key is not None)
-             for k in range(len(lay.bounds))]
-    search.expand_all(roots, torch.stack(anchors))
-    search.drain(first_out)  # prefetched nodes the search reached: their logits are in the first pass
+    roots = [Node(k, -1, START, 0, 0.0, "", 0, first.cue_slots[k]) for k in range(len(lay.bounds))]
+    if search.gold_key is not None:  # the gold's shadow root: the same cue, read into the gold's ledger
+        roots += [Node(k, -1, START, 0, 0.0, "", 0, first.cue_slots[k], True) for k in range(len(lay.bounds))]
+    search.expand_all(roots, torch.stack(anchors * (len(roots) // len(anchors))))
+    search.drain(first_out)  # shadow gold nodes the first pass fed
     return first_out
 
 

@@ -6,6 +6,13 @@ A `Search` holds one trace's prefixes; `expand_all(nodes, logp)` distributes eac
 its next-token log-probabilities [n, vocab] and pushes its grammar children; `select(prefix, opts)`
 picks the next level's nodes of one prefix (the gold's first, then the heaviest).
 
+The search is gold-blind: what it finds (the answers, h_k, the leader, the masses) does not depend on
+the gold. The gold's plain-digit path is followed by *shadow* nodes (`Node.gold`) that write only to
+the prefix's gold ledger (`Prefix.gold_mass`) and never join the frontier, the budget or the answers,
+so its raw probability is known even far below epsilon without telling the search where the gold is.
+Nodes the first pass fed already (`Prefix.ready`) are read from that pass when the search selects
+them: prefetching saves tokens but changes no result.
+
     >>> from siakit.scorer.enumeration import EnumerateOptions
     >>> select(Prefix(), EnumerateOptions())   # an empty frontier: nothing left to expand
     []
@@ -32,20 +39,23 @@ class Node:
     text: str                 # its text after the cue
     depth: int                # tokens after the cue
     path: list = field(default_factory=list)   # cache slots of its ancestors' fed tokens (and cue)
-    gold: bool = False        # on a plain-digit path to the gold: always expanded
+    gold: bool = False        # a shadow node on the gold's plain-digit path: feeds the gold ledger only
     toks: tuple = ()          # its token path after the cue
 
 
 @dataclass
 class Prefix:
-    """One prefix's search: its frontier, the gold's waiting nodes, and where its mass went."""
+    """One prefix's search: its frontier, the gold's shadow nodes, and where its mass went."""
     frontier: list = field(default_factory=list)   # heap of (-logp, serial, node)
-    forced: list = field(default_factory=list)     # gold nodes waiting
+    forced: list = field(default_factory=list)     # shadow gold nodes waiting
     answers: dict = field(default_factory=dict)    # answer key -> terminated probability
     non_numeric: float = 0.0  # mass that leaves the grammar (" the", a letter after a digit ...)
     capped: float = 0.0       # mass of digits beyond max_digits
-    expanded: int = 0         # nodes expanded (prefetched ones included)
-    prefetched: int = 0       # of which fed in the first pass (outside the node budget)
+    expanded: int = 0         # search nodes expanded (the node budget counts them all)
+    from_first: int = 0       # of which read from the first pass (prefetched: no token fed)
+    gold_mass: float = 0.0    # the gold's terminated probability along its plain-digit spellings (shadow)
+    gold_other: float = 0.0   # the gold's mass the search found along other spellings (" 1,000", "$8")
+    gold_nodes: int = 0       # shadow nodes expanded
     ready: dict = field(default_factory=dict)  # token path -> (slot, row of the first pass) of prefetched nodes
 
 
@@ -69,46 +79,46 @@ class Search:
         self.waiting = []  # (node, row of the first pass): prefetched nodes reached, expanded from that pass
 
     def push(self, px: Prefix, node: Node) -> None:
-        """Put `node` on its prefix's frontier, or on `waiting` when the first pass fed it already."""
-        if node.toks in px.ready:
+        """A search node joins its prefix's frontier. A shadow node waits for the next level, or is
+        read from the first pass at once (`waiting`) when that pass fed it."""
+        if not node.gold:
+            self.serial += 1
+            heapq.heappush(px.frontier, (-node.logp, self.serial, node))
+        elif node.toks in px.ready:
             slot, row = px.ready[node.toks]
             node.path = node.path + [slot]
-            px.prefetched += 1
             self.waiting.append((node, row))
-            return
-        self.serial += 1
-        heapq.heappush(px.frontier, (-node.logp, self.serial, node))
-        if node.gold:
+        else:
             px.forced.append(node)
 
+    def plain_gold(self, text: str) -> bool:
+        """Whether `text` (after the cue) is on a plain-digit spelling of the gold (the shadow's path)."""
+        return "$" not in text and "," not in text and gold_prefix(text, self.gold_key, self.grammar.leads)
+
     def expand(self, node: Node, lp, p_end: float) -> None:
-        """Distribute the node's mass (see the module docstring): `lp` [n_children] the log-probs of
-        its state's grammar children, `p_end` p(not CONT). Its children join the frontier."""
+        """Distribute the node's mass: a shadow node into the gold ledger only, a search node into the
+        answers (`_account`). Children: the shadow's on the gold's path, the search node's all."""
         grammar, px = self.grammar, self.prefixes[node.k]
-        mass = math.exp(node.logp)
-        p = np.exp(lp)
-        if node.state == NUM:
-            is_cont = self.child_cont[node.state]
-            end = p_end - float(p[~is_cont].sum())
-            other = 1.0 - p_end - float(p[is_cont].sum())
-            key = answer_key(node.text, grammar.leads)
-            px.answers[key] = px.answers.get(key, 0.0) + mass * max(end, 0.0)
-            px.non_numeric += mass * max(other, 0.0)
-        elif node.state == SEP:
-            key = answer_key(node.text.rstrip(".,"), grammar.leads)
-            px.answers[key] = px.answers.get(key, 0.0) + mass * max(1.0 - float(p.sum()), 0.0)
+        if node.gold:
+            key, given = _account(node, lp, p_end, self.child_cont, grammar.leads, _Ledger())
+            px.gold_mass += given if key == self.gold_key else 0.0
+            px.gold_nodes += 1
         else:
-            px.non_numeric += mass * max(1.0 - float(p.sum()), 0.0)
+            key, given = _account(node, lp, p_end, self.child_cont, grammar.leads, px)
+            if key is not None and key == self.gold_key and not self.plain_gold(node.text):
+                px.gold_other += given
+            px.expanded += 1
+        mass = math.exp(node.logp)
         for (tok, state, digits), lpt in zip(grammar.children[node.state], lp):
             if node.digits + digits > self.opts.max_digits:
-                px.capped += mass * math.exp(lpt)
+                if not node.gold:
+                    px.capped += mass * math.exp(lpt)
                 continue
             text = node.text + grammar.texts[tok]
-            on_gold = node.gold and "$" not in text and "," not in text and gold_prefix(text, self.gold_key,
-                                                                                         grammar.leads)
+            if node.gold and not self.plain_gold(text):
+                continue
             self.push(px, Node(node.k, tok, state, node.digits + digits, node.logp + float(lpt), text,
-                                node.depth + 1, node.path, on_gold, node.toks + (tok,)))
-        px.expanded += 1
+                               node.depth + 1, node.path, node.gold, node.toks + (tok,)))
 
     def expand_all(self, nodes, logp) -> None:
         """Expand `nodes` with their next-token log-probs `logp` [len(nodes), vocab] (one level)."""
@@ -136,23 +146,42 @@ class Search:
                             first_out[torch.tensor([row for _, row in batch], device=self.dev)])
 
 
+class _Ledger:
+    """Where a shadow node's mass goes: only its answers are read (the gold's)."""
+
+    def __init__(self):
+        self.answers, self.non_numeric = {}, 0.0
+
+
+def _account(node: Node, lp, p_end: float, child_cont, leads, px) -> float:
+    """Add the node's terminated mass to `px.answers` and its non-grammar mass to `px.non_numeric`
+    (see `siakit.scorer.enumeration`); `lp` [n_children] the log-probs of its state's grammar
+    children, `p_end` p(not CONT). Returns (its answer's key or None, the mass it gave that answer)."""
+    mass, p = math.exp(node.logp), np.exp(lp)
+    if node.state == NUM:
+        is_cont = child_cont[node.state]
+        end = mass * max(p_end - float(p[~is_cont].sum()), 0.0)
+        px.non_numeric += mass * max(1.0 - p_end - float(p[is_cont].sum()), 0.0)
+        key = answer_key(node.text, leads)
+    elif node.state == SEP:
+        end, key = mass * max(1.0 - float(p.sum()), 0.0), answer_key(node.text.rstrip(".,"), leads)
+    else:
+        px.non_numeric += mass * max(1.0 - float(p.sum()), 0.0)
+        return None, 0.0
+    px.answers[key] = px.answers.get(key, 0.0) + end
+    return key, end
+
+
 def select(px: Prefix, opts) -> list:
-    """This level's nodes of one prefix: the gold's waiting nodes, then the heaviest frontier nodes
+    """This level's nodes of one prefix: the gold's shadow nodes, then the heaviest frontier nodes
     until the rest weighs less than epsilon (or the width or the node budget is reached)."""
-    chosen = [nd for nd in px.forced]
-    px.forced = []
-    taken = {id(nd) for nd in chosen}
+    chosen, px.forced = list(px.forced), []
     unexplored = sum(math.exp(-neg) for neg, _, _ in px.frontier) + px.capped
-    removed, budget = 0.0, opts.max_nodes - (px.expanded - px.prefetched)
-    picked = 0
-    while px.frontier and unexplored - removed >= opts.epsilon and picked < min(opts.width, budget):
+    removed, picked = 0.0, 0
+    room = min(opts.width, opts.max_nodes - px.expanded)
+    while px.frontier and unexplored - removed >= opts.epsilon and picked < room:
         neg, _, nd = heapq.heappop(px.frontier)
         removed += math.exp(-neg)
-        if id(nd) not in taken:
-            chosen.append(nd)
-            picked += 1
-    if chosen:  # forced nodes still in the heap are dropped from it (they are being expanded)
-        ids = {id(nd) for nd in chosen}
-        px.frontier = [e for e in px.frontier if id(e[2]) not in ids]
-        heapq.heapify(px.frontier)
+        chosen.append(nd)
+        picked += 1
     return chosen

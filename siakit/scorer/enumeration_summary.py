@@ -52,8 +52,13 @@ def _entropy(p: np.ndarray) -> float:
 
 def summarize(px, gold_key: str | None, opts) -> dict:
     """One prefix's row from its search state `px` (answers: key -> terminated probability, masses,
-    frontier) and its `EnumerateOptions`: answers sorted by probability, h_k and its interval, the
-    masses, the gold's raw and renormalised log-probability."""
+    frontier, the gold's ledger) and its `EnumerateOptions`: answers sorted by probability, h_k and
+    its interval, the masses, and the gold's raw and renormalised log-probability.
+
+    Everything but the gold's fields comes from the gold-blind search. The gold's raw probability is
+    its shadow ledger plus what the search found on its other spellings; renormalised, it is over the
+    enumerated answers and the gold (the mass of the gold the search did not find added):
+    p_raw = 0.2, enumerated 0.5 of which gold 0.1 -> gold_logprob = log(0.2 / 0.6)."""
     keys = sorted(px.answers, key=lambda a: -px.answers[a])
     p = np.array([px.answers[a] for a in keys], dtype=float)
     enumerated = float(p.sum())
@@ -61,12 +66,16 @@ def summarize(px, gold_key: str | None, opts) -> dict:
     low, high = entropy_interval(p, unexplored, log_answer_bound(opts.max_digits))
     probs = p / enumerated if enumerated > 0 else p
     entropy = _entropy(probs) if enumerated > 0 else math.nan
-    raw = math.log(px.answers[gold_key]) if gold_key in px.answers and px.answers[gold_key] > 0 else math.nan
+    raw_p = px.gold_mass + px.gold_other if gold_key is not None else 0.0
+    raw = math.log(raw_p) if raw_p > 0 else math.nan
+    found = px.answers.get(gold_key, 0.0) if gold_key is not None else 0.0
+    total = enumerated + max(raw_p - found, 0.0)
     return {"entropy": entropy, "entropy_low": low, "entropy_high": high,
-            "gold_logprob": raw - math.log(enumerated) if enumerated > 0 else math.nan,
+            "gold_logprob": raw - math.log(total) if total > 0 else math.nan,
             "gold_logprob_raw": raw, "option_probs": probs.tolist(),
             "option_logprobs": [math.log(x) if x > 0 else -math.inf for x in p], "options": keys,
             "n_options": len(keys), "leading_option": keys[0] if keys else None, "coverage": enumerated,
             "enumerated_mass": enumerated, "non_numeric_mass": px.non_numeric, "unexplored_mass": unexplored,
-            "n_nodes": px.expanded, "gold_in_set": (gold_key in px.answers) if gold_key is not None else None,
+            "n_nodes": px.expanded, "n_gold_nodes": px.gold_nodes,
+            "gold_in_set": (gold_key in px.answers) if gold_key is not None else None,
             "candidates": "enumerated", "terminated": True}

@@ -45,8 +45,9 @@ from siakit.data.traces import Trace, read_traces  # noqa: F401  (read_traces: f
 from siakit.progress import progress_bar
 
 # Bumped whenever the numbers score_traces returns change meaning (2: options scored with the end of
-# the answer, numeric candidate sets built from the prefix only). Caches of scored results key on it.
-SCORER_VERSION = 2
+# the answer, numeric candidate sets built from the prefix only; 3: `enumerate`'s search gold-blind,
+# the gold read beside it). Caches of scored results key on it.
+SCORER_VERSION = 3
 
 
 @dataclass
@@ -83,7 +84,7 @@ class ScoreConfig:
     enumerate_max_digits: int = 12   # enumerate: longer numbers stay unexplored
     enumerate_leads: tuple = (":",)  # enumerate: strings allowed between the cue and the answer's
                                      # space ("The answer is: 42"; () = none)
-    enumerate_prefetch: bool = True  # enumerate: feed S_k's numbers (candidate_mentions) and the gold
+    enumerate_prefetch: bool = True  # enumerate: feed S_k's numbers (candidate_mentions) and the gold first (saves tokens only)
                                      # with the cues in the first pass (fewer levels; same numbers)
     pack_tokens: int = 2048        # tokens per packed pass (trunks + probes); more fills a GPU better
     dense_max_tokens: int = 8192   # auto: a longer trace goes through kvtree (no L x L mask)
@@ -198,7 +199,7 @@ _COLUMNS = ["id", "k", "n_prefix_tokens", "entropy", "gold_logprob", "option_pro
             "estimator", "cue", "model", "method", "dataset", "n_steps", "correct", "gold", "answer"]
 _EXTRA = ["n_samples", "n_unparsed", "n_truncated", "entropy_plugin", "entropy_mm", "entropy_low", "entropy_high",
           "gold_share", "n_gold", "own_answer_share", "n_rollout_tokens", "rollout_answers", "gold_logprob_raw",
-          "enumerated_mass", "non_numeric_mass", "unexplored_mass", "n_nodes"]
+          "enumerated_mass", "non_numeric_mass", "unexplored_mass", "n_nodes", "n_gold_nodes"]
 
 
 def _enumerate_all(lm, prepared, cfg, bar) -> dict:
