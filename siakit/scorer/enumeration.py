@@ -27,9 +27,11 @@ there even when it is far below epsilon; the search's answers hold the gold only
     >>> from siakit.scorer.numeric_grammar import numeric_grammar
     >>> rows = enumerate_layout(adapter, numeric_grammar(tokenizer), layouts[0], gold="8", opts=EnumerateOptions())
     >>> [round(r["entropy"], 3) for r in rows], [r["unexplored_mass"] < 0.01 for r in rows]   # h_k (nats), k = 0..2
-    ([0.778, 0.966, 1.094], [True, True, True])
+    ([0.637, 0.966, 1.094], [True, True, True])
+    >>> rows[0]["options"], rows[0]["gold_in_set"], round(rows[0]["gold_logprob_raw"], 2)   # "8" below epsilon at k = 0
+    (['7', '6'], False, -7.21)
     >>> rows[2]["options"], [round(p, 3) for p in rows[2]["option_probs"]]   # the answers found after C_{1:2}
-    (['8', '4', '7'], [0.376, 0.329, 0.296])
+    (['8', '4', '7'], [0.375, 0.329, 0.296])
     >>> r = rows[2]; round(r["enumerated_mass"] + r["non_numeric_mass"] + r["unexplored_mass"], 9)
     1.0
 """
