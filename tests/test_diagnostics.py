@@ -35,7 +35,8 @@ def test_answer_mass_splits_enumerates_mass_by_where_the_prefix_is():
                             "unexplored_mass": u, "entropy_low": lo, "entropy_high": hi}
                            for k, e, n, u, lo, hi in rows])
     table = answer_mass(scores).set_index("prefixes")
-    assert table.loc["prompt (k = 0)", "enumerated"] == 0.9 and table.loc["prompt (k = 0)", "n"] == 1
+    assert table.loc["prompt (k = 0)", "enumerated"] == 0.9 and table.loc["prompt (k = 0)", "non-numeric"] == 0.1
+    assert table.loc["prompt (k = 0)", "n"] == 1
     mid = table.loc["mid-trace (0 < k < K)"]
     assert mid["unexplored"] == 0.1 and mid["budget stopped (share)"] == 1.0 and mid["h interval width (nats)"] == 2.0
     last = table.loc["after the last step (k = K)"]

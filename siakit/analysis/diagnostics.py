@@ -85,7 +85,7 @@ def answer_mass(scores: pd.DataFrame, epsilon: float = 0.01) -> pd.DataFrame | N
     for name, mask in where.items():
         g = s[mask]
         width = (g["entropy_high"] - g["entropy_low"]) if {"entropy_high", "entropy_low"} <= set(g) else pd.Series(dtype=float)
-        rows.append({"prefixes": name, "n": len(g), **{m.replace("_mass", ""): g[m].mean() for m in MASSES},
+        rows.append({"prefixes": name, "n": len(g), **{m.replace("_mass", "").replace("_", "-"): g[m].mean() for m in MASSES},
                      "budget stopped (share)": (g["unexplored_mass"] >= epsilon).mean() if len(g) else float("nan"),
                      "h interval width (nats)": width.mean()})
     return pd.DataFrame(rows)
