@@ -81,11 +81,13 @@ def answer_mass(scores: pd.DataFrame, epsilon: float = 0.01) -> pd.DataFrame | N
     s = scores[scores["enumerated_mass"].notna()]
     where = {"prompt (k = 0)": s["k"] == 0, "mid-trace (0 < k < K)": (s["k"] > 0) & (s["k"] < s["n_steps"]),
              "after the last step (k = K)": s["k"] == s["n_steps"]}
+    has_interval = {"entropy_high", "entropy_low"} <= set(s.columns)
     rows = []
     for name, mask in where.items():
         g = s[mask]
-        width = (g["entropy_high"] - g["entropy_low"]) if {"entropy_high", "entropy_low"} <= set(g) else pd.Series(dtype=float)
-        rows.append({"prefixes": name, "n": len(g), **{m.replace("_mass", "").replace("_", "-"): g[m].mean() for m in MASSES},
+        masses = {m.replace("_mass", "").replace("_", "-"): g[m].mean() for m in MASSES}
+        rows.append({"prefixes": name, "n": len(g), **masses,
                      "budget stopped (share)": (g["unexplored_mass"] >= epsilon).mean() if len(g) else float("nan"),
-                     "h interval width (nats)": width.mean()})
+                     "h interval width (nats)": (g["entropy_high"] - g["entropy_low"]).mean() if has_interval
+                     else float("nan")})
     return pd.DataFrame(rows)

@@ -42,9 +42,10 @@ def exit_step(h: np.ndarray, threshold) -> int | None:
 
 def check_prefix_only(scores: pd.DataFrame) -> None:
     """Refuse tables whose candidate sets used more than the prefix (an early exit would then decide
-    with the gold or the final answer). `enumerate`'s rows pass: its search is gold-blind. Tables without a `candidates` column (older runs) are refused
-    too: their numeric sets were built from the gold. "given" sets pass only when they are not numbers
-    (multiple-choice labels known from the start): a given set of numbers may hold the gold."""
+    with the gold or the final answer). `enumerate`'s rows pass: its search is gold-blind. Tables
+    without a `candidates` column (older runs) are refused too: their numeric sets were built from the
+    gold. "given" sets pass only when they are not numbers (multiple-choice labels known from the
+    start): a given set of numbers may hold the gold."""
     if "candidates" not in scores.columns:
         raise ValueError("early exit needs candidate sets built from the prefix only: this scores table "
                          "has no `candidates` column (an older run, whose numeric sets held the gold); "

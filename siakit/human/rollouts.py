@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 
@@ -40,8 +40,7 @@ class HumanRolloutConfig:
         """Hash of the settings, the scorer's version, the reader and the traces read."""
         from siakit.scorer.score import SCORER_VERSION
 
-        config = {k: v for k, v in asdict(self.score_config()).items() if k != "progress"}
-        blob = json.dumps({"config": config, "scorer": SCORER_VERSION, "model": model, "ids": ids},
+        blob = json.dumps({"config": self.score_config().cache_fields(), "scorer": SCORER_VERSION, "model": model, "ids": ids},
                           sort_keys=True, default=list)
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 

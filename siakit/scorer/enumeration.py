@@ -140,14 +140,10 @@ def enumerate_layout(adapter, grammar, lay, gold: str | None, opts: EnumerateOpt
             chosen = [nd for px in search.prefixes for nd in select(px, opts)]
             if not chosen:
                 break
-            fetched = [nd for nd in chosen if nd.toks in search.prefixes[nd.k].ready]  # fed in the first pass
-            for nd in fetched:
-                nd.path = nd.path + [search.prefixes[nd.k].ready[nd.toks][0]]
-                search.prefixes[nd.k].from_first += 1
-            if fetched:
-                search.expand_all(fetched, first_out[torch.tensor([search.prefixes[nd.k].ready[nd.toks][1]
-                                                                   for nd in fetched], device=search.dev)])
+            fetched = [nd for nd in chosen if nd.toks in search.prefixes[nd.k].ready]
             chosen = [nd for nd in chosen if nd.toks not in search.prefixes[nd.k].ready]
+            if fetched:  # on a path the first pass fed: read from it, no token fed
+                search.expand_fetched(fetched, first_out)
             if chosen:
                 pos = [lay.bounds[nd.k] + len(lay.cue) + nd.depth - 1 for nd in chosen]
                 start = len(cache.pos)
@@ -164,8 +160,9 @@ def enumerate_layout(adapter, grammar, lay, gold: str | None, opts: EnumerateOpt
 
 def _first_level(search: "Search", cache: _Cache, lay, prefetch):
     """Feed the trunk (causal), every prefix's cue and the trie of its prefetched paths in one pass,
-    expand every prefix's root (the cue's anchor) and the prefetched nodes the search reaches; returns
-    the pass's log-probabilities [rows kept, vocab] (the prefetched nodes' rows among them)."""
+    expand every prefix's root (the cue's anchor; a shadow root too when there is a gold) and the
+    shadow nodes that pass fed; returns its log-probabilities [rows kept, vocab] (the prefetched
+    nodes' rows among them)."""
     import torch
 
     first, n = _first_pass(search.grammar, lay, prefetch), len(lay.ids)

@@ -52,7 +52,6 @@ class Prefix:
     non_numeric: float = 0.0  # mass that leaves the grammar (" the", a letter after a digit ...)
     capped: float = 0.0       # mass of digits beyond max_digits
     expanded: int = 0         # search nodes expanded (the node budget counts them all)
-    from_first: int = 0       # of which read from the first pass (prefetched: no token fed)
     gold_mass: float = 0.0    # the gold's terminated probability along its plain-digit spellings (shadow)
     gold_other: float = 0.0   # the gold's mass the search found along other spellings (" 1,000", "$8")
     gold_nodes: int = 0       # shadow nodes expanded
@@ -61,7 +60,7 @@ class Prefix:
 
 class Search:
     """The best-first search over one trace's prefixes: their frontiers (`Prefix`), the grammar's
-    children as device tensors, and the prefetched nodes the search has reached (`waiting`)."""
+    children as device tensors, and the shadow nodes the first pass fed (`waiting`)."""
 
     def __init__(self, adapter, grammar, gold_key: str | None, opts, n_prefixes: int):
         import torch
@@ -76,7 +75,7 @@ class Search:
         self.child_cont = [np.array([bool(cont[c[0]]) for c in kids], dtype=bool) for kids in grammar.children]
         self.prefixes = [Prefix() for _ in range(n_prefixes)]
         self.serial = 0
-        self.waiting = []  # (node, row of the first pass): prefetched nodes reached, expanded from that pass
+        self.waiting = []  # shadow nodes the first pass fed, expanded from that pass (`drain`)
 
     def push(self, px: Prefix, node: Node) -> None:
         """A search node joins its prefix's frontier. A shadow node waits for the next level, or is
@@ -84,12 +83,8 @@ class Search:
         if not node.gold:
             self.serial += 1
             heapq.heappush(px.frontier, (-node.logp, self.serial, node))
-        elif node.toks in px.ready:
-            slot, row = px.ready[node.toks]
-            node.path = node.path + [slot]
-            self.waiting.append((node, row))
         else:
-            px.forced.append(node)
+            (self.waiting if node.toks in px.ready else px.forced).append(node)
 
     def plain_gold(self, text: str) -> bool:
         """Whether `text` (after the cue) is on a plain-digit spelling of the gold (the shadow's path)."""
@@ -99,14 +94,16 @@ class Search:
         """Distribute the node's mass: a shadow node into the gold ledger only, a search node into the
         answers (`_account`). Children: the shadow's on the gold's path, the search node's all."""
         grammar, px = self.grammar, self.prefixes[node.k]
+        key, given, lost = _account(node, lp, p_end, self.child_cont, grammar.leads)
         if node.gold:
-            key, given = _account(node, lp, p_end, self.child_cont, grammar.leads, _Ledger())
             px.gold_mass += given if key == self.gold_key else 0.0
             px.gold_nodes += 1
         else:
-            key, given = _account(node, lp, p_end, self.child_cont, grammar.leads, px)
-            if key is not None and key == self.gold_key and not self.plain_gold(node.text):
-                px.gold_other += given
+            if key is not None:
+                px.answers[key] = px.answers.get(key, 0.0) + given
+                if key == self.gold_key and not self.plain_gold(node.text):
+                    px.gold_other += given
+            px.non_numeric += lost
             px.expanded += 1
         mass = math.exp(node.logp)
         for (tok, state, digits), lpt in zip(grammar.children[node.state], lp):
@@ -136,40 +133,37 @@ class Search:
         for i, nd in enumerate(nodes):
             self.expand(nd, lps[i], float(p_end[i]))
 
-    def drain(self, first_out) -> None:
-        """Expand the waiting prefetched nodes (and those they reach) from the first pass's rows."""
+    def expand_fetched(self, nodes, first_out) -> None:
+        """Expand `nodes`, each on a path the first pass fed, from that pass's rows `first_out`: its
+        slot joins the node's path (for its children's masks) and no token is fed."""
         import torch
 
+        rows = []
+        for nd in nodes:
+            slot, row = self.prefixes[nd.k].ready[nd.toks]
+            nd.path = nd.path + [slot]
+            rows.append(row)
+        self.expand_all(nodes, first_out[torch.tensor(rows, device=self.dev)])
+
+    def drain(self, first_out) -> None:
+        """Expand the waiting shadow nodes (and those they reach) from the first pass's rows."""
         while self.waiting:
             batch, self.waiting[:] = list(self.waiting), []
-            self.expand_all([nd for nd, _ in batch],
-                            first_out[torch.tensor([row for _, row in batch], device=self.dev)])
+            self.expand_fetched(batch, first_out)
 
 
-class _Ledger:
-    """Where a shadow node's mass goes: only its answers are read (the gold's)."""
-
-    def __init__(self):
-        self.answers, self.non_numeric = {}, 0.0
-
-
-def _account(node: Node, lp, p_end: float, child_cont, leads, px) -> float:
-    """Add the node's terminated mass to `px.answers` and its non-grammar mass to `px.non_numeric`
-    (see `siakit.scorer.enumeration`); `lp` [n_children] the log-probs of its state's grammar
-    children, `p_end` p(not CONT). Returns (its answer's key or None, the mass it gave that answer)."""
+def _account(node: Node, lp, p_end: float, child_cont, leads) -> tuple:
+    """Where the node's own mass goes (see `siakit.scorer.enumeration`): (its answer's key or None,
+    the terminated mass that answer gets, the mass that leaves the grammar); `lp` [n_children] the
+    log-probs of its state's grammar children, `p_end` p(not CONT). The rest goes to its children."""
     mass, p = math.exp(node.logp), np.exp(lp)
     if node.state == NUM:
         is_cont = child_cont[node.state]
-        end = mass * max(p_end - float(p[~is_cont].sum()), 0.0)
-        px.non_numeric += mass * max(1.0 - p_end - float(p[is_cont].sum()), 0.0)
-        key = answer_key(node.text, leads)
-    elif node.state == SEP:
-        end, key = mass * max(1.0 - float(p.sum()), 0.0), answer_key(node.text.rstrip(".,"), leads)
-    else:
-        px.non_numeric += mass * max(1.0 - float(p.sum()), 0.0)
-        return None, 0.0
-    px.answers[key] = px.answers.get(key, 0.0) + end
-    return key, end
+        return (answer_key(node.text, leads), mass * max(p_end - float(p[~is_cont].sum()), 0.0),
+                mass * max(1.0 - p_end - float(p[is_cont].sum()), 0.0))
+    if node.state == SEP:
+        return answer_key(node.text.rstrip(".,"), leads), mass * max(1.0 - float(p.sum()), 0.0), 0.0
+    return None, 0.0, mass * max(1.0 - float(p.sum()), 0.0)
 
 
 def select(px: Prefix, opts) -> list:

@@ -84,8 +84,8 @@ class ScoreConfig:
     enumerate_max_digits: int = 12   # enumerate: longer numbers stay unexplored
     enumerate_leads: tuple = (":",)  # enumerate: strings allowed between the cue and the answer's
                                      # space ("The answer is: 42"; () = none)
-    enumerate_prefetch: bool = True  # enumerate: feed S_k's numbers (candidate_mentions) and the gold first (saves tokens only)
-                                     # with the cues in the first pass (fewer levels; same numbers)
+    enumerate_prefetch: bool = True  # enumerate: feed S_k's numbers (candidate_mentions) and the gold
+                                     # with the cues in the first pass (fewer tokens fed; the same numbers)
     pack_tokens: int = 2048        # tokens per packed pass (trunks + probes); more fills a GPU better
     dense_max_tokens: int = 8192   # auto: a longer trace goes through kvtree (no L x L mask)
     mask: str = "auto"             # auto (flex where it wins: flex_attention models on CUDA; else dense)
@@ -99,6 +99,12 @@ class ScoreConfig:
     chunk_prefixes: int = CHUNK_PREFIXES  # a trace of more prefixes is scored in slices of this many
                                    # (siakit.scorer.chunked): memory bounded whatever K is, same numbers
     progress: bool = True          # tqdm bar over traces
+
+    def cache_fields(self) -> dict:
+        """The settings as JSON-ready values, without `progress` (it changes no number): what a cache
+        of scores hashes. ScoreConfig(progress=False).cache_fields()["estimator"] -> "readout"."""
+        return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v)
+                for f in fields(self) if f.name != "progress"}
 
 
 def score_traces(lm, traces, estimator: str | tuple | None = None, method: str | None = None,

@@ -86,7 +86,7 @@ class LineageConfig:
         if self.rungs is not None:  # absent for the default ladder, so older caches stay valid
             key["rungs"] = list(self.rungs)
         key["scorer"] = SCORER_VERSION  # scores made by an older scorer are not reused
-        key["score_config"] = _config_blob(self.score_config())  # every readout setting
+        key["score_config"] = self.score_config().cache_fields()  # every readout setting
         key["grading"] = GRADING_VERSION
         blob = json.dumps(key, sort_keys=True)
         return hashlib.sha1(blob.encode()).hexdigest()[:12]
@@ -101,8 +101,8 @@ class LineageConfig:
         """Hash of everything that changes the rollouts of an evaluation (not the training's key)."""
         from siakit.testbed.rollouts import rollout_score_config
 
-        key = {"mid": _config_blob(rollout_score_config(self, self.rollout_m, self.rollout_at)),
-               "all": _config_blob(rollout_score_config(self, self.rollout_subset_m, None)),
+        key = {"mid": rollout_score_config(self, self.rollout_m, self.rollout_at).cache_fields(),
+               "all": rollout_score_config(self, self.rollout_subset_m, None).cache_fields(),
                "subset": self.rollout_subset, "scorer": SCORER_VERSION, "grading": GRADING_VERSION}
         return hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
 
@@ -112,11 +112,6 @@ class LineageConfig:
         if bad:
             raise ValueError(f"LineageConfig.checkpoints: fractions must lie in [0, 1], got {bad}")
         return sorted({round(float(f) * self.steps) for f in self.checkpoints})
-
-
-def _config_blob(config) -> dict:
-    """A ScoreConfig as JSON-ready values, without the progress flag (it changes no number)."""
-    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(config).items() if k != "progress"}
 
 
 @dataclass
